@@ -1,0 +1,26 @@
+// A live session: its persisted record plus in-memory state (last use, generation work).
+import { SessionWork } from '../generation/session-work.js';
+import type { SessionRecord } from '../store/types.js';
+
+export class Session {
+  readonly id: string;
+  readonly userId: string;
+  readonly originAddress: string;
+  readonly originToken: string | null;
+  readonly createdAt: number;
+  /** Unix seconds of the last call on this session. */
+  lastUsed: number;
+  /** Unix seconds last written to the store (refreshes are throttled). */
+  persistedLastActive: number;
+  readonly work = new SessionWork();
+
+  constructor(record: SessionRecord) {
+    this.id = record.id;
+    this.userId = record.userId;
+    this.originAddress = record.originAddress;
+    this.originToken = record.originToken;
+    this.createdAt = record.createdAt;
+    this.lastUsed = record.lastActive;
+    this.persistedLastActive = record.lastActive;
+  }
+}

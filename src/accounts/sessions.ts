@@ -1,0 +1,124 @@
+// Sessions (reference/01 §3 with PRODUCT.md §2 fixes): 160-bit ids, persisted, bound to the login token that
+// created them, expired after 31 idle days. Live sessions are cached here; the cache is only a copy of the
+// store, dropped by `sessions.ended` events from any instance.
+import { randomBytes } from 'node:crypto';
+import type { EventBus } from '../cluster/events.js';
+import type { Store } from '../store/types.js';
+import type { LoginTokenService } from './login-tokens.js';
+import { Session } from './session.js';
+
+export const SESSION_IDLE_SECONDS = 31 * 86400;
+/** A session's persisted last use is refreshed at most this often. */
+export const SESSION_TOUCH_SECONDS = 300;
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+export function newSessionId(): string {
+  return randomBytes(20).toString('hex');
+}
+
+export class SessionService {
+  private readonly live = new Map<string, Session>();
+  private readonly loading = new Map<string, Promise<Session | null>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventBus,
+    private readonly tokens: LoginTokenService,
+  ) {
+    events.subscribe((e) => {
+      if (e.type === 'sessions.ended') e.sessionIds.forEach((id) => this.drop(id));
+      else if (e.type === 'user.changed' && e.deleted) {
+        for (const s of this.live.values()) if (s.userId === e.userId) this.drop(s.id);
+      } else if (e.type === 'sessions.interrupt') {
+        e.sessionIds.forEach((id) => this.live.get(id)?.work.interrupt());
+      }
+    });
+  }
+
+  async create(userId: string, originAddress: string, originToken: string | null): Promise<Session> {
+    const now = nowSeconds();
+    const record = { id: newSessionId(), userId, originAddress, originToken, createdAt: now, lastActive: now };
+    await this.store.sessions.insert(record);
+    const session = new Session(record);
+    this.live.set(session.id, session);
+    return session;
+  }
+
+  /** Finds a live session; loads it from the store when another instance (or a previous run) created it. */
+  async get(id: string): Promise<Session | null> {
+    const cached = this.live.get(id);
+    if (cached && cached.lastUsed >= nowSeconds() - SESSION_IDLE_SECONDS) return cached;
+    // Not cached, or idle by this instance's view: the store may know of use elsewhere.
+    if (cached) this.live.delete(id);
+    let pending = this.loading.get(id);
+    if (!pending) {
+      pending = this.load(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  private async load(id: string): Promise<Session | null> {
+    const record = await this.store.sessions.get(id);
+    if (!record) return null;
+    const stale = record.lastActive < nowSeconds() - SESSION_IDLE_SECONDS;
+    const tokenGone = record.originToken !== null && !(await this.tokens.isLive(record.originToken));
+    const userGone = (await this.store.users.get(record.userId)) === null;
+    if (stale || tokenGone || userGone) {
+      await this.store.sessions.delete([id]);
+      return null;
+    }
+    const session = this.live.get(id) ?? new Session(record);
+    this.live.set(id, session);
+    return session;
+  }
+
+  /** Records a call on the session; the store is refreshed at most every few minutes. */
+  touch(session: Session): void {
+    const now = nowSeconds();
+    session.lastUsed = now;
+    if (now - session.persistedLastActive < SESSION_TOUCH_SECONDS) return;
+    session.persistedLastActive = now;
+    void this.store.sessions.touch(session.id, now).catch(() => undefined);
+    if (session.originToken) void this.tokens.touch(session.originToken, now).catch(() => undefined);
+  }
+
+  /** Ends sessions on every instance. */
+  async end(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.store.sessions.delete(ids);
+    await this.events.publish({ type: 'sessions.ended', sessionIds: [...ids] });
+  }
+
+  /** Ends every session of a user except the listed ones. */
+  async endUserSessions(userId: string, keep: readonly string[] = []): Promise<void> {
+    const ids = await this.store.sessions.deleteByUser(userId, keep);
+    if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
+  }
+
+  /** The ids of all sessions of a user, on every instance. */
+  idsOfUser(userId: string): Promise<string[]> {
+    return this.store.sessions.listIdsByUser(userId);
+  }
+
+  /** Sessions live in this process (for status and interrupts). */
+  liveSessions(): IterableIterator<Session> {
+    return this.live.values();
+  }
+
+  /** Deletes sessions idle for 31 days, here and in the store. */
+  async sweep(): Promise<number> {
+    const cutoff = nowSeconds() - SESSION_IDLE_SECONDS;
+    const ids = await this.store.sessions.deleteIdle(cutoff);
+    if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
+    for (const s of this.live.values()) if (s.lastUsed < cutoff) this.live.delete(s.id);
+    return ids.length;
+  }
+
+  private drop(id: string): void {
+    const s = this.live.get(id);
+    if (!s) return;
+    this.live.delete(id);
+    s.work.interrupt('session ended');
+  }
+}

@@ -1,0 +1,99 @@
+// Users: records live in the store; the hot-path view (effective permissions) is cached per user and dropped
+// whenever any instance reports a change to that user or to the roles.
+import type { EventBus } from '../cluster/events.js';
+import type { Store, UserRecord } from '../store/types.js';
+import { hashPassword } from './passwords.js';
+import type { RoleService } from './roles.js';
+
+export interface UserAccess {
+  readonly userId: string;
+  /** Effective permission ids, canonically ordered (`*` first). */
+  readonly permissions: readonly string[];
+  has(permission: string): boolean;
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+export class UserService {
+  private readonly access = new Map<string, Promise<UserAccess | null>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventBus,
+    private readonly roles: RoleService,
+  ) {
+    events.subscribe((e) => {
+      if (e.type === 'user.changed') this.access.delete(e.userId);
+      else if (e.type === 'roles.changed') this.access.clear();
+    });
+  }
+
+  get(id: string): Promise<UserRecord | null> {
+    return this.store.users.get(id);
+  }
+
+  /** The user's effective permissions (cached; null when the user does not exist). */
+  getAccess(userId: string): Promise<UserAccess | null> {
+    let entry = this.access.get(userId);
+    if (!entry) {
+      entry = this.loadAccess(userId);
+      this.access.set(userId, entry);
+      // A failed load must not stay cached.
+      entry.catch(() => this.access.delete(userId));
+    }
+    return entry;
+  }
+
+  private async loadAccess(userId: string): Promise<UserAccess | null> {
+    const user = await this.store.users.get(userId);
+    if (!user) return null;
+    const permissions = await this.roles.permissionsOf(user.roles);
+    const set = new Set(permissions);
+    return { userId, permissions, has: (p) => set.has(p) || set.has('*') };
+  }
+
+  /** Creates a user without a password if it does not exist yet (local user, X-SWARM-USER_ID). */
+  async ensure(id: string, roles: readonly string[]): Promise<UserRecord> {
+    const existing = await this.store.users.get(id);
+    if (existing) return existing;
+    await this.store.users.create(newUserRecord(id, '', [...roles], true));
+    return (await this.store.users.get(id))!;
+  }
+
+  /** Creates an account with a password in client form; null when the id is taken. */
+  async register(id: string, clientPassword: string, roles: readonly string[], setByAdmin: boolean): Promise<UserRecord | null> {
+    const hash = clientPassword === '' ? '' : await hashPassword(clientPassword);
+    const record = newUserRecord(id, hash, [...roles], setByAdmin);
+    return (await this.store.users.create(record)) ? record : null;
+  }
+
+  async setPasswordHash(id: string, passwordHash: string, setByAdmin: boolean): Promise<boolean> {
+    const ok = await this.store.users.update(id, { passwordHash, passwordSetByAdmin: setByAdmin });
+    if (ok) await this.changed(id);
+    return ok;
+  }
+
+  async setRoles(id: string, roles: readonly string[]): Promise<boolean> {
+    const ok = await this.store.users.update(id, { roles: [...roles] });
+    if (ok) await this.changed(id);
+    return ok;
+  }
+
+  /** Deletes a user with its sessions, tokens, presets and data, and ends its live sessions everywhere. */
+  async delete(id: string): Promise<boolean> {
+    const sessionIds = await this.store.sessions.listIdsByUser(id);
+    const ok = await this.store.users.delete(id);
+    if (!ok) return false;
+    await this.events.publish({ type: 'sessions.ended', sessionIds });
+    await this.events.publish({ type: 'user.changed', userId: id, deleted: true });
+    return true;
+  }
+
+  changed(userId: string): Promise<void> {
+    return this.events.publish({ type: 'user.changed', userId });
+  }
+}
+
+export function newUserRecord(id: string, passwordHash: string, roles: string[], passwordSetByAdmin: boolean): UserRecord {
+  return { id, passwordHash, passwordSetByAdmin, roles, settings: {}, paramEdits: '', createdAt: nowSeconds() };
+}

@@ -1,0 +1,208 @@
+// The command line (PRODUCT.md §1): serve, user administration and settings. Every failure is one line on
+// stderr and exit code 1; stack traces only with --log-level debug.
+import { Command, Option } from 'commander';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { Core, VERSION } from './core.js';
+import { startServer, ListenError } from './http/server.js';
+import { cleanAccountName } from './accounts/names.js';
+import { clientPrehash, hashPassword } from './accounts/passwords.js';
+import { UnknownSettingError } from './settings/server-settings.js';
+
+class CliError extends Error {}
+
+interface StoreOptions {
+  dataDir?: string;
+  databaseUrl?: string;
+}
+
+function dataDirOf(o: StoreOptions): string {
+  return path.resolve(o.dataDir ?? process.env.SWARMCORE_DATA_DIR ?? 'data');
+}
+
+/** Fails early, in words, when the data dir cannot be used. */
+function checkDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new CliError(`The data directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? 'error'}). Choose another with --data-dir.`);
+  }
+}
+
+function checkDatabaseUrl(o: StoreOptions): void {
+  const url = o.databaseUrl ?? process.env.SWARMCORE_DATABASE_URL;
+  if (url) throw new CliError('PostgreSQL storage (--database-url / SWARMCORE_DATABASE_URL) is not available in this version yet; unset it to use SQLite.');
+}
+
+function makeLogger(level: string): Logger {
+  if (process.stdout.isTTY) {
+    return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  }
+  return pino({ level });
+}
+
+/** Opens the store without listening, for administration commands. */
+async function withCore<T>(o: StoreOptions, fn: (core: Core) => Promise<T>): Promise<T> {
+  checkDatabaseUrl(o);
+  const dataDir = dataDirOf(o);
+  checkDataDir(dataDir);
+  const core = await Core.open({ dataDir });
+  try {
+    return await fn(core);
+  } finally {
+    await core.close();
+  }
+}
+
+function parseSets(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new CliError(`--set needs Section.Key=value, not '${item}'.`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+async function requireUser(core: Core, name: string): Promise<string> {
+  const id = cleanAccountName(name);
+  if (!(await core.users.get(id))) throw new CliError(`There is no user '${id}'. Run 'swarmcore user list' to see the users.`);
+  return id;
+}
+
+async function requireRole(core: Core, role: string): Promise<void> {
+  if (!(await core.roles.get(role))) throw new CliError(`There is no role '${role}'. Roles: ${[...(await core.roles.all()).keys()].join(', ')}.`);
+}
+
+function checkPassword(pw: string): void {
+  if (pw.length < 8 || pw.length > 500) throw new CliError('A password must be 8 to 500 characters long.');
+}
+
+export function buildCli(): Command {
+  const program = new Command('swarmcore').description('A SwarmUI-compatible account and session server.').version(VERSION);
+  const storeOptions = (cmd: Command): Command =>
+    cmd.option('--data-dir <dir>', 'data directory (default ./data, or SWARMCORE_DATA_DIR)').option('--database-url <url>', 'PostgreSQL URL (or SWARMCORE_DATABASE_URL)');
+
+  storeOptions(program.command('serve').description('run the server'))
+    .option('--host <host>', 'address to listen on (default 127.0.0.1, or SWARMCORE_HOST)')
+    .option('--port <port>', 'port to listen on (default 7801, or SWARMCORE_PORT)')
+    .option('--set <Section.Key=value>', 'override a server setting for this run (repeatable)', collect, [])
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .action(async (o: StoreOptions & { host?: string; port?: string; set: string[]; logLevel: string }) => {
+      checkDatabaseUrl(o);
+      const dataDir = dataDirOf(o);
+      checkDataDir(dataDir);
+      const portText = o.port ?? process.env.SWARMCORE_PORT;
+      const port = portText === undefined ? undefined : Number(portText);
+      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new CliError(`--port must be a number from 0 to 65535, not '${portText}'.`);
+      const log = makeLogger(o.logLevel);
+      const host = o.host ?? process.env.SWARMCORE_HOST;
+      const server = await startServer({ dataDir, settings: parseSets(o.set), logger: log, ...(host ? { host } : {}), ...(port !== undefined ? { port } : {}) });
+      const accounts = server.core.settings.bool('UserAuthorization.AuthorizationRequired') ? 'accounts required' : 'accounts off (everyone is the local owner)';
+      log.info({ url: server.url, dataDir, version: VERSION }, `swarmcore ${VERSION} listening on ${server.url} (${accounts}; data in ${dataDir})`);
+      if (!process.stdout.isTTY) console.error(`swarmcore listening on ${server.url}`);
+      const stop = (signal: string): void => {
+        log.info(`${signal} received, stopping`);
+        server.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+
+  const user = program.command('user').description('manage accounts');
+  storeOptions(user.command('add <name>').description('create an account'))
+    .requiredOption('--password <password>', 'the password the person will type')
+    .option('--role <role>', 'role of the new account', 'user')
+    .action(async (name: string, o: StoreOptions & { password: string; role: string }) => {
+      await withCore(o, async (core) => {
+        const id = cleanAccountName(name);
+        if (id.length < 3 || id.length > 100) throw new CliError('A user name needs 3 to 100 letters, digits or underscores.');
+        checkPassword(o.password);
+        await requireRole(core, o.role);
+        if (!(await core.users.register(id, clientPrehash(id, o.password), [o.role], true))) throw new CliError(`The user '${id}' exists already.`);
+        console.log(`Created user '${id}' with role '${o.role}'.`);
+      });
+    });
+  storeOptions(user.command('list').description('list the accounts')).action(async (o: StoreOptions) => {
+    await withCore(o, async (core) => {
+      for (const id of await core.store.users.listIds()) {
+        const u = (await core.users.get(id))!;
+        console.log(`${id}\troles=${u.roles.join(',')}\tpassword=${u.passwordHash === '' ? 'none' : 'set'}`);
+      }
+    });
+  });
+  storeOptions(user.command('delete <name>').description('delete an account and all its data')).action(async (name: string, o: StoreOptions) => {
+    await withCore(o, async (core) => {
+      const id = await requireUser(core, name);
+      await core.users.delete(id);
+      console.log(`Deleted user '${id}' with its sessions, login tokens, presets and data.`);
+    });
+  });
+  storeOptions(user.command('set-password <name> <password>').description("set an account's password")).action(async (name: string, password: string, o: StoreOptions) => {
+    await withCore(o, async (core) => {
+      const id = await requireUser(core, name);
+      checkPassword(password);
+      await core.users.setPasswordHash(id, await hashPassword(clientPrehash(id, password)), true);
+      console.log(`Password of '${id}' changed.`);
+    });
+  });
+  storeOptions(user.command('set-role <name> <role>').description("set an account's role")).action(async (name: string, role: string, o: StoreOptions) => {
+    await withCore(o, async (core) => {
+      const id = await requireUser(core, name);
+      await requireRole(core, role);
+      await core.users.setRoles(id, [role]);
+      console.log(`Role of '${id}' is now '${role}'.`);
+    });
+  });
+
+  const settings = program.command('settings').description('read and change server settings');
+  storeOptions(settings.command('get [key]').description('print one setting, or all of them')).action(async (key: string | undefined, o: StoreOptions) => {
+    await withCore(o, async (core) => {
+      const show = (k: string): string => {
+        const def = core.settings.find(k)!;
+        const v = core.settings.get(def.key);
+        return def.secret && v !== '' ? '(secret)' : Array.isArray(v) ? v.join(',') : String(v);
+      };
+      if (key !== undefined) {
+        if (!core.settings.find(key)) throw new UnknownSettingError(key);
+        console.log(show(key));
+        return;
+      }
+      for (const def of core.settings.all()) console.log(`${def.key} = ${show(def.key)}`);
+    });
+  });
+  storeOptions(settings.command('set <key> <value>').description('change a setting (takes effect on running servers)')).action(async (key: string, value: string, o: StoreOptions) => {
+    await withCore(o, async (core) => {
+      const def = core.settings.find(key);
+      if (!def) throw new UnknownSettingError(key);
+      const stored = await core.settings.set(def.key, value);
+      console.log(`${def.key} = ${Array.isArray(stored) ? stored.join(',') : String(stored)}`);
+    });
+  });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildCli();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const e = err as Error & { code?: string; exitCode?: number };
+    if (e.code?.startsWith('commander.')) process.exit(e.exitCode ?? 1);
+    const known = e instanceof CliError || e instanceof ListenError || e instanceof UnknownSettingError || /setting/i.test(e.name);
+    console.error(`swarmcore: ${known ? e.message : `${e.message}`}`);
+    if (!known && process.argv.includes('debug')) console.error(e.stack);
+    process.exit(1);
+  }
+}
+
+await main(process.argv);

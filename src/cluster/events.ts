@@ -1,0 +1,54 @@
+// Cross-instance events. Every cache in swarmcore is invalidated through these, never by assuming this process
+// is the only writer. The local bus delivers in-process; a PostgreSQL bus (LISTEN/NOTIFY) will deliver the same
+// events to every instance sharing the database.
+
+export type ClusterEvent =
+  /** These sessions no longer exist (logout, revocation, expiry, password change, user deletion). */
+  | { type: 'sessions.ended'; sessionIds: string[] }
+  /** A user's record changed (roles, password) or the user was deleted. */
+  | { type: 'user.changed'; userId: string; deleted?: boolean }
+  /** Role definitions changed. */
+  | { type: 'roles.changed' }
+  /** Server settings changed. */
+  | { type: 'settings.changed' }
+  /** Interrupt the generation work of these sessions. */
+  | { type: 'sessions.interrupt'; sessionIds: string[] };
+
+export type EventHandler = (event: ClusterEvent) => void;
+
+export interface EventBus {
+  /** Delivers to this instance's handlers (synchronously) and to every other instance. */
+  publish(event: ClusterEvent): Promise<void>;
+  subscribe(handler: EventHandler): () => void;
+  close(): Promise<void>;
+}
+
+export class LocalEventBus implements EventBus {
+  private readonly handlers = new Set<EventHandler>();
+
+  async publish(event: ClusterEvent): Promise<void> {
+    this.deliver(event);
+  }
+
+  /** Runs every handler; one failing handler does not stop the others. */
+  protected deliver(event: ClusterEvent): void {
+    for (const h of this.handlers) {
+      try {
+        h(event);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  subscribe(handler: EventHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+  }
+}

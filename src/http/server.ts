@@ -1,0 +1,305 @@
+// The HTTP and WebSocket front door: global gates (CORS, RequiredAuthorization), then the API envelope, pages
+// and static files. Built on node:http directly: the envelope's intake rules (reference/01 §2.2) are exact
+// and the benchmarks compare against bare node:http.
+import crypto from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { Core, type CoreOptions } from '../core.js';
+import { dispatch } from '../api/envelope.js';
+import { ApiError, apiError } from '../api/errors.js';
+import { parseInput } from '../api/json-input.js';
+import type { CookieOptions, RequestInfo, ResponseControl, RouteOutput } from '../api/route.js';
+import { requestInfo } from './request-info.js';
+import { handlePage } from '../web/pages.js';
+import { serveStatic } from './static.js';
+
+/** Sessionless routes read at most this much (PRODUCT.md §2.8). */
+export const SESSIONLESS_MAX_BYTES = 64 * 1024;
+/** A WebSocket route must send its input within this time. */
+export const WS_FIRST_MESSAGE_MS = 60_000;
+const WS_PING_MS = 30_000;
+
+export interface ServerOptions extends CoreOptions {
+  host?: string;
+  port?: number;
+}
+
+export interface RunningServer {
+  readonly core: Core;
+  readonly server: Server;
+  readonly host: string;
+  readonly port: number;
+  /** The address to print and to open in a browser. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export class ListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListenError';
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: RouteOutput, closeConnection = false): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.setHeader('Cache-Control', 'no-store');
+  if (closeConnection) res.setHeader('Connection', 'close');
+  res.end(text);
+}
+
+function sendApiError(res: ServerResponse, err: ApiError, closeConnection = false): void {
+  sendJson(res, err.status, err.body, closeConnection);
+}
+
+export function redirect(res: ServerResponse, location: string, status = 302): void {
+  res.statusCode = status;
+  res.setHeader('Location', location);
+  res.setHeader('Content-Length', 0);
+  res.end();
+}
+
+function cookieControl(res: ServerResponse | null, info: RequestInfo): ResponseControl {
+  const add = (cookie: string): void => {
+    if (!res) return;
+    const prev = res.getHeader('Set-Cookie');
+    res.setHeader('Set-Cookie', [...(Array.isArray(prev) ? prev : prev ? [String(prev)] : []), cookie]);
+  };
+  return {
+    setCookie(name: string, value: string, o: CookieOptions) {
+      const expires = new Date(Date.now() + o.maxAgeSeconds * 1000).toUTCString();
+      add(`${name}=${value}; Expires=${expires}; Max-Age=${o.maxAgeSeconds}; Path=/; SameSite=Lax${o.httpOnly === false ? '' : '; HttpOnly'}${info.secure ? '; Secure' : ''}`);
+    },
+    clearCookie(name: string) {
+      add(`${name}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax; HttpOnly${info.secure ? '; Secure' : ''}`);
+    },
+  };
+}
+
+function readBody(req: IncomingMessage, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const buf = Buffer.allocUnsafe(length);
+    let offset = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (offset + chunk.length > length) {
+        reject(apiError('basic_api', 'bad content length'));
+        req.destroy();
+        return;
+      }
+      chunk.copy(buf, offset);
+      offset += chunk.length;
+    });
+    req.on('end', () => (offset === length ? resolve(buf) : reject(apiError('basic_api', 'bad content length'))));
+    req.on('error', reject);
+  });
+}
+
+const JSON_TYPE = /^\s*(application\/json|[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+\+json)\s*(;.*)?$/i;
+
+/** The lower-cased route key of an /API/ path, or null when the path is not an API call. */
+export function apiKeyOf(pathname: string): string | null {
+  const lower = pathname.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return lower.startsWith('/api/') ? lower.slice(5) : null;
+}
+
+function maxRequestBytes(core: Core, key: string): number {
+  const route = core.routes.get(key);
+  if (route?.sessionless) return SESSIONLESS_MAX_BYTES;
+  return Math.min(core.settings.int('Network.MaxNetworkRequestMegabytes') * 1024 * 1024, 2 ** 31 - 2);
+}
+
+async function handleApiHttp(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, key: string): Promise<void> {
+  if (req.method !== 'POST') return redirect(res, '/Error/NoGetAPI');
+  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return sendApiError(res, apiError('basic_api', 'Wrong content type'), true);
+  const lengthHeader = req.headers['content-length'];
+  const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : NaN;
+  if (!(length > 0 && length < maxRequestBytes(core, key))) return sendApiError(res, apiError('basic_api', 'bad content length'), true);
+  let input: Record<string, unknown>;
+  try {
+    input = parseInput(await readBody(req, length));
+  } catch (err) {
+    if (err instanceof ApiError) return sendApiError(res, err);
+    throw err;
+  }
+  const result = await dispatch(core, { key, input, request: info, response: cookieControl(res, info), socket: null, log: core.log });
+  if (result.body === null) return sendApiError(res, apiError('no_result'));
+  sendJson(res, result.status, result.body);
+}
+
+/** Network.RequiredAuthorization (reference/01 §1.2): a shared secret in the Authorization header. */
+function passesNetworkGate(core: Core, req: IncomingMessage, info: RequestInfo): boolean {
+  const required = core.settings.string('Network.RequiredAuthorization');
+  if (required === '') return true;
+  const given = req.headers.authorization ?? '';
+  const a = Buffer.from(given, 'utf8');
+  const b = Buffer.from(required, 'utf8');
+  if (a.length === b.length && crypto.timingSafeEqual(a, b)) return true;
+  return core.settings.string('Network.AuthBypassIPs').split(',').includes(info.socketAddress);
+}
+
+function applyCors(core: Core, req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = core.settings.string('Network.AccessControlAllowOrigin');
+  if (origin === '') return false;
+  res.setHeader('Access-Control-Allow-Origin', origin);
+  if (req.method !== 'OPTIONS') return false;
+  res.statusCode = 204;
+  res.setHeader('Access-Control-Allow-Methods', '*');
+  res.setHeader('Access-Control-Allow-Headers', '*');
+  res.setHeader('Access-Control-Max-Age', '3600');
+  res.end();
+  return true;
+}
+
+async function handleRequest(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const info = requestInfo(req, core.settings);
+  if (applyCors(core, req, res)) return;
+  if (!passesNetworkGate(core, req, info)) {
+    res.writeHead(401, { 'Content-Type': 'text/plain', 'Content-Length': 12 });
+    res.end('Unauthorized');
+    return;
+  }
+  const pathname = (req.url ?? '/').split('?')[0]!;
+  const key = apiKeyOf(pathname);
+  if (key !== null) return handleApiHttp(core, req, res, info, key);
+  if (await handlePage(core, req, res, info)) return;
+  if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(req, res, pathname))) return;
+  if (pathname.toLowerCase().startsWith('/error/')) {
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('Not found');
+    return;
+  }
+  redirect(res, '/Error/404');
+}
+
+function handleSocket(core: Core, ws: WebSocket, req: IncomingMessage, info: RequestInfo, key: string): void {
+  const closed = new AbortController();
+  const ping = setInterval(() => ws.ping(), WS_PING_MS);
+  const timeout = setTimeout(() => finish({ ...apiError('internal_error', 'No input message arrived within 60 seconds.').body }), WS_FIRST_MESSAGE_MS);
+  let started = false;
+  const send = (message: RouteOutput): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (ws.readyState !== ws.OPEN) return reject(new Error('The WebSocket is closed.'));
+      ws.send(JSON.stringify(message), (err) => (err ? reject(err) : resolve()));
+    });
+  function finish(message: RouteOutput | null): void {
+    clearTimeout(timeout);
+    const close = (): void => ws.close(1000);
+    if (message && ws.readyState === ws.OPEN) send(message).then(close, close);
+    else close();
+  }
+  ws.on('close', () => {
+    clearInterval(ping);
+    clearTimeout(timeout);
+    closed.abort(new Error('The WebSocket closed.'));
+  });
+  ws.on('error', (err) => core.log.debug({ err }, 'WebSocket error'));
+  ws.on('message', (data, isBinary) => {
+    if (started) return; // later messages are not part of the envelope; routes read none today
+    started = true;
+    clearTimeout(timeout);
+    void (async () => {
+      let input: Record<string, unknown>;
+      try {
+        const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+        input = parseInput(isBinary ? raw : raw);
+      } catch (err) {
+        return finish(err instanceof ApiError ? err.body : apiError('internal_error').body);
+      }
+      const result = await dispatch(core, { key, input, request: info, response: cookieControl(null, info), socket: { send, signal: closed.signal }, log: core.log });
+      finish(result.body);
+    })();
+  });
+}
+
+/** Starts a server: opens the store, registers routes and extensions, listens. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const core = await Core.open(options);
+  const maxPayload = core.settings.int('Network.MaxNetworkRequestMegabytes') * 1024 * 1024;
+  const wss = new WebSocketServer({ noServer: true, maxPayload });
+  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
+    handleRequest(core, req, res).catch((err: unknown) => {
+      core.log.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) sendApiError(res, apiError('internal_error'), true);
+      else res.destroy();
+    });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const info = requestInfo(req, core.settings);
+    const key = apiKeyOf((req.url ?? '/').split('?')[0]!);
+    if (key === null) return void socket.destroy();
+    if (!passesNetworkGate(core, req, info)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nUnauthorized');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => handleSocket(core, ws, req, info, key));
+  });
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  const hostSetting = options.host ?? core.settings.string('Network.Host');
+  const host = hostSetting === 'localhost' ? '127.0.0.1' : hostSetting === '*' ? '0.0.0.0' : hostSetting;
+  let port = options.port ?? core.settings.int('Network.Port');
+  const canChange = options.port === undefined && core.settings.bool('Network.PortCanChange');
+  for (;;) {
+    try {
+      await listen(server, host, port);
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' && canChange && port < 65535) {
+        port++;
+        continue;
+      }
+      await core.close();
+      if (code === 'EADDRINUSE') throw new ListenError(`Port ${port} on ${host} is already in use. Stop the other program or choose another port with --port.`);
+      if (code === 'EACCES') throw new ListenError(`Not allowed to listen on ${host}:${port}. Choose a port above 1023 with --port.`);
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ListenError(`Cannot listen on ${host}: this machine has no such address.`);
+      throw err;
+    }
+  }
+  const actualPort = (server.address() as { port: number }).port;
+  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shownHost}:${actualPort}`;
+  let closing: Promise<void> | undefined;
+  return {
+    core,
+    server,
+    host,
+    port: actualPort,
+    url,
+    close() {
+      closing ??= (async () => {
+        for (const ws of wss.clients) ws.terminate();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await core.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}

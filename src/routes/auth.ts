@@ -1,0 +1,207 @@
+// Sessions, login, logout, registration and login tokens (reference/01 §9.1-§9.8, PRODUCT.md §2).
+import { apiError, softError } from '../api/errors.js';
+import { defineRoute, type RouteContext } from '../api/route.js';
+import { TOKEN_COOKIE, parseToken } from '../accounts/login-tokens.js';
+import { RESERVED_USER_NAMES, cleanAccountName, cleanUserId } from '../accounts/names.js';
+import { dummyVerify, hashPassword, verifyPassword } from '../accounts/passwords.js';
+import { RATE_LIMITS } from '../accounts/rate-limits.js';
+import { requestToken, resolveRequestUser } from '../accounts/request-user.js';
+
+const GROUP = 'BasicAPIFeatures';
+const COOKIE_SECONDS = 365 * 86400;
+const AGENT_CHARS = /[^A-Za-z0-9 .:,;_\-*@#%[\]]/g;
+
+function accountsRequired(ctx: RouteContext): boolean {
+  return ctx.core.settings.bool('UserAuthorization.AuthorizationRequired');
+}
+
+function requireAccounts(ctx: RouteContext): void {
+  if (!accountsRequired(ctx)) throw softError('Accounts are not enabled on this server, so there are no login tokens.');
+}
+
+/** Both rate limits of Login and RegisterBasic; throws `ratelimit` when either is exhausted. */
+async function consumeLoginAttempt(ctx: RouteContext, name: string): Promise<void> {
+  const limits = ctx.core.rateLimits;
+  if (!(await limits.tryUse(RATE_LIMITS.loginByAddress, ctx.request.clientAddress))) throw apiError('ratelimit');
+  if (!(await limits.tryUse(RATE_LIMITS.loginByUser, name))) throw apiError('ratelimit');
+}
+
+export const getNewSession = defineRoute({
+  name: 'GetNewSession',
+  group: GROUP,
+  description: 'Creates a new session and returns it with basic user and server data. Call this before any other route; it needs no session itself.',
+  sessionless: true,
+  permission: null,
+  userUpdate: false,
+  params: {
+    impersonateUser: { type: 'string', description: 'With the manage_users permission: open the session as this user instead.', default: null },
+  },
+  output: '"session_id": "40 hex characters",\n"user_id": "username",\n"output_append_user": true,\n"version": "1.2.3",\n"server_id": "uuid",\n"permissions": ["permission1", "permission2"]',
+  async handler(ctx, { impersonateUser }) {
+    const { core } = ctx;
+    const who = await resolveRequestUser(core, ctx.request);
+    if (!who) throw softError('You are not logged in, or your login has expired.');
+    let userId = who.userId;
+    if (impersonateUser !== null && impersonateUser.trim() !== '') {
+      const access = await core.users.getAccess(who.userId);
+      if (!access?.has('manage_users')) throw apiError('bad_impersonate', 'You do not have permission to impersonate other users.');
+      const target = await core.users.get(cleanUserId(impersonateUser));
+      if (!target) throw apiError('bad_impersonate', 'There is no user by that name to impersonate.');
+      userId = target.id;
+    }
+    const access = await core.users.getAccess(userId);
+    if (!access) throw softError('You are not logged in, or your login has expired.');
+    const ip = ctx.request.ipString;
+    const session = await core.sessions.create(userId, ip.length > 100 ? `${ip.slice(0, 100)}...` : ip, who.tokenId);
+    return {
+      session_id: session.id,
+      user_id: userId,
+      output_append_user: core.settings.bool('Paths.AppendUserNameToOutputPath'),
+      version: core.version,
+      server_id: core.serverId,
+      permissions: [...access.permissions],
+    };
+  },
+});
+
+export const login = defineRoute({
+  name: 'Login',
+  group: GROUP,
+  description: 'Logs in with a user name and password and sets the swarm_token cookie. Meant for people in the web UI; scripts should use a token from CreateAuthToken.',
+  nonFinal: true,
+  sessionless: true,
+  permission: null,
+  userUpdate: false,
+  params: {
+    username: { type: 'string', description: 'Login user name.' },
+    password: { type: 'string', description: 'Login password, in the client prehash form.' },
+  },
+  output: '"success": "true" // and sets a cookie\n// or\n"error_id": "invalid_login" // or "ratelimit"',
+  async handler(ctx, { username, password }) {
+    const { core } = ctx;
+    if (!core.settings.bool('UserAuthorization.AllowSimplePasswordLogin')) throw apiError('invalid_login');
+    const name = cleanAccountName(username);
+    if (name.length < 3 || name.length > 100 || password.length < 8 || password.length > 500) throw apiError('invalid_login');
+    await consumeLoginAttempt(ctx, name);
+    const user = await core.users.get(name);
+    // Unknown users and users without a password cost one full hash too, so timing tells nothing.
+    const result = user && user.passwordHash !== '' ? await verifyPassword(user.id, password, user.passwordHash) : await dummyVerify(password);
+    if (!user || !result.ok) throw apiError('invalid_login');
+    if (result.needsUpgrade) await core.users.setPasswordHash(user.id, await hashPassword(password), user.passwordSetByAdmin);
+    const agentHeader = ctx.request.headers['user-agent'];
+    const agent = typeof agentHeader === 'string' ? agentHeader.replace(AGENT_CHARS, '') : 'unknown';
+    const token = await core.loginTokens.create(user.id, ctx.request.ipString, agent);
+    if (!token) throw apiError('internal_error', null);
+    ctx.response.setCookie(TOKEN_COOKIE, token.raw, { maxAgeSeconds: COOKIE_SECONDS });
+    return { success: 'true' };
+  },
+});
+
+export const logout = defineRoute({
+  name: 'Logout',
+  group: GROUP,
+  description: 'Logs out: deletes the login token, ends every session created from it and clears the cookie.',
+  nonFinal: true,
+  permission: 'fundamental',
+  userUpdate: true,
+  params: {},
+  output: '"success": "true"',
+  async handler(ctx) {
+    const { core, session } = ctx;
+    if (!accountsRequired(ctx)) throw softError('Accounts are not enabled on this server, so there is no account to log out of.');
+    const tokenId = session.originToken ?? parseToken(requestToken(ctx.request))?.tokenId ?? null;
+    if (tokenId === null) throw softError('You do not seem to be logged in.');
+    await core.loginTokens.revoke(session.userId, tokenId);
+    await core.sessions.end([session.id]);
+    ctx.response.clearCookie(TOKEN_COOKIE);
+    return { success: 'true' };
+  },
+});
+
+export const registerBasic = defineRoute({
+  name: 'RegisterBasic',
+  group: GROUP,
+  description: 'Creates an account with a user name and password, when the server allows self-registration. Does not log in.',
+  nonFinal: true,
+  sessionless: true,
+  permission: null,
+  userUpdate: false,
+  params: {
+    username: { type: 'string', description: 'The new user name (letters, digits and _; starts with a letter).' },
+    password: { type: 'string', description: 'The new password, in the client prehash form.' },
+  },
+  output: '"success": "true"\n// or\n"error_id": "invalid_input" // or "ratelimit", "username_exists", "registration_failed", "registration_disabled"',
+  async handler(ctx, { username, password }) {
+    const { core } = ctx;
+    const s = core.settings;
+    if (!s.bool('UserAuthorization.Registration.AllowRegistration') || !s.bool('UserAuthorization.Registration.SimplePasswordRegistration')) {
+      throw apiError('registration_disabled');
+    }
+    const name = cleanAccountName(username);
+    if (name.length < 3 || name.length > 100 || password.length < 8 || password.length > 500) throw apiError('invalid_input');
+    await consumeLoginAttempt(ctx, name);
+    if (!/^[a-z]/.test(name) || RESERVED_USER_NAMES.has(name) || (await core.users.get(name))) throw apiError('username_exists');
+    const created = await core.users.register(name, password, [s.string('UserAuthorization.Registration.NewUserDefaultRole')], false);
+    if (!created) throw apiError('username_exists');
+    return { success: 'true' };
+  },
+});
+
+export const createAuthToken = defineRoute({
+  name: 'CreateAuthToken',
+  group: GROUP,
+  description: 'Creates a login token for scripts and bots. The token is shown once; send it as the swarm_token cookie (or X-Swarm-Token header) to GetNewSession.',
+  permission: 'edit_user_settings',
+  userUpdate: true,
+  params: { reason: { type: 'string', description: 'What the token is for (1 to 500 characters); shown in the token list.' } },
+  output: '"token": "<user hex>.<id>.<secret>"',
+  async handler(ctx, { reason }) {
+    requireAccounts(ctx);
+    if (reason.trim() === '' || reason.length > 500) throw softError('The reason must be between 1 and 500 characters.');
+    const token = await ctx.core.loginTokens.create(ctx.session.userId, ctx.request.ipString, reason);
+    if (!token) throw softError('The token could not be created.');
+    return { token: token.raw };
+  },
+});
+
+export const listMyAuthTokens = defineRoute({
+  name: 'ListMyAuthTokens',
+  group: GROUP,
+  description: "Lists the user's login tokens (browser logins and tokens made for scripts).",
+  permission: 'read_user_settings',
+  userUpdate: false,
+  params: {},
+  output: '"tokens": [{"id": "...", "created": 1700000000, "last_active": 1700000000, "user_agent": "...", "origin_address": "...", "is_current": true}]',
+  async handler(ctx) {
+    requireAccounts(ctx);
+    const current = ctx.session.originToken ?? parseToken(requestToken(ctx.request))?.tokenId ?? null;
+    const tokens = await ctx.core.loginTokens.list(ctx.session.userId);
+    return {
+      tokens: tokens.map((t) => ({
+        id: t.id,
+        created: t.createdAt,
+        last_active: t.lastActive,
+        user_agent: t.userAgent || 'unknown',
+        origin_address: t.originAddress || 'unknown',
+        is_current: t.id === current,
+      })),
+    };
+  },
+});
+
+export const revokeMyAuthToken = defineRoute({
+  name: 'RevokeMyAuthToken',
+  group: GROUP,
+  description: 'Deletes one of your login tokens; every session created from it ends.',
+  permission: 'edit_user_settings',
+  userUpdate: true,
+  params: { tokenId: { type: 'string', description: 'The token id, as ListMyAuthTokens shows it.' } },
+  output: '"success": true',
+  async handler(ctx, { tokenId }) {
+    requireAccounts(ctx);
+    if (!(await ctx.core.loginTokens.revoke(ctx.session.userId, tokenId))) throw softError('You have no token with that id.');
+    return { success: true };
+  },
+});
+
+export const AUTH_ROUTES = [getNewSession, login, logout, registerBasic, createAuthToken, listMyAuthTokens, revokeMyAuthToken];

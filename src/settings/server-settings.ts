@@ -1,0 +1,190 @@
+// Server settings: reference names and defaults (reference/01 §7), stored in the store (only changed values),
+// overridable per run (`--set`), cached here and reloaded when any instance changes them.
+import type { EventBus } from '../cluster/events.js';
+import type { KeyValueStore } from '../store/types.js';
+
+export type SettingType = 'bool' | 'int' | 'decimal' | 'string' | 'string[]';
+
+export interface SettingDef {
+  key: string;
+  type: SettingType;
+  default: boolean | number | string | string[];
+  description: string;
+  /** Values a person may pick from, when the list is fixed. */
+  values?: readonly string[];
+  /** Never printed by `settings get` and never sent to clients. */
+  secret?: boolean;
+}
+
+// prettier-ignore
+export const CORE_SETTINGS: SettingDef[] = [
+  { key: 'UserAuthorization.AuthorizationRequired', type: 'bool', default: false, description: 'Require an account login for the UI and for new sessions.' },
+  { key: 'UserAuthorization.AllowLocalhostBypass', type: 'bool', default: true, description: 'Treat direct connections from this machine (no X-Forwarded-For) as the local owner user.' },
+  { key: 'UserAuthorization.InstanceTitle', type: 'string', default: 'Local', description: 'Title shown on the login page and in page titles.' },
+  { key: 'UserAuthorization.LoginNotice', type: 'string', default: 'This is a private server. Ask the server owner for an account.', description: 'HTML shown on the login page.' },
+  { key: 'UserAuthorization.AllowSimplePasswordLogin', type: 'bool', default: true, description: 'Allow logging in with a user name and password.' },
+  { key: 'UserAuthorization.LoginTokenIdleDays', type: 'int', default: 365, description: 'A login token unused for this many days stops working.' },
+  { key: 'UserAuthorization.Registration.AllowRegistration', type: 'bool', default: false, description: 'Let people create their own accounts.' },
+  { key: 'UserAuthorization.Registration.SimplePasswordRegistration', type: 'bool', default: false, description: 'Allow self-registration with a user name and password.' },
+  { key: 'UserAuthorization.Registration.NewUserDefaultRole', type: 'string', default: 'user', description: 'Role given to self-registered accounts.' },
+  { key: 'UserAuthorization.Registration.RegisterNotice', type: 'string', default: 'Accounts you create here are visible to the server owner.', description: 'HTML shown on the registration page.' },
+  { key: 'Network.Host', type: 'string', default: 'localhost', description: "Address to listen on. 'localhost' listens on 127.0.0.1; '*' or '0.0.0.0' on every interface." },
+  { key: 'Network.Port', type: 'int', default: 7801, description: 'Port to listen on.' },
+  { key: 'Network.PortCanChange', type: 'bool', default: false, description: 'When the port is taken, try the next ones instead of stopping.' },
+  { key: 'Network.ExternalURL', type: 'string', default: '', description: 'The address people use to reach this server, for display.' },
+  { key: 'Network.AccessControlAllowOrigin', type: 'string', default: '', description: 'When set, sent as Access-Control-Allow-Origin and OPTIONS requests are answered for CORS.' },
+  { key: 'Network.RequiredAuthorization', type: 'string', default: '', description: 'When set, every request must carry exactly this Authorization header.', secret: true },
+  { key: 'Network.AuthBypassIPs', type: 'string', default: '127.0.0.1,::1,::ffff:127.0.0.1', description: 'Comma-separated addresses exempt from RequiredAuthorization.' },
+  { key: 'Network.MaxXForwardedFor', type: 'int', default: 3, description: 'How many X-Forwarded-For values to record in origin addresses (0 ignores the header).' },
+  { key: 'Network.TrustedProxies', type: 'string[]', default: [], description: 'Proxy addresses whose X-Forwarded-For and X-Forwarded-Proto headers are believed (for rate limits and secure cookies).' },
+  { key: 'Network.MaxNetworkRequestMegabytes', type: 'int', default: 200, description: 'Largest request body accepted from a session, in MiB.' },
+  { key: 'Paths.AppendUserNameToOutputPath', type: 'bool', default: true, description: "Save each user's outputs in a folder named after the user." },
+  { key: 'DefaultUser.Roles', type: 'string[]', default: ['user'], description: 'Roles of users created automatically (X-SWARM-USER_ID with accounts off).' },
+  { key: 'IsInstalled', type: 'bool', default: false, description: 'Whether the first-run installer has completed.' },
+  { key: 'InstallDate', type: 'string', default: '', description: 'When the installer completed (YYYY-MM-DD).' },
+  { key: 'InstallVersion', type: 'string', default: '', description: 'The server version that ran the installer.' },
+];
+
+export type SettingValue = boolean | number | string | string[];
+
+/** Converts a value (JSON or command-line text) to a setting's type; throws with a readable message. */
+export function convertSetting(def: SettingDef, value: unknown): SettingValue {
+  const bad = (): never => {
+    throw new Error(`Setting ${def.key} takes ${describeType(def.type)}, not ${JSON.stringify(value)}`);
+  };
+  switch (def.type) {
+    case 'bool':
+      if (typeof value === 'boolean') return value;
+      if (typeof value === 'string' && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === 'true';
+      return bad();
+    case 'int': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN;
+      return Number.isSafeInteger(n) ? n : bad();
+    }
+    case 'decimal': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+      return Number.isFinite(n) ? n : bad();
+    }
+    case 'string': {
+      const s = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : bad();
+      if (def.values && !def.values.includes(s)) throw new Error(`Setting ${def.key} must be one of: ${def.values.join(', ')}`);
+      return s;
+    }
+    case 'string[]':
+      if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+      if (typeof value === 'string') {
+        const t = value.trim();
+        if (t.startsWith('[')) {
+          try {
+            return convertSetting(def, JSON.parse(t));
+          } catch {
+            return bad();
+          }
+        }
+        return t.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      }
+      return bad();
+  }
+}
+
+function describeType(t: SettingType): string {
+  return { bool: 'true or false', int: 'a whole number', decimal: 'a number', string: 'text', 'string[]': 'a comma-separated list' }[t];
+}
+
+export class ServerSettings {
+  private readonly defs = new Map<string, SettingDef>();
+  private readonly byLower = new Map<string, SettingDef>();
+  private stored: Record<string, unknown> = {};
+
+  constructor(
+    private readonly store: KeyValueStore,
+    private readonly events: EventBus,
+    /** Per-run overrides (`--set`), never written to the store. */
+    private readonly overrides: Record<string, SettingValue> = {},
+  ) {
+    CORE_SETTINGS.forEach((d) => this.define(d));
+    events.subscribe((e) => {
+      if (e.type === 'settings.changed') void this.reload();
+    });
+  }
+
+  define(def: SettingDef): void {
+    if (this.defs.has(def.key)) throw new Error(`Setting '${def.key}' is defined twice`);
+    this.defs.set(def.key, def);
+    this.byLower.set(def.key.toLowerCase(), def);
+  }
+
+  /** Finds a definition by its key, case-insensitively. */
+  find(key: string): SettingDef | undefined {
+    return this.byLower.get(key.toLowerCase());
+  }
+
+  all(): SettingDef[] {
+    return [...this.defs.values()];
+  }
+
+  async reload(): Promise<void> {
+    this.stored = await this.store.all();
+  }
+
+  /** Validates and records a per-run override. */
+  override(key: string, value: unknown): void {
+    const def = this.require(key);
+    this.overrides[def.key] = convertSetting(def, value);
+  }
+
+  get<T extends SettingValue>(key: string): T {
+    const def = this.require(key);
+    if (def.key in this.overrides) return this.overrides[def.key] as T;
+    if (def.key in this.stored) {
+      try {
+        return convertSetting(def, this.stored[def.key]) as T;
+      } catch {
+        // A stored value of the wrong type (hand-edited database) falls back to the default.
+      }
+    }
+    return def.default as T;
+  }
+
+  bool(key: string): boolean {
+    return this.get<boolean>(key);
+  }
+
+  int(key: string): number {
+    return this.get<number>(key);
+  }
+
+  string(key: string): string {
+    return this.get<string>(key);
+  }
+
+  list(key: string): string[] {
+    return this.get<string[]>(key);
+  }
+
+  /** Stores a new value (`undefined` resets to the default) and tells every instance. */
+  async set(key: string, value: unknown): Promise<SettingValue> {
+    const def = this.require(key);
+    if (value === undefined) {
+      await this.store.set(def.key, undefined);
+    } else {
+      await this.store.set(def.key, convertSetting(def, value));
+    }
+    await this.reload();
+    await this.events.publish({ type: 'settings.changed' });
+    return this.get(def.key);
+  }
+
+  private require(key: string): SettingDef {
+    const def = this.find(key);
+    if (!def) throw new UnknownSettingError(key);
+    return def;
+  }
+}
+
+export class UnknownSettingError extends Error {
+  constructor(key: string) {
+    super(`Unknown setting '${key}'. Run 'swarmcore settings get' to list them.`);
+    this.name = 'UnknownSettingError';
+  }
+}
