@@ -1,0 +1,22 @@
+// Lint: typescript-eslint's recommended rules on all TypeScript; browser globals for web/ scripts.
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'test-artifacts/**', 'data/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      eqeqeq: ['error', 'always'],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', fetch: 'readonly', crypto: 'readonly', location: 'readonly', localStorage: 'readonly', WebSocket: 'readonly', TextEncoder: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URLSearchParams: 'readonly', FileReader: 'readonly', Image: 'readonly', HTMLElement: 'readonly', Event: 'readonly', KeyboardEvent: 'readonly', Blob: 'readonly', URL: 'readonly', alert: 'readonly', confirm: 'readonly' },
+    },
+  },
+);
