@@ -12,7 +12,7 @@ import { MemoryRateLimiter, type RateLimiter } from './accounts/rate-limits.js';
 import { RoleService } from './accounts/roles.js';
 import { SessionService } from './accounts/sessions.js';
 import { UserService } from './accounts/users.js';
-import { LocalEventBus, type EventBus } from './cluster/events.js';
+import type { EventBus } from './cluster/events.js';
 import { extensionApi, type Extension } from './extensions.js';
 import { ServerSettings, type SettingValue } from './settings/server-settings.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -74,7 +74,7 @@ export class Core {
   static async open(options: CoreOptions): Promise<Core> {
     const log = options.logger ?? pino({ level: 'silent' });
     const store = options.store ?? (await openSqliteStore(options.dataDir));
-    const events = options.events ?? new LocalEventBus();
+    const events = options.events ?? store.createEventBus();
     const core = new Core(path.resolve(options.dataDir), store, events, log, options.extensions ?? [], {});
     try {
       registerBuiltInRoutes(core);

@@ -1,3 +1,5 @@
+import type { EventBus } from '../cluster/events.js';
+
 // The one storage interface. Everything is asynchronous and engine-neutral: SQLite implements it today,
 // PostgreSQL next, and several server instances may share one database, so no caller may assume it is the only
 // writer. Every method is one atomic operation; times are unix seconds.
@@ -151,5 +153,7 @@ export interface Store {
   readonly settings: KeyValueStore;
   /** Server-wide bookkeeping such as the set of permissions whose role defaults were applied. */
   readonly meta: KeyValueStore;
+  /** The event bus that reaches every process using this database (see src/cluster/events.ts). */
+  createEventBus(): EventBus;
   close(): Promise<void>;
 }

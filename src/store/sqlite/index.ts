@@ -19,6 +19,7 @@ import type {
   UserStore,
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
 
 type Row = Record<string, unknown>;
 type DB = Database.Database;
@@ -85,8 +86,72 @@ class SqliteStore implements Store {
     this.meta = new SqliteKeyValue(db, 'server_meta');
   }
 
+  private bus: SqliteEventBus | undefined;
+
+  createEventBus(): EventBus {
+    this.bus ??= new SqliteEventBus(this.db);
+    return this.bus;
+  }
+
   async close(): Promise<void> {
+    this.bus?.stop();
     if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * Events between processes sharing the SQLite file (a running server and the CLI, say): each publish is a
+ * row; every process polls for rows written by other connections, which `PRAGMA data_version` reveals cheaply.
+ */
+class SqliteEventBus extends LocalEventBus {
+  static readonly POLL_MS = 250;
+  static readonly KEEP_SECONDS = 300;
+  private lastId: number;
+  private lastVersion: number;
+  private readonly own = new Set<number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly db: DB) {
+    super();
+    this.lastId = Number((db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM cluster_events').get() as Row).id);
+    this.lastVersion = this.dataVersion();
+    this.timer = setInterval(() => this.poll(), SqliteEventBus.POLL_MS);
+    this.timer.unref();
+  }
+
+  private dataVersion(): number {
+    return Number(this.db.pragma('data_version', { simple: true }));
+  }
+
+  override async publish(event: ClusterEvent): Promise<void> {
+    if (this.db.open) {
+      this.poll();
+      const id = Number(this.db.prepare('INSERT INTO cluster_events (payload, created_at) VALUES (?, ?)').run(json(event), now()).lastInsertRowid);
+      // Our own commit leaves data_version alone; if it moved, another process wrote meanwhile and the next
+      // poll must read past our row without delivering it twice.
+      if (this.dataVersion() === this.lastVersion) this.lastId = id;
+      else this.own.add(id);
+    }
+    this.deliver(event);
+  }
+
+  private poll(): void {
+    if (!this.db.open) return;
+    const version = this.dataVersion();
+    if (version === this.lastVersion) return;
+    this.lastVersion = version;
+    const rows = this.db.prepare('SELECT id, payload FROM cluster_events WHERE id > ? ORDER BY id').all(this.lastId) as Row[];
+    for (const r of rows) {
+      const id = Number(r.id);
+      this.lastId = id;
+      if (this.own.delete(id)) continue;
+      this.deliver(parse<ClusterEvent>(r.payload, { type: 'settings.changed' }));
+    }
+    this.db.prepare('DELETE FROM cluster_events WHERE created_at < ?').run(now() - SqliteEventBus.KEEP_SECONDS);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
 
