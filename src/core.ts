@@ -18,6 +18,7 @@ import { ServerSettings, type SettingValue } from './settings/server-settings.js
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
 import { ThemeRegistry } from './web/themes.js';
+import { BackendRegistry } from './generation/backends.js';
 import { registerBuiltInRoutes } from './routes/index.js';
 
 /** The project root (one level above src/ or dist/), where web/ and languages/ live. */
@@ -46,6 +47,8 @@ export class Core {
   readonly routes = new RouteRegistry();
   readonly permissions = new PermissionRegistry();
   readonly themes = new ThemeRegistry();
+  /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
+  readonly backends = new BackendRegistry();
   readonly settings: ServerSettings;
   readonly roles: RoleService;
   readonly users: UserService;
@@ -108,6 +111,8 @@ export class Core {
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    // Running generations stop now rather than outlive the store they may write to.
+    for (const session of this.sessions.liveSessions()) session.work.interrupt('The server is stopping.');
     for (const ext of this.extensions) await ext.close?.();
     await this.events.close();
     await this.store.close();
