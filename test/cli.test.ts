@@ -1,0 +1,121 @@
+// The command line (PRODUCT.md §1): account and settings administration, and one-line errors.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { TestServer, prehash, runCli } from './helpers/server.js';
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-cli-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const cli = (...args: string[]): ReturnType<typeof runCli> => runCli([...args, '--data-dir', dir]);
+
+/** A failure is exactly one line on stderr, no stack trace, exit code 1. */
+function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
+  assert.equal(r.code, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+describe('user administration', () => {
+  test('user add, list, set-role, set-password and delete', async () => {
+    assert.equal((await cli('user', 'add', 'Eve_1', '--password', 'first-password')).stdout, "Created user 'eve_1' with role 'user'.\n");
+    assert.match((await cli('user', 'list')).stdout, /^eve_1\troles=user\tpassword=set$/m);
+    assert.equal((await cli('user', 'set-role', 'eve_1', 'poweruser')).code, 0);
+    assert.match((await cli('user', 'list')).stdout, /^eve_1\troles=poweruser\tpassword=set$/m);
+    assert.equal((await cli('user', 'set-password', 'eve_1', 'second-password')).code, 0);
+    assert.equal((await cli('user', 'delete', 'eve_1')).code, 0);
+    assert.doesNotMatch((await cli('user', 'list')).stdout, /eve_1/);
+  });
+
+  test('unknown users, unknown roles, taken names and short passwords are one-line errors', async () => {
+    assertOneLineError(await cli('user', 'delete', 'ghost'), /^swarmcore: There is no user 'ghost'/);
+    assertOneLineError(await cli('user', 'set-password', 'ghost', 'long-enough'), /There is no user 'ghost'/);
+    assertOneLineError(await cli('user', 'add', 'zed', '--password', 'long-enough', '--role', 'wizard'), /There is no role 'wizard'\. Roles: owner, admin, poweruser, user, guest\./);
+    assertOneLineError(await cli('user', 'add', 'zed', '--password', 'short'), /8 to 500 characters/);
+    assert.equal((await cli('user', 'add', 'zed', '--password', 'long-enough')).code, 0);
+    assertOneLineError(await cli('user', 'add', 'zed', '--password', 'long-enough'), /exists already/);
+  });
+
+  test('a user made by the CLI logs in over HTTP with the browser prehash of the plain password', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'swarmcore-cli-login-'));
+    assert.equal((await runCli(['user', 'add', 'webby', '--password', 'typed password', '--data-dir', d])).code, 0);
+    const server = await TestServer.start({ dataDir: d, settings: { 'UserAuthorization.AuthorizationRequired': true } });
+    try {
+      const res = await server.api('Login', { username: 'webby', password: await prehash('webby', 'typed password') });
+      assert.deepEqual(res.body, { success: 'true' });
+    } finally {
+      await server.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('settings', () => {
+  test('settings set and get round-trip with type conversion; unknown keys and bad values are one-line errors', async () => {
+    assert.equal((await cli('settings', 'set', 'userauthorization.authorizationrequired', 'TRUE')).stdout, 'UserAuthorization.AuthorizationRequired = true\n');
+    assert.equal((await cli('settings', 'get', 'UserAuthorization.AuthorizationRequired')).stdout, 'true\n');
+    assert.equal((await cli('settings', 'set', 'Network.TrustedProxies', '10.0.0.1, 10.0.0.2')).stdout, 'Network.TrustedProxies = 10.0.0.1,10.0.0.2\n');
+    assert.match((await cli('settings', 'get')).stdout, /^Network\.Port = 7801$/m);
+    assertOneLineError(await cli('settings', 'get', 'No.Such'), /^swarmcore: Unknown setting 'No\.Such'/);
+    assertOneLineError(await cli('settings', 'set', 'Network.Port', 'abc'), /Network\.Port takes a whole number/);
+  });
+
+  test('a secret setting is not printed', async () => {
+    await cli('settings', 'set', 'Network.RequiredAuthorization', 'Bearer hunter2');
+    assert.equal((await cli('settings', 'get', 'Network.RequiredAuthorization')).stdout, '(secret)\n');
+    await cli('settings', 'set', 'Network.RequiredAuthorization', '');
+  });
+});
+
+describe('serve', () => {
+  test('a taken port is a one-line error', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const d = mkdtempSync(path.join(tmpdir(), 'swarmcore-port-'));
+      assertOneLineError(await runCli(['serve', '--data-dir', d, '--port', String(port)]), new RegExp(`^swarmcore: Port ${port} on 127\\.0\\.0\\.1 is already in use`));
+      rmSync(d, { recursive: true, force: true });
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('an unusable data directory is a one-line error', async () => {
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    assertOneLineError(await runCli(['serve', '--data-dir', path.join(file, 'sub')]), /^swarmcore: The data directory .* is not writable \(ENOTDIR\)/);
+  });
+
+  test('an unknown --set key and a bad --port are one-line errors', async () => {
+    assertOneLineError(await runCli(['serve', '--data-dir', dir, '--set', 'Nope.Nothing=1']), /Unknown setting 'Nope\.Nothing'/);
+    assertOneLineError(await runCli(['serve', '--data-dir', dir, '--port', 'eighty']), /--port must be a number/);
+  });
+
+  test('a change made with the CLI reaches a running server', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'swarmcore-live-'));
+    const server = await TestServer.start({ dataDir: d });
+    try {
+      const sid = await server.session({ 'X-SWARM-USER_ID': 'victim' });
+      assert.equal((await server.call('ListMyAuthTokens', sid)).status, 200);
+      assert.equal((await server.cli(['user', 'delete', 'victim'])).code, 0);
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal((await server.call('ListMyAuthTokens', sid)).status, 401);
+      assert.equal((await server.cli(['settings', 'set', 'UserAuthorization.AuthorizationRequired', 'true'])).code, 0);
+      await new Promise((r) => setTimeout(r, 600));
+      const forwarded = await server.api('GetNewSession', {}, { 'X-Forwarded-For': '203.0.113.1' });
+      assert.deepEqual(Object.keys(forwarded.body), ['error']);
+    } finally {
+      await server.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

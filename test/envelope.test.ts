@@ -1,0 +1,185 @@
+// The API envelope (reference/01 §2): every outcome of §2.11 with its exact status and body.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { TestServer } from './helpers/server.js';
+
+let server: TestServer;
+before(async () => {
+  server = await TestServer.start();
+});
+after(() => server.close());
+
+async function raw(path: string, init: RequestInit & { headers?: Record<string, string> }): Promise<{ status: number; body: unknown; headers: Headers }> {
+  const res = await fetch(server.url + path, { redirect: 'manual', ...init });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // plain text answers stay text
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+describe('request intake', () => {
+  test('a wrong content type is refused with basic_api before anything else', async () => {
+    for (const type of ['text/plain', 'text/json', 'application/x-www-form-urlencoded', '']) {
+      const res = await raw('/API/GetNewSession', { method: 'POST', headers: type ? { 'Content-Type': type } : {}, body: '{}' });
+      assert.equal(res.status, 400, type);
+      assert.deepEqual(res.body, { error: 'Wrong content type', error_id: 'basic_api' });
+    }
+  });
+
+  test('application/json with parameters and +json media types are accepted', async () => {
+    for (const type of ['application/json; charset=utf-8', 'APPLICATION/JSON', 'application/ld+json']) {
+      const res = await raw('/API/GetNewSession', { method: 'POST', headers: { 'Content-Type': type }, body: '{}' });
+      assert.equal(res.status, 200, type);
+      assert.match((res.body as { session_id: string }).session_id, /^[0-9a-f]{40}$/);
+    }
+  });
+
+  test('an empty body is a bad content length', async () => {
+    const res = await raw('/API/GetNewSession', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '' });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'bad content length', error_id: 'basic_api' });
+  });
+
+  test('sessionless routes refuse bodies over 64 KiB without reading them', async () => {
+    const res = await raw('/API/Login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'x'.repeat(70_000), password: 'y' }) });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'bad content length', error_id: 'basic_api' });
+  });
+
+  test('every method but POST is redirected to /Error/NoGetAPI', async () => {
+    for (const method of ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']) {
+      const res = await raw('/API/GetNewSession', { method });
+      assert.equal(res.status, 302, method);
+      assert.equal(res.headers.get('location'), '/Error/NoGetAPI');
+    }
+  });
+
+  test('invalid JSON, non-object JSON and invalid UTF-8 answer internal_error with a reason', async () => {
+    const cases: Array<[string | Buffer, RegExp]> = [
+      ['{"a":', /not a valid JSON object/],
+      ['[1,2]', /top level is an array/],
+      ['"text"', /top level is string/],
+      ['null', /top level is null/],
+      ['42', /top level is number/],
+      [Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), /not valid UTF-8/],
+      ['['.repeat(100) + ']'.repeat(100), /nested deeper than 64/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await raw('/API/GetNewSession', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+      assert.equal(res.status, 400, String(body));
+      const b = res.body as { error: string; error_id: string };
+      assert.equal(b.error_id, 'internal_error');
+      assert.match(b.error, message);
+    }
+  });
+
+  test('response headers: JSON without charset, explicit length, no-store', async () => {
+    const res = await fetch(`${server.url}/API/GetNewSession`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const text = await res.text();
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal(res.headers.get('content-length'), String(Buffer.byteLength(text)));
+  });
+});
+
+describe('session resolution and routing', () => {
+  test('route names match case-insensitively; a trailing slash is another route', async () => {
+    for (const path of ['/API/GetNewSession', '/api/getnewsession', '/Api/GETNEWSESSION']) {
+      const res = await raw(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      assert.equal(res.status, 200, path);
+    }
+    const sid = await server.session();
+    const res = await server.api('ListMyAuthTokens/', { session_id: sid });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'Unknown API route', error_id: 'bad_route' });
+  });
+
+  test('a session route without a session id answers missing session id, even when the route is unknown', async () => {
+    for (const route of ['ListMyAuthTokens', 'NoSuchRoute']) {
+      const res = await server.api(route, {});
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.body, { error: 'missing session id', error_id: 'basic_api' });
+    }
+  });
+
+  test('an unknown session answers 401 invalid_session_id before the route is looked up', async () => {
+    for (const [route, sid] of [['ListMyAuthTokens', 'f'.repeat(40)], ['NoSuchRoute', 'abc'], ['ListMyAuthTokens', null], ['ListMyAuthTokens', 12]] as const) {
+      const res = await server.api(route, { session_id: sid });
+      assert.equal(res.status, 401);
+      assert.equal(res.body.error_id, 'invalid_session_id');
+      assert.equal(typeof res.body.error, 'string');
+    }
+  });
+
+  test('a session id is read from X-Session-ID only when the body has none', async () => {
+    const sid = await server.session();
+    const viaHeader = await server.api('ListMyAuthTokens', {}, { 'X-Session-ID': sid });
+    assert.equal(viaHeader.status, 200);
+    const bodyWins = await server.api('ListMyAuthTokens', { session_id: 'nope' }, { 'X-Session-ID': sid });
+    assert.equal(bodyWins.status, 401);
+  });
+
+  test('session ids are matched exactly: upper-case is another session', async () => {
+    const sid = await server.session();
+    const res = await server.api('ListMyAuthTokens', { session_id: sid.toUpperCase() });
+    assert.equal(res.status, 401);
+  });
+
+  test('a missing required parameter and a wrong type use the reference message templates', async () => {
+    const sid = await server.session();
+    const missing = await server.call('RevokeMyAuthToken', sid, {});
+    assert.equal(missing.status, 200);
+    assert.deepEqual(missing.body, { error: "Missing required parameter 'tokenId'" });
+  });
+});
+
+describe('WebSocket transport', () => {
+  function open(path: string, headers: Record<string, string> = {}): Promise<{ messages: unknown[]; code: number }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(server.url.replace('http', 'ws') + path, { headers });
+      const messages: unknown[] = [];
+      ws.on('open', () => ws.send(JSON.stringify({})));
+      ws.on('message', (d) => messages.push(JSON.parse(String(d))));
+      ws.on('close', (code) => resolve({ messages, code }));
+      ws.on('error', reject);
+    });
+  }
+
+  test('an HTTP route called over a WebSocket sends bad_request_method and closes normally', async () => {
+    const res = await open('/API/GetNewSession');
+    assert.equal(res.code, 1000);
+    assert.equal(res.messages.length, 1);
+    assert.equal((res.messages[0] as { error_id: string }).error_id, 'bad_request_method');
+  });
+
+  test('an unknown route over a WebSocket with a valid session sends bad_route and closes', async () => {
+    const sid = await server.session();
+    const res = await open('/API/NoSuchRoute', { 'X-Session-ID': sid });
+    assert.equal(res.code, 1000);
+    assert.deepEqual(res.messages, [{ error: 'Unknown API route', error_id: 'bad_route' }]);
+  });
+
+  test('a WebSocket call without a session sends missing session id and closes', async () => {
+    const res = await open('/API/NoSuchRoute');
+    assert.deepEqual(res.messages, [{ error: 'missing session id', error_id: 'basic_api' }]);
+    assert.equal(res.code, 1000);
+  });
+
+  test('invalid JSON as the first message sends internal_error and closes', async () => {
+    const res = await new Promise<{ messages: unknown[]; code: number }>((resolve, reject) => {
+      const ws = new WebSocket(server.url.replace('http', 'ws') + '/API/GetNewSession');
+      const messages: unknown[] = [];
+      ws.on('open', () => ws.send('{not json'));
+      ws.on('message', (d) => messages.push(JSON.parse(String(d))));
+      ws.on('close', (code) => resolve({ messages, code }));
+      ws.on('error', reject);
+    });
+    assert.equal(res.code, 1000);
+    assert.equal((res.messages[0] as { error_id: string }).error_id, 'internal_error');
+  });
+});
