@@ -12,6 +12,7 @@ import { parseInput } from '../api/json-input.js';
 import type { CookieOptions, RequestInfo, ResponseControl, RouteOutput } from '../api/route.js';
 import { requestInfo } from './request-info.js';
 import { handlePage } from '../web/pages.js';
+import { handleViewSpecial } from '../web/view-special.js';
 import { serveStatic } from './static.js';
 
 /** Sessionless routes read at most this much (PRODUCT.md §2.8). */
@@ -165,6 +166,7 @@ async function handleRequest(core: Core, req: IncomingMessage, res: ServerRespon
   const pathname = (req.url ?? '/').split('?')[0]!;
   const key = apiKeyOf(pathname);
   if (key !== null) return handleApiHttp(core, req, res, info, key);
+  if (await handleViewSpecial(core, req, res, info)) return;
   if (await handlePage(core, req, res, info)) return;
   if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(req, res, pathname))) return;
   if (pathname.toLowerCase().startsWith('/error/')) {

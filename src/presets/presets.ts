@@ -1,0 +1,91 @@
+// Preset rules (reference/02 §1.1, §1.5, §2.1-§2.5): identity, the wire form, parameter text, duplicate naming.
+import type { PresetRecord, Store } from '../store/types.js';
+
+/** A preset's identity: its title lower-cased (full Unicode, the reference's recommendation). */
+export function presetKey(title: string): string {
+  return title.toLowerCase();
+}
+
+let modelEditId = 0;
+
+/**
+ * The process-wide cache-buster behind `?editid=` in /ViewSpecial/ URLs (reference/02 §2.5): never persisted,
+ * bumped by every AddNewPreset and by model or wildcard edits.
+ */
+export function bumpModelEditId(): number {
+  return ++modelEditId;
+}
+
+export function currentModelEditId(): number {
+  return modelEditId;
+}
+
+/** One `param_map` value as stored text: strings verbatim, numbers shortest, booleans lower-case, null empty. */
+export function paramText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
+  return JSON.stringify(value);
+}
+
+export function paramMapText(map: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(map)) out[k] = paramText(v);
+  return out;
+}
+
+/** Parameter ids renamed since presets were first saved; applied on every read, never written back. */
+const LEGACY_PARAMS: ReadonlyArray<[string, string]> = [
+  ['saveintermediateimages', 'outputintermediateimages'],
+  ['textvideofps', 'videofps'],
+  ['textvideoboomerang', 'videoboomerang'],
+  ['textvideoformat', 'videoformat'],
+];
+
+export function upgradeParamMap(map: Record<string, string>): Record<string, string> {
+  if (!LEGACY_PARAMS.some(([old]) => old in map)) return map;
+  const out = { ...map };
+  for (const [old, renamed] of LEGACY_PARAMS) {
+    if (!(old in out)) continue;
+    const value = out[old]!;
+    delete out[old];
+    // The new id wins when both are present; a moved one goes to the end, as the reference does.
+    if (!(renamed in out)) out[renamed] = value;
+  }
+  return out;
+}
+
+/** `/ViewSpecial/Preset/<title>`, each path segment percent-encoded (titles may hold `%`, `?`, `#`, spaces). */
+export function presetImageUrl(title: string, editId: number): string {
+  return `/ViewSpecial/Preset/${title.split('/').map(encodeURIComponent).join('/')}?editid=${editId}`;
+}
+
+/** The preset as the API shows it; without images, embedded previews become /ViewSpecial/ URLs. */
+export function presetNetData(p: PresetRecord, withImage: boolean): Record<string, unknown> {
+  const image = !withImage && p.previewImage.startsWith('data:') ? presetImageUrl(p.title, currentModelEditId()) : p.previewImage;
+  return {
+    author: p.author,
+    title: p.title,
+    description: p.description,
+    preview_image: image,
+    is_starred: p.isStarred,
+    param_map: upgradeParamMap(p.paramMap),
+  };
+}
+
+/**
+ * Copies a preset as `<title> (n)` with the smallest free n >= 2, appended to the list. Safe when several copies
+ * run at once: a name taken between the check and the insert is retried with the next number.
+ */
+export async function duplicatePreset(store: Store, userId: string, source: PresetRecord): Promise<PresetRecord> {
+  const taken = new Set((await store.presets.list(userId)).map((p) => p.key));
+  for (let n = 2; ; n++) {
+    const title = `${source.title} (${n})`;
+    const key = presetKey(title);
+    if (taken.has(key)) continue;
+    const copy: PresetRecord = { ...source, key, title, author: userId, paramMap: { ...source.paramMap } };
+    if (await store.presets.insert(userId, copy)) return copy;
+    taken.add(key);
+  }
+}
