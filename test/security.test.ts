@@ -1,0 +1,158 @@
+// Security properties of accounts, sessions and tokens (PRODUCT.md §2.4-§2.6).
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import { readFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { newSessionId } from '../src/accounts/sessions.js';
+import { TestServer, prehash, runCli } from './helpers/server.js';
+
+const ACCOUNTS_ON = {
+  'UserAuthorization.AuthorizationRequired': true,
+  'UserAuthorization.AllowLocalhostBypass': false,
+  'Network.TrustedProxies': '127.0.0.1',
+};
+let n = 1;
+const client = (): Record<string, string> => ({ 'X-Forwarded-For': `10.1.${Math.floor(n / 250)}.${n++ % 250}` });
+
+let server: TestServer;
+let dataDir: string;
+before(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'swarmcore-sec-'));
+  for (const name of ['timing_a', 'timing_b', 'secretive']) assert.equal((await runCli(['user', 'add', name, '--password', `${name}-pass`, '--data-dir', dataDir])).code, 0);
+  server = await TestServer.start({ dataDir, settings: ACCOUNTS_ON });
+});
+after(() => server.close());
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function timedLogin(username: string, password: string): Promise<number> {
+  const start = performance.now();
+  const res = await server.api('Login', { username, password }, client());
+  const took = performance.now() - start;
+  assert.deepEqual(res.body, { error_id: 'invalid_login' });
+  return took;
+}
+
+describe('no user enumeration', () => {
+  test('login for an unknown user costs about what a wrong password costs (medians of 20 within a factor of 2)', async () => {
+    const wrong: number[] = [];
+    const unknown: number[] = [];
+    const badPassword = 'f'.repeat(64);
+    // Warm up both paths (argon2 worker threads, the dummy hash).
+    await timedLogin('timing_a', badPassword);
+    await timedLogin('nobody_warmup', badPassword);
+    for (let i = 0; i < 20; i++) {
+      wrong.push(await timedLogin(i % 2 ? 'timing_a' : 'timing_b', badPassword));
+      unknown.push(await timedLogin(`ghost_${i}_${randomBytes(3).toString('hex')}`, badPassword));
+    }
+    const ratio = median(unknown) / median(wrong);
+    assert.ok(ratio > 0.5 && ratio < 2, `unknown ${median(unknown).toFixed(1)} ms vs wrong ${median(wrong).toFixed(1)} ms`);
+  });
+});
+
+describe('secrets at rest', () => {
+  test('the database never contains a token validation part, a raw token, or a password in clear or client form', async () => {
+    const password = await prehash('secretive', 'secretive-pass');
+    const li = await server.api('Login', { username: 'secretive', password }, client());
+    const token = /swarm_token=([^;]*)/.exec(li.headers.get('set-cookie')!)![1]!;
+    const sid = (await server.api('GetNewSession', {}, { Cookie: `swarm_token=${token}`, ...client() })).body.session_id as string;
+    const apiToken = (await server.call('CreateAuthToken', sid, { reason: 'check' })).body.token as string;
+    const needles = [token, token.split('.')[2]!, apiToken, apiToken.split('.')[2]!, password, 'secretive-pass'];
+    let bytes = Buffer.alloc(0);
+    for (const f of ['swarmcore.db', 'swarmcore.db-wal']) {
+      const p = path.join(dataDir, f);
+      if (existsSync(p)) bytes = Buffer.concat([bytes, readFileSync(p)]);
+    }
+    assert.ok(bytes.length > 0);
+    // The token id is stored (it is not secret), proving the search looks at the right data.
+    assert.ok(bytes.includes(Buffer.from(token.split('.')[1]!)));
+    for (const needle of needles) assert.ok(!bytes.includes(Buffer.from(needle)), `found ${needle.slice(0, 12)}... in the database`);
+    const db = new Database(path.join(dataDir, 'swarmcore.db'), { readonly: true });
+    const user = db.prepare("SELECT password_hash FROM users WHERE id = 'secretive'").get() as { password_hash: string };
+    db.close();
+    assert.match(user.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+});
+
+describe('identifiers', () => {
+  test('100,000 session ids are distinct 40-character lowercase hex strings', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 100_000; i++) {
+      const id = newSessionId();
+      assert.ok(/^[0-9a-f]{40}$/.test(id), id);
+      seen.add(id);
+    }
+    assert.equal(seen.size, 100_000);
+  });
+
+  test('session ids handed out over HTTP are distinct 40-hex strings', async () => {
+    const local = await TestServer.start();
+    try {
+      const ids = await Promise.all(Array.from({ length: 200 }, () => local.session()));
+      assert.equal(new Set(ids).size, 200);
+      ids.forEach((id) => assert.match(id, /^[0-9a-f]{40}$/));
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe('expiry and legacy hashes', () => {
+  test('sessions idle for 31 days and login tokens idle past the setting stop working', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'swarmcore-expiry-'));
+    assert.equal((await runCli(['user', 'add', 'sleepy', '--password', 'sleepy-pass', '--data-dir', d])).code, 0);
+    let s = await TestServer.start({ dataDir: d, settings: ACCOUNTS_ON });
+    const li = await s.api('Login', { username: 'sleepy', password: await prehash('sleepy', 'sleepy-pass') }, client());
+    const token = /swarm_token=([^;]*)/.exec(li.headers.get('set-cookie')!)![1]!;
+    const fresh = (await s.api('GetNewSession', {}, { Cookie: `swarm_token=${token}`, ...client() })).body.session_id as string;
+    const old = (await s.api('GetNewSession', {}, { Cookie: `swarm_token=${token}`, ...client() })).body.session_id as string;
+    await s.stop();
+    const db = new Database(path.join(d, 'swarmcore.db'));
+    const now = Math.floor(Date.now() / 1000);
+    db.prepare('UPDATE sessions SET last_active = ? WHERE id = ?').run(now - 31 * 86400 - 60, old);
+    db.prepare('UPDATE sessions SET last_active = ? WHERE id = ?').run(now - 30 * 86400, fresh);
+    db.close();
+    s = await TestServer.start({ dataDir: d, settings: ACCOUNTS_ON });
+    try {
+      assert.equal((await s.call('ListMyAuthTokens', old)).status, 401);
+      assert.equal((await s.call('ListMyAuthTokens', fresh)).status, 200);
+      await s.stop();
+      const db2 = new Database(path.join(d, 'swarmcore.db'));
+      db2.prepare('UPDATE login_tokens SET last_active = ?').run(now - 3 * 86400);
+      db2.close();
+      s = await TestServer.start({ dataDir: d, settings: { ...ACCOUNTS_ON, 'UserAuthorization.LoginTokenIdleDays': 2 } });
+      const res = await s.api('GetNewSession', {}, { Cookie: `swarm_token=${token}`, ...client() });
+      assert.deepEqual(Object.keys(res.body), ['error']);
+      // The token's sessions went with it.
+      assert.equal((await s.call('ListMyAuthTokens', fresh)).status, 401);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a reference swarmpw_v1 hash logs in once and is upgraded to argon2id", async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'swarmcore-legacy-'));
+    assert.equal((await runCli(['user', 'add', 'oldtimer', '--password', 'placeholder', '--data-dir', d])).code, 0);
+    const client_form = await prehash('oldtimer', 'ancient-pass');
+    const salt = randomBytes(16);
+    const hash = pbkdf2Sync(Buffer.from(`*SwarmHashedPw:oldtimer:${client_form}*`), salt, 10000, 32, 'sha256');
+    const db = new Database(path.join(d, 'swarmcore.db'));
+    db.prepare("UPDATE users SET password_hash = ? WHERE id = 'oldtimer'").run(`swarmpw_v1:${salt.toString('base64')}:${hash.toString('base64')}`);
+    db.close();
+    const s = await TestServer.start({ dataDir: d, settings: ACCOUNTS_ON });
+    try {
+      assert.deepEqual((await s.api('Login', { username: 'oldtimer', password: 'f'.repeat(64) }, client())).body, { error_id: 'invalid_login' });
+      assert.deepEqual((await s.api('Login', { username: 'oldtimer', password: client_form }, client())).body, { success: 'true' });
+      const check = new Database(path.join(d, 'swarmcore.db'), { readonly: true });
+      const stored = (check.prepare("SELECT password_hash FROM users WHERE id = 'oldtimer'").get() as { password_hash: string }).password_hash;
+      check.close();
+      assert.match(stored, /^\$argon2id\$/);
+      assert.deepEqual((await s.api('Login', { username: 'oldtimer', password: client_form }, client())).body, { success: 'true' });
+    } finally {
+      await s.close();
+    }
+  });
+});
