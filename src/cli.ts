@@ -3,12 +3,14 @@
 import { Command, Option } from 'commander';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { Core, VERSION } from './core.js';
 import { startServer, ListenError } from './http/server.js';
 import { cleanAccountName } from './accounts/names.js';
 import { clientPrehash, hashPassword } from './accounts/passwords.js';
 import { UnknownSettingError } from './settings/server-settings.js';
+import type { Extension } from './extensions.js';
 
 class CliError extends Error {}
 
@@ -68,6 +70,26 @@ function parseSets(list: string[]): Record<string, string> {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** Imports each `--extension` module; its default export must be an Extension. */
+async function loadExtensions(modules: string[]): Promise<Extension[]> {
+  const out: Extension[] = [];
+  for (const m of modules) {
+    const file = path.resolve(m);
+    let loaded: { default?: unknown };
+    try {
+      loaded = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    } catch (err) {
+      throw new CliError(`Cannot load the extension ${file}: ${(err as Error).message}`);
+    }
+    const ext = loaded.default as Partial<Extension> | undefined;
+    if (!ext || typeof ext.name !== 'string' || typeof ext.register !== 'function') {
+      throw new CliError(`The module ${file} must export an extension (an object with a name and a register function) as its default export.`);
+    }
+    out.push(ext as Extension);
+  }
+  return out;
+}
+
 async function requireUser(core: Core, name: string): Promise<string> {
   const id = cleanAccountName(name);
   if (!(await core.users.get(id))) throw new CliError(`There is no user '${id}'. Run 'swarmcore user list' to see the users.`);
@@ -91,8 +113,9 @@ export function buildCli(): Command {
     .option('--host <host>', 'address to listen on (default 127.0.0.1, or SWARMCORE_HOST)')
     .option('--port <port>', 'port to listen on (default 7801, or SWARMCORE_PORT)')
     .option('--set <Section.Key=value>', 'override a server setting for this run (repeatable)', collect, [])
+    .option('--extension <module>', 'load an extension: a module whose default export is an Extension (repeatable)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
-    .action(async (o: StoreOptions & { host?: string; port?: string; set: string[]; logLevel: string }) => {
+    .action(async (o: StoreOptions & { host?: string; port?: string; set: string[]; extension: string[]; logLevel: string }) => {
       checkDatabaseUrl(o);
       const dataDir = dataDirOf(o);
       checkDataDir(dataDir);
@@ -101,7 +124,8 @@ export function buildCli(): Command {
       if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new CliError(`--port must be a number from 0 to 65535, not '${portText}'.`);
       const log = makeLogger(o.logLevel);
       const host = o.host ?? process.env.SWARMCORE_HOST;
-      const server = await startServer({ dataDir, settings: parseSets(o.set), logger: log, ...(host ? { host } : {}), ...(port !== undefined ? { port } : {}) });
+      const extensions = await loadExtensions(o.extension);
+      const server = await startServer({ dataDir, settings: parseSets(o.set), extensions, logger: log, ...(host ? { host } : {}), ...(port !== undefined ? { port } : {}) });
       const accounts = server.core.settings.bool('UserAuthorization.AuthorizationRequired') ? 'accounts required' : 'accounts off (everyone is the local owner)';
       log.info({ url: server.url, dataDir, version: VERSION }, `swarmcore ${VERSION} listening on ${server.url} (${accounts}; data in ${dataDir})`);
       if (!process.stdout.isTTY) console.error(`swarmcore listening on ${server.url}`);

@@ -81,8 +81,7 @@ export class Core {
     const core = new Core(path.resolve(options.dataDir), store, events, log, options.extensions ?? [], {});
     try {
       registerBuiltInRoutes(core);
-      const api = extensionApi(core);
-      for (const ext of core.extensions) await ext.register(api);
+      for (const ext of core.extensions) await ext.register(extensionApi(core, ext));
       // Overrides are applied after extensions, so they may name extension settings too.
       for (const [key, value] of Object.entries(options.settings ?? {})) core.settings.override(key, value);
       await core.settings.reload();

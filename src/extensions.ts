@@ -5,6 +5,8 @@ import type { NewPermission } from './accounts/permissions.js';
 import type { SettingDef } from './settings/server-settings.js';
 import type { Theme } from './web/themes.js';
 import type { Core } from './core.js';
+import type { Logger } from 'pino';
+import type { Backend } from './generation/backends.js';
 
 export interface ExtensionApi {
   readonly core: Core;
@@ -12,6 +14,12 @@ export interface ExtensionApi {
   addPermission(permission: NewPermission): void;
   addServerSetting(setting: SettingDef): void;
   addTheme(theme: Theme): void;
+  /** Registers a generation backend; GetCurrentStatus reads its state on every call. Returns its removal. */
+  addBackend(backend: Backend): () => void;
+  /** A feature id listed in `supported_features` whatever the backends support. */
+  addSupportedFeature(feature: string): void;
+  /** The server's logger, tagged with the extension's name. */
+  readonly log: Logger;
 }
 
 export interface Extension {
@@ -22,12 +30,15 @@ export interface Extension {
   close?(): void | Promise<void>;
 }
 
-export function extensionApi(core: Core): ExtensionApi {
+export function extensionApi(core: Core, extension?: Extension): ExtensionApi {
   return {
     core,
+    log: extension ? core.log.child({ extension: extension.name }) : core.log,
     addRoute: (route) => core.routes.add(route),
     addPermission: (permission) => void core.permissions.register(permission),
     addServerSetting: (setting) => core.settings.define(setting),
     addTheme: (theme) => core.themes.add(theme),
+    addBackend: (backend) => core.backends.add(backend),
+    addSupportedFeature: (feature) => core.backends.addFeature(feature),
   };
 }

@@ -1,9 +1,17 @@
-// The library entry point: start a server programmatically, add routes, permissions, settings and themes.
+// The library entry point: start a server programmatically with extensions that add routes, permissions,
+// settings, themes, languages, backends and supported features.
 export { startServer, ListenError, type ServerOptions, type RunningServer } from './http/server.js';
 export { Core, type CoreOptions, VERSION } from './core.js';
-export { defineRoute, type RouteDef, type RouteContext, type SessionContext, type RouteOutput } from './api/route.js';
+export { defineRoute, type RouteDef, type RouteContext, type SessionContext, type RouteOutput, type SocketChannel, type RequestInfo } from './api/route.js';
 export { apiError, softError, ApiError, ERROR_IDS, type ErrorId } from './api/errors.js';
-export type { ParamDef, ParamType } from './api/params.js';
+export type { ParamDef, ParamType, ParamValues } from './api/params.js';
 export type { Extension, ExtensionApi } from './extensions.js';
 export type { Store } from './store/types.js';
 export type { Session } from './accounts/session.js';
+export { PermissionLevel, PERMISSION_GROUPS, type NewPermission, type PermissionGroup, type PermissionLevelName, type SafetyLevelName } from './accounts/permissions.js';
+export type { SettingDef, SettingType, SettingValue } from './settings/server-settings.js';
+export type { Theme } from './web/themes.js';
+export type { ClusterEvent, EventBus } from './cluster/events.js';
+export { SessionWork, GenerationClaim, InterruptedError, type ClaimCounts, type WorkCounts } from './generation/session-work.js';
+export { BackendRegistry, overallStatus, BACKEND_STATUS_MESSAGES, type Backend, type BackendStatus, type BackendStatusReport, type OverallBackendStatus } from './generation/backends.js';
+export { currentStatus } from './routes/status.js';
