@@ -113,12 +113,25 @@ function maxRequestBytes(core: Core, key: string): number {
   return Math.min(core.settings.int('Network.MaxNetworkRequestMegabytes') * 1024 * 1024, 2 ** 31 - 2);
 }
 
+/** Bodies up to this size are read and discarded after a refusal, so the client sees the answer. */
+const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Answers a request whose body will not be read: small bodies are drained, larger ones end the connection. */
+function refuseUnread(req: IncomingMessage, res: ServerResponse, err: ApiError, length: number): void {
+  const drain = length <= DRAIN_MAX_BYTES;
+  if (drain) req.resume();
+  sendApiError(res, err, !drain);
+}
+
 async function handleApiHttp(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, key: string): Promise<void> {
-  if (req.method !== 'POST') return redirect(res, '/Error/NoGetAPI');
-  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return sendApiError(res, apiError('basic_api', 'Wrong content type'), true);
   const lengthHeader = req.headers['content-length'];
   const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : NaN;
-  if (!(length > 0 && length < maxRequestBytes(core, key))) return sendApiError(res, apiError('basic_api', 'bad content length'), true);
+  if (req.method !== 'POST') {
+    if (length <= DRAIN_MAX_BYTES) req.resume();
+    return redirect(res, '/Error/NoGetAPI');
+  }
+  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return refuseUnread(req, res, apiError('basic_api', 'Wrong content type'), length);
+  if (!(length > 0 && length < maxRequestBytes(core, key))) return refuseUnread(req, res, apiError('basic_api', 'bad content length'), length);
   let input: Record<string, unknown>;
   try {
     input = parseInput(await readBody(req, length));
