@@ -63,10 +63,8 @@ export class Core {
     readonly events: EventBus,
     readonly log: Logger,
     readonly extensions: readonly Extension[],
-    overrides: Record<string, unknown>,
   ) {
     this.settings = new ServerSettings(store.settings, events);
-    for (const [key, value] of Object.entries(overrides)) this.settings.override(key, value);
     this.roles = new RoleService(store, events, this.permissions);
     this.users = new UserService(store, events, this.roles);
     this.loginTokens = new LoginTokenService(store, events, this.settings);
@@ -78,7 +76,7 @@ export class Core {
     const log = options.logger ?? pino({ level: 'silent' });
     const store = options.store ?? (await openSqliteStore(options.dataDir));
     const events = options.events ?? store.createEventBus();
-    const core = new Core(path.resolve(options.dataDir), store, events, log, options.extensions ?? [], {});
+    const core = new Core(path.resolve(options.dataDir), store, events, log, options.extensions ?? []);
     try {
       registerBuiltInRoutes(core);
       for (const ext of core.extensions) await ext.register(extensionApi(core, ext));
