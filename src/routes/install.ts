@@ -1,0 +1,193 @@
+// The first-run installer (reference/02 §1.12, §5): one WebSocket call that checks every choice, downloads the
+// chosen models, then records the choices and marks the server installed. Nothing is written until every
+// input has been checked, and the server counts as installed only once the whole run has finished.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { defineRoute, type SessionContext, type RouteOutput } from '../api/route.js';
+import { PROJECT_ROOT, type Core } from '../core.js';
+import { CatalogError, loadCatalog, type CatalogModel } from '../install/catalog.js';
+import { download, DownloadError } from '../install/download.js';
+
+const GROUP = 'BasicAPIFeatures';
+
+/** Network choices per `installed_for`; the others the reference lists are not offered yet. */
+const INSTALL_TYPES: Record<string, { host: string; words: string }> = {
+  just_self: { host: 'localhost', words: 'for use on this computer only' },
+  just_self_lan: { host: '0.0.0.0', words: 'for use on this computer and the local network' },
+};
+const BACKENDS = ['comfyui', 'none'];
+const PORT = 7801;
+
+/** Servers with an installer run in progress (one per process; a second request is refused). */
+const running = new WeakSet<Core>();
+
+/** Wait before resuming a broken transfer (multiplied by the attempt number). */
+const RETRY_DELAY_MS = 1000;
+
+/** Thrown when the browser went away: the run stops quietly and nothing is marked installed. */
+class Abandoned extends Error {}
+
+function languageExists(code: string): boolean {
+  if (code === 'en') return true; // the built-in language, even before languages/en.json exists
+  return /^[A-Za-z0-9_-]{1,32}$/.test(code) && existsSync(path.join(PROJECT_ROOT, 'languages', `${code}.json`));
+}
+
+function localDate(d = new Date()): string {
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+interface Choices {
+  theme: string;
+  installType: { key: string; host: string; words: string };
+  backend: string;
+  models: CatalogModel[];
+  language: string;
+  /** Set when the requested language does not exist and English replaces it. */
+  languageNote: string | null;
+  amd: boolean;
+}
+
+/** Checks every input; returns the readable reason for the first bad one. */
+async function checkChoices(core: Core, p: { theme: string; installed_for: string; backend: string; models: string; language: string; install_amd: boolean }): Promise<Choices | string> {
+  if (!core.themes.get(p.theme)) return `There is no theme '${p.theme}'.`;
+  const installType = INSTALL_TYPES[p.installed_for];
+  if (!installType) return `'${p.installed_for}' is not an install type this server offers (choose just_self or just_self_lan).`;
+  if (!BACKENDS.includes(p.backend)) return `'${p.backend}' is not a backend this installer knows (choose comfyui or none).`;
+  const models: CatalogModel[] = [];
+  if (p.models.trim() !== 'none' && p.models.trim() !== '') {
+    let catalog: CatalogModel[];
+    try {
+      catalog = await loadCatalog(core.settings.string('Install.ModelCatalog'), core.dataDir);
+    } catch (err) {
+      if (err instanceof CatalogError) return `The model list could not be read: ${err.message}.`;
+      throw err;
+    }
+    for (const entry of p.models.split(',')) {
+      const model = catalog.find((m) => m.id === entry.trim());
+      if (!model) return `There is no model '${entry.trim()}' in the model list.`;
+      if (!models.includes(model)) models.push(model);
+    }
+  }
+  const languageKnown = languageExists(p.language);
+  return {
+    theme: p.theme,
+    installType: { key: p.installed_for, ...installType },
+    backend: p.backend,
+    models,
+    language: languageKnown ? p.language : 'en',
+    languageNote: languageKnown ? null : `There is no language '${p.language}'; English is used instead.`,
+    amd: p.install_amd,
+  };
+}
+
+async function runInstall(ctx: SessionContext, choices: Choices, say: (m: RouteOutput) => Promise<void>): Promise<void> {
+  const { core } = ctx;
+  const signal = ctx.socket!.signal;
+  const totalSteps = 4 + choices.models.length;
+  let step = 1;
+  const nextStep = async (): Promise<void> => {
+    step++;
+    await say({ progress: 0, total: 0, steps: step, total_steps: totalSteps, per_second: 0 });
+  };
+  await say({ info: 'Installation request received; every choice checks out.' });
+  if (choices.languageNote) await say({ info: choices.languageNote });
+  await nextStep();
+
+  await say({ info: choices.backend === 'comfyui' ? 'ComfyUI is recorded as the backend; the backend extension sets it up when the server starts.' : 'No backend will be set up.' });
+  await nextStep();
+
+  const modelsDir = path.join(core.dataDir, 'Models');
+  for (const model of choices.models) {
+    await say({ info: `Downloading ${model.name} from '${model.url}'...` });
+    try {
+      const outcome = await download({
+        url: model.url,
+        target: path.join(modelsDir, ...model.file.split('/')),
+        sha256: model.sha256,
+        size: model.size,
+        signal,
+        retryDelayMs: RETRY_DELAY_MS,
+        onProgress: (done, total, perSecond) => say({ progress: done, total, steps: step, total_steps: totalSteps, per_second: perSecond }),
+      });
+      if (outcome.result === 'present') await say({ info: `${model.name} is already here and its checksum matches; skipped.` });
+      else if (outcome.resumedFrom > 0) await say({ info: `${model.name} downloaded (continued from byte ${outcome.resumedFrom}) and verified.` });
+      else await say({ info: `${model.name} downloaded and verified.` });
+    } catch (err) {
+      if (signal.aborted) throw new Abandoned();
+      if (!(err instanceof DownloadError)) throw err;
+      ctx.log.warn({ model: model.id, url: model.url, err: err.message }, 'installer download failed');
+      await say({ info: `Could not download ${model.name} from '${model.url}': ${err.message}. The installation continues without it; any partial file is kept so a later download can continue.` });
+    }
+    await nextStep();
+  }
+
+  await core.settings.set('DefaultUser.Theme', choices.theme);
+  await say({ info: `Default theme set to '${choices.theme}'.` });
+  await core.settings.set('DefaultUser.Language', choices.language);
+  await say({ info: `Default language set to '${choices.language}'.` });
+  await core.settings.set('Network.Host', choices.installType.host);
+  await core.settings.set('Network.Port', PORT);
+  await core.settings.set('Network.PortCanChange', true);
+  await say({ info: `Set up ${choices.installType.words} (listening on ${choices.installType.host}, port ${PORT}). Network changes take effect when the server restarts.` });
+  await core.settings.set('Install.Backend', choices.backend);
+  await core.settings.set('Install.AMD', choices.amd);
+  await core.settings.set('InstallDate', localDate());
+  await core.settings.set('InstallVersion', core.version);
+  await core.settings.set('IsInstalled', true);
+  await nextStep();
+  await say({ info: 'Installation complete.' });
+}
+
+export const installConfirmWS = defineRoute({
+  name: 'InstallConfirmWS',
+  group: GROUP,
+  description:
+    'Runs the first-time installer over a WebSocket: checks the choices, downloads the chosen models (verified, resumable), then records theme, language, network mode and backend and marks the server installed. Sends info and progress messages, then success or error.',
+  permission: 'install',
+  userUpdate: true,
+  websocket: true,
+  params: {
+    theme: { type: 'string', description: 'The default theme id for every user.' },
+    installed_for: { type: 'string', description: "Who the server is for: 'just_self' (this computer) or 'just_self_lan' (also the local network)." },
+    backend: { type: 'string', description: "The backend to set up: 'comfyui' or 'none'." },
+    models: { type: 'string', description: "Comma-separated model ids from the installer's model list to download, or 'none'." },
+    install_amd: { type: 'bool', description: 'True when the graphics card is an AMD one (recorded for the backend extension).' },
+    language: { type: 'string', description: 'The default language code for every user (unknown codes fall back to en).' },
+    make_shortcut: { type: 'bool', description: 'Accepted for compatibility; swarmcore makes no desktop shortcut.', default: false },
+  },
+  output: '{"info": "text"}\n{"progress": 1234, "total": 5678, "steps": 3, "total_steps": 5, "per_second": 100}\n{"success": true}\n// or\n{"error": "text"}',
+  async handler(ctx, params) {
+    const { core } = ctx;
+    const socket = ctx.socket!;
+    if (core.settings.bool('IsInstalled')) return { error: 'This server is already installed.' };
+    const say = async (message: RouteOutput): Promise<void> => {
+      if (socket.signal.aborted) throw new Abandoned();
+      await socket.send(message).catch(() => {
+        throw new Abandoned();
+      });
+    };
+    const fail = async (text: string): Promise<RouteOutput> => {
+      await say({ info: `Error: ${text}` });
+      return { error: text };
+    };
+    if (running.has(core)) return fail('Another installation is running on this server right now. Wait for it to finish, then reload the page.');
+    running.add(core);
+    try {
+      const choices = await checkChoices(core, params);
+      if (typeof choices === 'string') return await fail(choices);
+      await runInstall(ctx, choices, say);
+      return { success: true };
+    } catch (err) {
+      if (err instanceof Abandoned) {
+        ctx.log.warn('the installer page went away before the installation finished; nothing was marked installed');
+        return null;
+      }
+      throw err;
+    } finally {
+      running.delete(core);
+    }
+  },
+});
+
+export const INSTALL_ROUTES = [installConfirmWS];
