@@ -18,6 +18,8 @@ import { ServerSettings, type SettingValue } from './settings/server-settings.js
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
 import { ThemeRegistry } from './web/themes.js';
+import { LanguageRegistry } from './i18n/languages.js';
+import { ApiKeyRegistry } from './accounts/api-keys.js';
 import { BackendRegistry } from './generation/backends.js';
 import { registerBuiltInRoutes } from './routes/index.js';
 
@@ -47,6 +49,10 @@ export class Core {
   readonly routes = new RouteRegistry();
   readonly permissions = new PermissionRegistry();
   readonly themes = new ThemeRegistry();
+  /** Upstream API key types users may store (SetAPIKey); extensions add theirs. */
+  readonly apiKeys = new ApiKeyRegistry();
+  /** UI translations: the project's languages/ folder, then `<dataDir>/languages`. */
+  readonly languages: LanguageRegistry;
   /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
   readonly backends = new BackendRegistry();
   readonly settings: ServerSettings;
@@ -70,6 +76,7 @@ export class Core {
     this.loginTokens = new LoginTokenService(store, events, this.settings);
     this.sessions = new SessionService(store, events, this.loginTokens);
     this.rateLimits = new MemoryRateLimiter();
+    this.languages = LanguageRegistry.load([path.join(PROJECT_ROOT, 'languages'), path.join(dataDir, 'languages')], log);
   }
 
   static async open(options: CoreOptions): Promise<Core> {

@@ -11,7 +11,6 @@ const COMMENT_OFFSET = 44;
 const MAX_COMMENT_BYTES = 65535 - 2 - EXIF_HEADER.length - COMMENT_OFFSET - 8;
 
 function encodeComment(text: string): Uint8Array {
-  // eslint-disable-next-line no-control-regex
   const ascii = /^[\x00-\x7f]*$/.test(text);
   const chars = [...text];
   const unitBytes = (s: string): number => (ascii ? s.length : s.length * 2);

@@ -1,0 +1,46 @@
+// Upstream API keys a user may store (reference/02 §2.8): the server's own allow-list plus the UI registry
+// that drives the User tab's rows; extensions add rows through `core.apiKeys.add`.
+
+export interface ApiKeyType {
+  /** The `keyType` value of SetAPIKey / GetAPIKeyStatus, e.g. `civitai_api`. */
+  keyType: string;
+  /** Prefix of the UI's element ids for this row. */
+  jsPrefix: string;
+  title: string;
+  /** Where a person creates such a key. */
+  createLink: string;
+  /** Extra HTML shown in the row. */
+  infoHtml: string;
+}
+
+/** Key types accepted even without a UI row (the reference's fixed list). */
+export const SERVER_KEY_TYPES: readonly string[] = ['stability_api', 'civitai_api', 'huggingface_api'];
+
+// prettier-ignore
+const BUILT_IN: ApiKeyType[] = [
+  { keyType: 'civitai_api', jsPrefix: 'civitai', title: 'Civitai', createLink: 'https://civitai.com/user/account', infoHtml: 'Used to download models from Civitai that require an account.' },
+  { keyType: 'huggingface_api', jsPrefix: 'huggingface', title: 'Hugging Face', createLink: 'https://huggingface.co/settings/tokens', infoHtml: 'Used to download gated models from Hugging Face.' },
+];
+
+export class ApiKeyRegistry {
+  private readonly byType = new Map<string, ApiKeyType>();
+
+  constructor() {
+    BUILT_IN.forEach((k) => this.add(k));
+  }
+
+  add(type: ApiKeyType): void {
+    if (this.byType.has(type.keyType)) throw new Error(`API key type '${type.keyType}' is registered twice`);
+    this.byType.set(type.keyType, type);
+  }
+
+  /** The UI rows, in registration order. */
+  all(): ApiKeyType[] {
+    return [...this.byType.values()];
+  }
+
+  /** Whether SetAPIKey accepts this type: the server list or any registered row. */
+  accepts(keyType: string): boolean {
+    return SERVER_KEY_TYPES.includes(keyType) || this.byType.has(keyType);
+  }
+}

@@ -1,0 +1,91 @@
+// The account's own secrets: password change and upstream API keys (reference/02 §1.2, §1.6, §1.17, §2.8).
+// Keys are never logged and no route returns them.
+import { softError } from '../api/errors.js';
+import { defineRoute } from '../api/route.js';
+import { hashPassword, verifyPassword } from '../accounts/passwords.js';
+import { RATE_LIMITS } from '../accounts/rate-limits.js';
+
+const GROUP = 'BasicAPIFeatures';
+
+/** Server local time as `YYYY-MM-DD HH:MM`, the reference's key timestamp. */
+export function localTimestamp(d: Date = new Date()): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+export const changePassword = defineRoute({
+  name: 'ChangePassword',
+  group: GROUP,
+  description: 'Changes your password. Every other login and session of your account ends; the one making this call stays.',
+  nonFinal: true,
+  permission: 'edit_user_settings',
+  userUpdate: true,
+  params: {
+    oldPassword: { type: 'string', description: 'The current password, in the client prehash form (ignored when the account has no password yet).' },
+    newPassword: { type: 'string', description: 'The new password, in the client prehash form (8 to 500 characters).' },
+  },
+  output: '"success": true',
+  async handler(ctx, { oldPassword, newPassword }) {
+    const { core, session } = ctx;
+    if (newPassword.length < 8) throw softError('The new password must have at least 8 characters.');
+    if (newPassword.length > 500) throw softError('The new password is too long: 500 characters at most.');
+    // The attempt counts before the old password is checked, so guessing it is rate limited too.
+    if (!(await core.rateLimits.tryUse(RATE_LIMITS.passwordChange, session.userId))) {
+      throw softError('Too many password changes in a short time. Wait a minute, then try again.');
+    }
+    const user = await core.users.get(session.userId);
+    if (!user) throw softError('Your account no longer exists.');
+    if (user.passwordHash !== '' && !(await verifyPassword(user.id, oldPassword, user.passwordHash)).ok) {
+      throw softError('The old password is not correct, so the password was not changed.');
+    }
+    await core.users.setPasswordHash(user.id, await hashPassword(newPassword), false);
+    await core.loginTokens.revokeAllExcept(user.id, session.originToken);
+    await core.sessions.endUserSessions(user.id, [session.id]);
+    return { success: true };
+  },
+});
+
+export const setAPIKey = defineRoute({
+  name: 'SetAPIKey',
+  group: GROUP,
+  description: 'Stores (or with `none` removes) your key for an upstream service such as Civitai or Hugging Face.',
+  permission: 'edit_user_settings',
+  userUpdate: true,
+  params: {
+    keyType: { type: 'string', description: 'Which key: `stability_api`, `civitai_api`, `huggingface_api`, or a type an extension added.' },
+    key: { type: 'string', description: 'The key itself; `none` or an empty text removes the stored key.' },
+  },
+  output: '"success": true',
+  async handler(ctx, { keyType, key }) {
+    const { core, session } = ctx;
+    if (!core.apiKeys.accepts(keyType)) {
+      const shown = keyType.length > 60 ? `${keyType.slice(0, 60)}...` : keyType;
+      throw softError(`Unknown key type '${shown}'. Known types: ${[...new Set(['stability_api', ...core.apiKeys.all().map((k) => k.keyType)])].join(', ')}.`);
+    }
+    const data = core.store.genericData;
+    if (key === 'none' || key.trim() === '') {
+      await data.delete(session.userId, keyType, 'key');
+      await data.delete(session.userId, keyType, 'key_last_updated');
+    } else {
+      await data.set(session.userId, keyType, 'key', key);
+      await data.set(session.userId, keyType, 'key_last_updated', localTimestamp());
+    }
+    return { success: true };
+  },
+});
+
+export const getAPIKeyStatus = defineRoute({
+  name: 'GetAPIKeyStatus',
+  group: GROUP,
+  description: 'Tells whether you have stored a key of this type and when it was last set. Never returns the key.',
+  permission: 'read_user_settings',
+  userUpdate: false,
+  params: { keyType: { type: 'string', description: 'Which key, as for SetAPIKey.' } },
+  output: '"status": "last updated 2025-01-31 14:05" // or "not set"',
+  async handler(ctx, { keyType }) {
+    const updated = await ctx.core.store.genericData.get(ctx.session.userId, keyType, 'key_last_updated');
+    return { status: updated === null || updated.trim() === '' ? 'not set' : `last updated ${updated}` };
+  },
+});
+
+export const ACCOUNT_ROUTES = [changePassword, setAPIKey, getAPIKeyStatus];

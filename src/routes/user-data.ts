@@ -1,0 +1,115 @@
+// What the page loads about its user, starred models, translations and client debug messages
+// (reference/02 §1.8, §1.9, §1.16, §1.19, §2.9, §2.10).
+import { softError } from '../api/errors.js';
+import { defineRoute } from '../api/route.js';
+import { USER_SETTINGS_BY_ID, effectiveUserSetting, type UserSettingLeaf } from '../accounts/user-settings.js';
+import { autocompletionsFor } from '../autocomplete/autocompletions.js';
+import { presetNetData } from '../presets/presets.js';
+
+const GROUP = 'BasicAPIFeatures';
+/** Longest debug message logged; the rest is cut off. */
+export const DEBUG_MESSAGE_MAX_CHARS = 10_000;
+
+function storedObject(text: string | null): unknown {
+  if (text === null) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Makes text safe for one log line: control and line-separator characters become visible escapes. */
+export function escapeLogText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+export const getMyUserData = defineRoute({
+  name: 'GetMyUserData',
+  group: GROUP,
+  description: 'Returns what the page needs about its user: name, presets, language, permissions, starred models, preset links and autocompletions.',
+  permission: 'fundamental_generate_tab_access',
+  userUpdate: false,
+  params: {},
+  output: '"user_name": "local",\n"presets": [{"author": "local", "title": "...", "description": "...", "preview_image": "/ViewSpecial/Preset/...?editid=1", "is_starred": false, "param_map": {}}],\n"language": "en",\n"permissions": ["*"],\n"starred_models": {},\n"model_preset_links": {},\n"autocompletions": null',
+  async handler(ctx) {
+    const { core, session } = ctx;
+    const userId = session.userId;
+    const [user, access, presets, starred, links] = await Promise.all([
+      core.users.get(userId),
+      core.users.getAccess(userId),
+      core.store.presets.list(userId),
+      core.store.genericData.get(userId, 'starred_models', 'full'),
+      core.store.genericData.get(userId, 'modelpresetlinks', 'full'),
+    ]);
+    const own = user?.settings ?? {};
+    const setting = (id: string) => effectiveUserSetting(USER_SETTINGS_BY_ID.get(id) as UserSettingLeaf, own, core.settings);
+    const autocompletions = await autocompletionsFor(core.dataDir, String(setting('autocomplete.source')), {
+      escapeParens: setting('autocomplete.escapeparens') === true,
+      suffix: String(setting('autocomplete.suffix')),
+      spacingMode: String(setting('autocomplete.spacingmode')),
+    });
+    return {
+      user_name: userId,
+      presets: presets.map((p) => presetNetData(p, false)),
+      language: setting('language'),
+      permissions: [...(access?.permissions ?? [])],
+      starred_models: storedObject(starred),
+      model_preset_links: storedObject(links),
+      autocompletions,
+    };
+  },
+});
+
+export const setStarredModels = defineRoute({
+  name: 'SetStarredModels',
+  group: GROUP,
+  description: 'Replaces your starred models: {"<model type>": ["<model name>", ...]}.',
+  permission: 'fundamental_model_access',
+  userUpdate: true,
+  params: { raw: { type: 'object', description: 'The request body is the whole starred-models map (apart from session_id).' } },
+  output: '"success": true',
+  async handler(ctx, { raw }) {
+    await ctx.core.store.genericData.set(ctx.session.userId, 'starred_models', 'full', JSON.stringify(raw));
+    return { success: true };
+  },
+});
+
+export const getLanguage = defineRoute({
+  name: 'GetLanguage',
+  group: GROUP,
+  description: 'Returns one UI language: its names and the translation of every UI text (empty = not translated).',
+  permission: 'fundamental_generate_tab_access',
+  userUpdate: false,
+  params: { language: { type: 'string', description: 'The language code, exactly as listed (e.g. `en`, `de`).' } },
+  output: '"language": {"code": "de", "name": "German", "local_name": "Deutsch", "keys": {"Generate": "Generieren"}}',
+  handler(ctx, { language }) {
+    const found = ctx.core.languages.get(language);
+    if (!found) throw softError('No such language.');
+    return { language: { code: found.code, name: found.name, local_name: found.localName, keys: found.keys } };
+  },
+});
+
+export const serverDebugMessage = defineRoute({
+  name: 'ServerDebugMessage',
+  group: GROUP,
+  description: 'Writes a message from the client into the server log (the UI sends its script errors here).',
+  permission: 'server_debug_message',
+  userUpdate: false,
+  params: { message: { type: 'string', description: `The text to log; control characters are escaped and anything past ${DEBUG_MESSAGE_MAX_CHARS} characters is cut off.` } },
+  output: '"success": true',
+  handler(ctx, { message }) {
+    const cut = message.length > DEBUG_MESSAGE_MAX_CHARS ? `${message.slice(0, DEBUG_MESSAGE_MAX_CHARS)}... (${message.length - DEBUG_MESSAGE_MAX_CHARS} more characters)` : message;
+    const userId = ctx.session.userId;
+    ctx.log.info({ userId, debugMessage: true }, `User '${escapeLogText(userId)}' sent a debug message: ${escapeLogText(cut)}`);
+    return { success: true };
+  },
+});
+
+export const USER_DATA_ROUTES = [getMyUserData, setStarredModels, getLanguage, serverDebugMessage];
