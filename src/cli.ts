@@ -17,6 +17,8 @@ class CliError extends Error {}
 interface StoreOptions {
   dataDir?: string;
   databaseUrl?: string;
+  /** Extension modules, so their settings, permissions and roles are known here too. */
+  extension?: string[];
 }
 
 function dataDirOf(o: StoreOptions): string {
@@ -33,9 +35,12 @@ function checkDataDir(dir: string): void {
   }
 }
 
-function checkDatabaseUrl(o: StoreOptions): void {
+/** The PostgreSQL URL to use, if any (--database-url, then SWARMCORE_DATABASE_URL). */
+function databaseUrlOf(o: StoreOptions): string | undefined {
   const url = o.databaseUrl ?? process.env.SWARMCORE_DATABASE_URL;
-  if (url) throw new CliError('PostgreSQL storage (--database-url / SWARMCORE_DATABASE_URL) is not available in this version yet; unset it to use SQLite.');
+  if (url === undefined || url === '') return undefined;
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new CliError(`The database URL must start with postgres:// (got '${url.split(':')[0]}:...').`);
+  return url;
 }
 
 function makeLogger(level: string): Logger {
@@ -47,10 +52,10 @@ function makeLogger(level: string): Logger {
 
 /** Opens the store without listening, for administration commands. */
 async function withCore<T>(o: StoreOptions, fn: (core: Core) => Promise<T>): Promise<T> {
-  checkDatabaseUrl(o);
+  const databaseUrl = databaseUrlOf(o);
   const dataDir = dataDirOf(o);
   checkDataDir(dataDir);
-  const core = await Core.open({ dataDir });
+  const core = await Core.open({ dataDir, ...(databaseUrl ? { databaseUrl } : {}), extensions: await loadExtensions(o.extension ?? []) });
   try {
     return await fn(core);
   } finally {
@@ -107,16 +112,18 @@ function checkPassword(pw: string): void {
 export function buildCli(): Command {
   const program = new Command('swarmcore').description('A SwarmUI-compatible account and session server.').version(VERSION);
   const storeOptions = (cmd: Command): Command =>
-    cmd.option('--data-dir <dir>', 'data directory (default ./data, or SWARMCORE_DATA_DIR)').option('--database-url <url>', 'PostgreSQL URL (or SWARMCORE_DATABASE_URL)');
+    cmd
+      .option('--data-dir <dir>', 'data directory (default ./data, or SWARMCORE_DATA_DIR)')
+      .option('--database-url <url>', 'PostgreSQL URL (or SWARMCORE_DATABASE_URL)')
+      .option('--extension <module>', 'load an extension: a module whose default export is an Extension (repeatable)', collect, []);
 
   storeOptions(program.command('serve').description('run the server'))
     .option('--host <host>', 'address to listen on (default 127.0.0.1, or SWARMCORE_HOST)')
     .option('--port <port>', 'port to listen on (default 7801, or SWARMCORE_PORT)')
     .option('--set <Section.Key=value>', 'override a server setting for this run (repeatable)', collect, [])
-    .option('--extension <module>', 'load an extension: a module whose default export is an Extension (repeatable)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
-    .action(async (o: StoreOptions & { host?: string; port?: string; set: string[]; extension: string[]; logLevel: string }) => {
-      checkDatabaseUrl(o);
+    .action(async (o: StoreOptions & { host?: string; port?: string; set: string[]; logLevel: string }) => {
+      const databaseUrl = databaseUrlOf(o);
       const dataDir = dataDirOf(o);
       checkDataDir(dataDir);
       const portText = o.port ?? process.env.SWARMCORE_PORT;
@@ -124,10 +131,11 @@ export function buildCli(): Command {
       if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new CliError(`--port must be a number from 0 to 65535, not '${portText}'.`);
       const log = makeLogger(o.logLevel);
       const host = o.host ?? process.env.SWARMCORE_HOST;
-      const extensions = await loadExtensions(o.extension);
-      const server = await startServer({ dataDir, settings: parseSets(o.set), extensions, logger: log, ...(host ? { host } : {}), ...(port !== undefined ? { port } : {}) });
+      const extensions = await loadExtensions(o.extension ?? []);
+      const server = await startServer({ dataDir, ...(databaseUrl ? { databaseUrl } : {}), settings: parseSets(o.set), extensions, logger: log, ...(host ? { host } : {}), ...(port !== undefined ? { port } : {}) });
       const accounts = server.core.settings.bool('UserAuthorization.AuthorizationRequired') ? 'accounts required' : 'accounts off (everyone is the local owner)';
-      log.info({ url: server.url, dataDir, version: VERSION }, `swarmcore ${VERSION} listening on ${server.url} (${accounts}; data in ${dataDir})`);
+      const where = server.core.store.engine === 'sqlite' ? dataDir : server.core.store.location;
+      log.info({ url: server.url, data: where, version: VERSION }, `swarmcore ${VERSION} listening on ${server.url} (${accounts}; data in ${where})`);
       if (!process.stdout.isTTY) console.error(`swarmcore listening on ${server.url}`);
       const stop = (signal: string): void => {
         log.info(`${signal} received, stopping`);
