@@ -21,6 +21,7 @@ import { ThemeRegistry } from './web/themes.js';
 import { LanguageRegistry } from './i18n/languages.js';
 import { ApiKeyRegistry } from './accounts/api-keys.js';
 import { BackendRegistry } from './generation/backends.js';
+import { UserSettingRegistry } from './accounts/user-settings.js';
 import { registerBuiltInRoutes } from './routes/index.js';
 
 /** The project root (one level above src/ or dist/), where web/ and languages/ live. */
@@ -53,6 +54,8 @@ export class Core {
   readonly apiKeys = new ApiKeyRegistry();
   /** UI translations: the project's languages/ folder, then `<dataDir>/languages`. */
   readonly languages: LanguageRegistry;
+  /** The per-user settings tree: built-in settings plus those extensions add. */
+  readonly userSettings = new UserSettingRegistry();
   /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
   readonly backends = new BackendRegistry();
   readonly settings: ServerSettings;

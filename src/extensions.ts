@@ -7,6 +7,8 @@ import type { Theme } from './web/themes.js';
 import type { Core } from './core.js';
 import type { Logger } from 'pino';
 import type { Backend } from './generation/backends.js';
+import { defineUserSettingDefaults, type NewUserSetting, type NewUserSettingGroup } from './accounts/user-settings.js';
+import { LANGUAGE_CODE, type Language } from './i18n/languages.js';
 
 export interface ExtensionApi {
   readonly core: Core;
@@ -14,6 +16,13 @@ export interface ExtensionApi {
   addPermission(permission: NewPermission): void;
   addServerSetting(setting: SettingDef): void;
   addTheme(theme: Theme): void;
+  /**
+   * Adds a per-user setting (or a group of them) at the top of the settings tree. Every user sees it in
+   * GetUserSettings and may change it; the server setting `DefaultUser.<Name>` holds its default for everyone.
+   */
+  addUserSetting(setting: NewUserSetting | NewUserSettingGroup): void;
+  /** Adds a UI translation (GetLanguage, the `language` setting); one with the same code is replaced. */
+  addLanguage(language: Language): void;
   /** Registers a generation backend; GetCurrentStatus reads its state on every call. Returns its removal. */
   addBackend(backend: Backend): () => void;
   /** A feature id listed in `supported_features` whatever the backends support. */
@@ -38,6 +47,11 @@ export function extensionApi(core: Core, extension?: Extension): ExtensionApi {
     addPermission: (permission) => void core.permissions.register(permission),
     addServerSetting: (setting) => core.settings.define(setting),
     addTheme: (theme) => core.themes.add(theme),
+    addUserSetting: (setting) => defineUserSettingDefaults(core.settings, core.userSettings.add(setting)),
+    addLanguage: (language) => {
+      if (!LANGUAGE_CODE.test(language.code)) throw new Error(`Language code '${language.code}' must be 1 to 32 letters, digits, '_' or '-'`);
+      core.languages.add(language);
+    },
     addBackend: (backend) => core.backends.add(backend),
     addSupportedFeature: (feature) => core.backends.addFeature(feature),
   };

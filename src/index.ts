@@ -11,6 +11,8 @@ export type { Session } from './accounts/session.js';
 export { PermissionLevel, PERMISSION_GROUPS, type NewPermission, type PermissionGroup, type PermissionLevelName, type SafetyLevelName } from './accounts/permissions.js';
 export type { SettingDef, SettingType, SettingValue } from './settings/server-settings.js';
 export type { Theme } from './web/themes.js';
+export type { Language } from './i18n/languages.js';
+export type { NewUserSetting, NewUserSettingGroup, UserSettingType, UserSettingValue } from './accounts/user-settings.js';
 export type { ClusterEvent, EventBus } from './cluster/events.js';
 export { SessionWork, GenerationClaim, InterruptedError, type ClaimCounts, type WorkCounts } from './generation/session-work.js';
 export { BackendRegistry, overallStatus, BACKEND_STATUS_MESSAGES, type Backend, type BackendStatus, type BackendStatusReport, type OverallBackendStatus } from './generation/backends.js';

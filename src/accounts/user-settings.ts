@@ -171,8 +171,8 @@ export function userSettingLeaves(): UserSettingLeaf[] {
 const SERVER_TYPES = { text: 'string', dropdown: 'string', integer: 'int', decimal: 'decimal', boolean: 'bool', list: 'string[]' } as const;
 
 /** Registers `DefaultUser.<Name>` for every user setting not defined already (Roles, Theme and Language are). */
-export function defineUserSettingDefaults(settings: ServerSettings): void {
-  for (const s of userSettingLeaves()) {
+export function defineUserSettingDefaults(settings: ServerSettings, leaves: readonly UserSettingLeaf[] = userSettingLeaves()): void {
+  for (const s of leaves) {
     if (settings.find(s.serverKey)) continue;
     const def: SettingDef = { key: s.serverKey, type: SERVER_TYPES[s.type], default: s.default, description: `Default for every user who has not changed it: ${s.description}` };
     const values = s.strict && s.options ? s.options({ themes: [], languages: [], audioFiles: [], autocompleteFiles: [] }).values : [];
@@ -195,7 +195,7 @@ export function effectiveUserSetting(s: UserSettingLeaf, own: Record<string, unk
 }
 
 /** GetUserSettings' `settings` object (reference/02 §3.2); restricted settings are left out at every level. */
-export function renderUserSettings(own: Record<string, unknown>, server: ServerSettings, sources: OptionSources): Record<string, unknown> {
+export function renderUserSettings(own: Record<string, unknown>, server: ServerSettings, sources: OptionSources, tree: readonly UserSettingNode[] = USER_SETTINGS): Record<string, unknown> {
   const render = (nodes: readonly UserSettingNode[]): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const n of nodes) {
@@ -219,7 +219,7 @@ export function renderUserSettings(own: Record<string, unknown>, server: ServerS
     }
     return out;
   };
-  return render(USER_SETTINGS);
+  return render(tree);
 }
 
 export type Conversion = { ok: true; value: UserSettingValue } | { ok: false; expected: string };
@@ -282,11 +282,16 @@ function describe(value: unknown): string {
  * reference does); a restricted setting, a group id, a value of the wrong type or outside a fixed option list
  * refuses the whole request, naming the key.
  */
-export function checkUserSettingChanges(input: Record<string, unknown>, sources: OptionSources, allowRestricted = false): ChangeCheck {
+export function checkUserSettingChanges(
+  input: Record<string, unknown>,
+  sources: OptionSources,
+  allowRestricted = false,
+  find: (id: string) => UserSettingNode | undefined = (id) => USER_SETTINGS_BY_ID.get(id),
+): ChangeCheck {
   const changes: Record<string, UserSettingValue> = {};
   const ignored: string[] = [];
   for (const [key, value] of Object.entries(input)) {
-    const node = USER_SETTINGS_BY_ID.get(key.toLowerCase());
+    const node = find(key.toLowerCase());
     if (!node) {
       ignored.push(key);
       continue;
@@ -304,4 +309,74 @@ export function checkUserSettingChanges(input: Record<string, unknown>, sources:
     changes[node.id] = converted.value;
   }
   return { ok: true, changes, ignored };
+}
+
+/** A user setting an extension adds; `values` makes a dropdown's options (only those accepted when `strict`). */
+export interface NewUserSetting {
+  name: string;
+  type: UserSettingType;
+  default: UserSettingValue;
+  description: string;
+  values?: readonly string[];
+  /** Display names of `values`, same order. */
+  valueNames?: readonly string[];
+  strict?: boolean;
+}
+
+/** A group of user settings an extension adds (shown as one section). */
+export interface NewUserSettingGroup {
+  name: string;
+  description: string;
+  settings: ReadonlyArray<NewUserSetting | NewUserSettingGroup>;
+}
+
+const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+/**
+ * One server's settings tree: the built-in tree, then what extensions add at the top level (a setting or a
+ * group of their own). Built-in groups stay as they are, so an extension can never change what they mean.
+ */
+export class UserSettingRegistry {
+  private readonly added: UserSettingNode[] = [];
+  private readonly addedById = new Map<string, UserSettingNode>();
+
+  /** The whole tree in GetUserSettings order. */
+  tree(): readonly UserSettingNode[] {
+    return this.added.length === 0 ? USER_SETTINGS : [...USER_SETTINGS, ...this.added];
+  }
+
+  /** A node by lower-case dotted id. */
+  get(id: string): UserSettingNode | undefined {
+    return USER_SETTINGS_BY_ID.get(id) ?? this.addedById.get(id);
+  }
+
+  /** Adds a top-level setting or group; returns the new leaves (their `DefaultUser.*` server settings are due). */
+  add(spec: NewUserSetting | NewUserSettingGroup): UserSettingLeaf[] {
+    const leaves: UserSettingLeaf[] = [];
+    const nodes = new Map<string, UserSettingNode>();
+    const build = (s: NewUserSetting | NewUserSettingGroup, parentId: string, parentKey: string): UserSettingNode => {
+      if (!NAME.test(s.name)) throw new Error(`User setting name '${s.name}' must start with a letter and hold only letters, digits and '_'`);
+      const id = parentId === '' ? s.name.toLowerCase() : `${parentId}.${s.name.toLowerCase()}`;
+      if (this.get(id) || nodes.has(id)) throw new Error(`User setting '${id}' is registered twice`);
+      const key = `${parentKey}.${s.name}`;
+      let node: UserSettingNode;
+      if ('settings' in s) {
+        node = { kind: 'group', id, name: s.name, description: s.description, children: s.settings.map((c) => build(c, id, key)) };
+      } else {
+        const values = s.values ? [...s.values] : undefined;
+        const names = s.valueNames ? [...s.valueNames] : values;
+        const leafNode: UserSettingLeaf = { kind: 'leaf', id, name: s.name, serverKey: key, type: s.type, default: s.default, description: s.description };
+        if (values) leafNode.options = () => ({ values: [...values], names: [...(names ?? values)] });
+        if (s.strict) leafNode.strict = true;
+        leaves.push(leafNode);
+        node = leafNode;
+      }
+      nodes.set(id, node);
+      return node;
+    };
+    const root = build(spec, '', 'DefaultUser');
+    this.added.push(root);
+    for (const [id, node] of nodes) this.addedById.set(id, node);
+    return leaves;
+  }
 }

@@ -34,7 +34,7 @@ export const getUserSettings = defineRoute({
     const user = await core.users.get(ctx.session.userId);
     const themes: Record<string, unknown> = {};
     for (const t of core.themes.all()) themes[t.id] = { name: t.name, is_dark: t.isDark, css_paths: [...t.cssPaths] };
-    return { themes, settings: renderUserSettings(user?.settings ?? {}, core.settings, await optionSources(core)) };
+    return { themes, settings: renderUserSettings(user?.settings ?? {}, core.settings, await optionSources(core), core.userSettings.tree()) };
   },
 });
 
@@ -50,7 +50,7 @@ export const changeUserSettings = defineRoute({
     const { core } = ctx;
     const input = raw.settings;
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw softError('settings must be a JSON object of setting ids to values.');
-    const check = checkUserSettingChanges(input as Record<string, unknown>, await optionSources(core));
+    const check = checkUserSettingChanges(input as Record<string, unknown>, await optionSources(core), false, (id) => core.userSettings.get(id));
     if (!check.ok) throw softError(check.message);
     if (check.ignored.length > 0) ctx.log.warn({ userId: ctx.session.userId, ignored: check.ignored.slice(0, 20) }, 'ChangeUserSettings ignored unknown setting ids');
     if (Object.keys(check.changes).length > 0) {
