@@ -8,7 +8,7 @@ import pino, { type Logger } from 'pino';
 import { RouteRegistry } from './api/route.js';
 import { LoginTokenService } from './accounts/login-tokens.js';
 import { PermissionRegistry } from './accounts/permissions.js';
-import { MemoryRateLimiter, type RateLimiter } from './accounts/rate-limits.js';
+import type { RateLimiter } from './accounts/rate-limits.js';
 import { RoleService } from './accounts/roles.js';
 import { SessionService } from './accounts/sessions.js';
 import { UserService } from './accounts/users.js';
@@ -16,6 +16,7 @@ import type { EventBus } from './cluster/events.js';
 import { extensionApi, type Extension } from './extensions.js';
 import { ServerSettings, type SettingValue } from './settings/server-settings.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { openPostgresStore } from './store/postgres/index.js';
 import type { Store } from './store/types.js';
 import { ThemeRegistry } from './web/themes.js';
 import { LanguageRegistry } from './i18n/languages.js';
@@ -35,6 +36,8 @@ export interface CoreOptions {
   dataDir: string;
   /** Use this store instead of opening SQLite in dataDir. */
   store?: Store;
+  /** A `postgres://` URL: keep everything in PostgreSQL (several instances may share it) instead of SQLite. */
+  databaseUrl?: string;
   /** Per-run server setting overrides (not stored). */
   settings?: Record<string, unknown>;
   extensions?: Extension[];
@@ -78,13 +81,13 @@ export class Core {
     this.users = new UserService(store, events, this.roles);
     this.loginTokens = new LoginTokenService(store, events, this.settings);
     this.sessions = new SessionService(store, events, this.loginTokens);
-    this.rateLimits = new MemoryRateLimiter();
+    this.rateLimits = store.createRateLimiter();
     this.languages = LanguageRegistry.load([path.join(PROJECT_ROOT, 'languages'), path.join(dataDir, 'languages')], log);
   }
 
   static async open(options: CoreOptions): Promise<Core> {
     const log = options.logger ?? pino({ level: 'silent' });
-    const store = options.store ?? (await openSqliteStore(options.dataDir));
+    const store = options.store ?? (options.databaseUrl ? await openPostgresStore(options.databaseUrl) : await openSqliteStore(options.dataDir));
     const events = options.events ?? store.createEventBus();
     const core = new Core(path.resolve(options.dataDir), store, events, log, options.extensions ?? []);
     try {

@@ -38,7 +38,7 @@ export class RoleService {
     private readonly permissions: PermissionRegistry,
   ) {
     events.subscribe((e) => {
-      if (e.type === 'roles.changed') this.cache = null;
+      if (e.type === 'roles.changed' || e.type === 'resync') this.cache = null;
     });
   }
 

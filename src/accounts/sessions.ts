@@ -31,6 +31,8 @@ export class SessionService {
         for (const s of this.live.values()) if (s.userId === e.userId) this.drop(s.id);
       } else if (e.type === 'sessions.interrupt') {
         e.sessionIds.forEach((id) => this.live.get(id)?.work.interrupt());
+      } else if (e.type === 'resync') {
+        void this.revalidate();
       }
     });
   }
@@ -113,6 +115,13 @@ export class SessionService {
     if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
     for (const s of this.live.values()) if (s.lastUsed < cutoff) this.live.delete(s.id);
     return ids.length;
+  }
+
+  /** Drops cached sessions the store no longer has (after events may have been missed). */
+  private async revalidate(): Promise<void> {
+    for (const s of [...this.live.values()]) {
+      if (!(await this.store.sessions.get(s.id).catch(() => s))) this.drop(s.id);
+    }
   }
 
   private drop(id: string): void {

@@ -24,7 +24,7 @@ export class UserService {
   ) {
     events.subscribe((e) => {
       if (e.type === 'user.changed') this.access.delete(e.userId);
-      else if (e.type === 'roles.changed') this.access.clear();
+      else if (e.type === 'roles.changed' || e.type === 'resync') this.access.clear();
     });
   }
 

@@ -12,7 +12,9 @@ export type ClusterEvent =
   /** Server settings changed. */
   | { type: 'settings.changed' }
   /** Interrupt the generation work of these sessions. */
-  | { type: 'sessions.interrupt'; sessionIds: string[] };
+  | { type: 'sessions.interrupt'; sessionIds: string[] }
+  /** Events may have been missed (a lost database connection): every cache checks itself against the store. */
+  | { type: 'resync' };
 
 export type EventHandler = (event: ClusterEvent) => void;
 

@@ -109,7 +109,7 @@ export class ServerSettings {
   ) {
     CORE_SETTINGS.forEach((d) => this.define(d));
     events.subscribe((e) => {
-      if (e.type === 'settings.changed') void this.reload();
+      if (e.type === 'settings.changed' || e.type === 'resync') void this.reload();
     });
   }
 

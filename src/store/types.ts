@@ -1,3 +1,4 @@
+import type { RateLimiter } from '../accounts/rate-limits.js';
 import type { EventBus } from '../cluster/events.js';
 
 // The one storage interface. Everything is asynchronous and engine-neutral: SQLite implements it today,
@@ -155,5 +156,7 @@ export interface Store {
   readonly meta: KeyValueStore;
   /** The event bus that reaches every process using this database (see src/cluster/events.ts). */
   createEventBus(): EventBus;
+  /** Rate limits shared by every instance on this database (in memory where only one instance can run). */
+  createRateLimiter(): RateLimiter;
   close(): Promise<void>;
 }

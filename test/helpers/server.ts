@@ -15,6 +15,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Server settings for this run, as `--set Key=value`. */
   settings?: Record<string, string | number | boolean>;
+  /** Store everything in this PostgreSQL database instead of SQLite. */
+  databaseUrl?: string;
   /** Extra CLI arguments after `serve`. */
   args?: string[];
   env?: Record<string, string>;
@@ -29,6 +31,8 @@ export interface ApiResponse {
 
 export class TestServer {
   output = '';
+  /** Set when the server stores in PostgreSQL; the CLI then uses the same database. */
+  databaseUrl: string | undefined;
   private constructor(
     readonly url: string,
     readonly dataDir: string,
@@ -40,6 +44,7 @@ export class TestServer {
     const ownsDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'swarmcore-test-'));
     const args = ['--import', 'tsx', CLI, 'serve', '--data-dir', dataDir, '--port', '0', '--log-level', 'warn'];
+    if (options.databaseUrl) args.push('--database-url', options.databaseUrl);
     for (const [k, v] of Object.entries(options.settings ?? {})) args.push('--set', `${k}=${String(v)}`);
     args.push(...(options.args ?? []));
     const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -63,6 +68,7 @@ export class TestServer {
     });
     const server = new TestServer(url, dataDir, proc, ownsDir);
     server.output = output;
+    server.databaseUrl = options.databaseUrl;
     proc.stdout!.on('data', (c: Buffer) => (server.output += c.toString()));
     proc.stderr!.on('data', (c: Buffer) => (server.output += c.toString()));
     return server;
@@ -112,7 +118,7 @@ export class TestServer {
 
   /** Runs the CLI against this server's data dir. */
   cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return runCli([...args, '--data-dir', this.dataDir]);
+    return runCli([...args, '--data-dir', this.dataDir, ...(this.databaseUrl ? ['--database-url', this.databaseUrl] : [])]);
   }
 
   /** Stops gracefully (SIGTERM) or hard (SIGKILL); keeps the data dir. */

@@ -19,6 +19,7 @@ import type {
   UserStore,
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { MemoryRateLimiter, type RateLimiter } from '../../accounts/rate-limits.js';
 import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
 
 type Row = Record<string, unknown>;
@@ -91,6 +92,10 @@ class SqliteStore implements Store {
   createEventBus(): EventBus {
     this.bus ??= new SqliteEventBus(this.db);
     return this.bus;
+  }
+
+  createRateLimiter(): RateLimiter {
+    return new MemoryRateLimiter();
   }
 
   async close(): Promise<void> {

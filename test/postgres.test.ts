@@ -1,0 +1,200 @@
+// PostgreSQL as the store (PRODUCT.md §3): the same store contract as SQLite, and several instances on one
+// database sharing sessions, logouts, rate limits and settings through LISTEN/NOTIFY.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { RateLimitRule } from '../src/accounts/rate-limits.js';
+import { openPostgresStore } from '../src/store/postgres/index.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
+import type { PresetRecord, Store } from '../src/store/types.js';
+import { ADMIN_URL, createTestDatabase, postgresAvailable } from './helpers/postgres.js';
+import { TestServer, needsService, prehash, runCli } from './helpers/server.js';
+
+const NO_PG = `PostgreSQL is not reachable at ${new URL(ADMIN_URL).host}`;
+let available = false;
+before(async () => {
+  available = await postgresAvailable();
+});
+
+const preset = (title: string, description = ''): PresetRecord => ({ key: title.toLowerCase(), title, author: 'u', description, previewImage: 'imgs/model_placeholder.jpg', isStarred: false, paramMap: { steps: '20' } });
+const now = (): number => Math.floor(Date.now() / 1000);
+
+/** One behaviour contract, run against both engines: the routes above the store rely on exactly this. */
+async function storeContract(store: Store): Promise<void> {
+  const user = { id: 'contract', passwordHash: '', passwordSetByAdmin: true, roles: ['user'], settings: {}, paramEdits: '', createdAt: now() };
+  assert.equal(await store.users.create(user), true);
+  assert.equal(await store.users.create(user), false);
+  assert.deepEqual(await store.users.get('contract'), user);
+  assert.equal(await store.users.get('CONTRACT'), null, 'ids are matched exactly');
+
+  // Settings changes are atomic read-modify-writes: 40 concurrent changes of different keys all survive.
+  await Promise.all(Array.from({ length: 40 }, (_, i) => store.users.updateSettings('contract', (s) => ({ ...s, [`k${i}`]: i }))));
+  assert.equal(Object.keys((await store.users.get('contract'))!.settings).length, 40);
+
+  // Presets: insert refuses an existing key; replace keeps position in place and moves a rename to the end.
+  for (const t of ['A', 'B', 'C']) assert.equal(await store.presets.insert('contract', preset(t)), true);
+  assert.equal(await store.presets.insert('contract', preset('a')), false);
+  assert.equal(await store.presets.replace('contract', 'a', preset('A', 'edited')), true);
+  assert.equal(await store.presets.replace('contract', 'b', preset('C')), false, 'a rename onto an existing title is refused');
+  assert.equal(await store.presets.replace('contract', 'b', preset('D')), true);
+  assert.deepEqual((await store.presets.list('contract')).map((p) => [p.title, p.description]), [['A', 'edited'], ['C', ''], ['D', '']]);
+  assert.equal(await store.presets.replace('contract', 'zzz', preset('E')), false);
+
+  // Login tokens: deleting one ends exactly its sessions; deleting all but one keeps that one's.
+  const token = (id: string) => ({ id, userId: 'contract', validationHash: 'sha256:x', originAddress: 'here', userAgent: 'ua', createdAt: now(), lastActive: now() });
+  assert.equal(await store.loginTokens.insert(token('t1')), true);
+  assert.equal(await store.loginTokens.insert(token('t2')), true);
+  assert.equal(await store.loginTokens.insert({ ...token('t3'), userId: 'ghost' }), false, 'no token for a user that does not exist');
+  const session = (id: string, originToken: string | null) => ({ id, userId: 'contract', originAddress: 'here', originToken, createdAt: now(), lastActive: now() });
+  for (const [id, t] of [['s1', 't1'], ['s2', 't1'], ['s3', 't2'], ['s4', null]] as const) await store.sessions.insert(session(id, t));
+  assert.deepEqual(await store.loginTokens.delete('someone-else', 't1'), { deleted: false, sessionIds: [] });
+  const del = await store.loginTokens.delete('contract', 't1');
+  assert.deepEqual({ deleted: del.deleted, sessionIds: del.sessionIds.sort() }, { deleted: true, sessionIds: ['s1', 's2'] });
+  assert.deepEqual((await store.sessions.deleteByUser('contract', ['s3'])).sort(), ['s4']);
+  assert.deepEqual((await store.loginTokens.listByUser('contract')).map((t) => t.id), ['t2']);
+
+  // Deleting the user takes everything it owns.
+  await store.genericData.set('contract', 'starred_models', 'full', '{}');
+  assert.equal(await store.users.delete('contract'), true);
+  assert.equal(await store.sessions.get('s3'), null);
+  assert.equal(await store.loginTokens.get('t2'), null);
+  assert.deepEqual(await store.presets.list('contract'), []);
+  assert.equal(await store.genericData.get('contract', 'starred_models', 'full'), null);
+
+  // Rate limits: a fixed window; refusals do not count; a new window starts after the period.
+  const limiter = store.createRateLimiter();
+  const rule: RateLimitRule = { name: 'contract', max: 3, periodMs: 300 };
+  const results = [];
+  for (let i = 0; i < 5; i++) results.push(await limiter.tryUse(rule, 'k'));
+  assert.deepEqual(results, [true, true, true, false, false]);
+  assert.equal(await limiter.tryUse(rule, 'other'), true);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(await limiter.tryUse(rule, 'k'), true);
+}
+
+describe('store contract', () => {
+  test('SQLite meets the store contract', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-contract-'));
+    const store = await openSqliteStore(dir);
+    try {
+      await storeContract(store);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('PostgreSQL meets the store contract', async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    const db = await createTestDatabase();
+    const store = await openPostgresStore(db.url);
+    try {
+      await storeContract(store);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('several instances on one PostgreSQL database', () => {
+  const ACCOUNTS = { 'UserAuthorization.AuthorizationRequired': true, 'UserAuthorization.AllowLocalhostBypass': false };
+  let db: { url: string; drop: () => Promise<void> } | undefined;
+  let a: TestServer | undefined;
+  let b: TestServer | undefined;
+
+  before(async () => {
+    if (!(await postgresAvailable())) return;
+    db = await createTestDatabase();
+    const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-pg-cli-'));
+    assert.equal((await runCli(['user', 'add', 'shared_user', '--password', 'shared-password', '--data-dir', dir, '--database-url', db.url])).code, 0);
+    // Both start at once on a database whose schema already exists; migrations are serialised by a lock.
+    [a, b] = await Promise.all([TestServer.start({ databaseUrl: db.url, settings: ACCOUNTS }), TestServer.start({ databaseUrl: db.url, settings: ACCOUNTS })]);
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await db?.drop();
+  });
+
+  async function loginOn(server: TestServer): Promise<string> {
+    const res = await server.api('Login', { username: 'shared_user', password: await prehash('shared_user', 'shared-password') });
+    assert.deepEqual(res.body, { success: 'true' });
+    return /swarm_token=([^;]*)/.exec(res.headers.get('set-cookie')!)![1]!;
+  }
+
+  const eventually = async (check: () => Promise<boolean>, ms = 3000): Promise<boolean> => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (await check()) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  };
+
+  test('a session made on one instance works on the other, and logging out on one ends it on both', async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    const token = await loginOn(a!);
+    const sid = (await b!.api('GetNewSession', {}, { Cookie: `swarm_token=${token}` })).body.session_id as string;
+    assert.equal((await a!.call('ListMyAuthTokens', sid)).status, 200);
+    assert.equal((await b!.call('ListMyAuthTokens', sid)).status, 200);
+    const out = await a!.call('Logout', sid, {}, { Cookie: `swarm_token=${token}` });
+    assert.deepEqual(out.body, { success: 'true' });
+    assert.ok(await eventually(async () => (await b!.call('ListMyAuthTokens', sid)).status === 401), 'instance B still accepts the ended session');
+    assert.deepEqual(Object.keys((await b!.api('GetNewSession', {}, { Cookie: `swarm_token=${token}` })).body), ['error']);
+  });
+
+  test('revoking a token on one instance ends its sessions cached on the other', async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    const keep = await loginOn(a!);
+    const revoked = await loginOn(b!);
+    const keepSid = (await a!.api('GetNewSession', {}, { Cookie: `swarm_token=${keep}` })).body.session_id as string;
+    const doomed = (await b!.api('GetNewSession', {}, { Cookie: `swarm_token=${revoked}` })).body.session_id as string;
+    assert.equal((await b!.call('ListMyAuthTokens', doomed)).status, 200);
+    assert.deepEqual((await a!.call('RevokeMyAuthToken', keepSid, { tokenId: revoked.split('.')[1] })).body, { success: true });
+    assert.ok(await eventually(async () => (await b!.call('ListMyAuthTokens', doomed)).status === 401));
+    assert.equal((await b!.call('ListMyAuthTokens', keepSid)).status, 200);
+  });
+
+  test('the login rate limit is shared: five attempts spread over two instances exhaust it', async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    const attempt = (s: TestServer) => s.api('Login', { username: 'nobody_pg', password: 'f'.repeat(64) }, { 'X-Forwarded-For': '198.51.100.7' });
+    // X-Forwarded-For from an untrusted peer is ignored: the key is the socket address, shared by both.
+    const c = await TestServer.start({ databaseUrl: db!.url, settings: { 'Network.TrustedProxies': '127.0.0.1' } });
+    const d = await TestServer.start({ databaseUrl: db!.url, settings: { 'Network.TrustedProxies': '127.0.0.1' } });
+    try {
+      const bodies = [];
+      for (const s of [c, d, c, d, c, d]) bodies.push((await attempt(s)).body);
+      assert.deepEqual(bodies, [...Array(5).fill({ error_id: 'invalid_login' }), { error_id: 'ratelimit' }]);
+    } finally {
+      await c.close();
+      await d.close();
+    }
+  });
+
+  test('a setting changed through the CLI reaches every instance', async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    const token = await loginOn(a!);
+    assert.equal((await a!.cli(['settings', 'set', 'UserAuthorization.AllowSimplePasswordLogin', 'false'])).code, 0);
+    for (const s of [a!, b!]) {
+      assert.ok(await eventually(async () => (await s.api('Login', { username: 'shared_user', password: await prehash('shared_user', 'shared-password') })).body.error_id === 'invalid_login'));
+    }
+    assert.equal((await a!.cli(['settings', 'set', 'UserAuthorization.AllowSimplePasswordLogin', 'true'])).code, 0);
+    assert.equal(typeof (await b!.api('GetNewSession', {}, { Cookie: `swarm_token=${token}` })).body.session_id, 'string');
+  });
+
+  test('acknowledged writes survive kill -9 of an instance', async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    const token = await loginOn(a!);
+    const sid = (await a!.api('GetNewSession', {}, { Cookie: `swarm_token=${token}` })).body.session_id as string;
+    const made = await Promise.all(Array.from({ length: 20 }, (_, i) => a!.call('CreateAuthToken', sid, { reason: `pg ${i}` })));
+    await a!.stop('SIGKILL');
+    a = await TestServer.start({ databaseUrl: db!.url, settings: ACCOUNTS });
+    for (const m of made) {
+      const res = await a.api('GetNewSession', {}, { 'X-Swarm-Token': m.body.token as string });
+      assert.equal(res.body.user_id, 'shared_user');
+    }
+  });
+});
