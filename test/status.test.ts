@@ -10,7 +10,7 @@ const EXAMPLE = path.join(ROOT, 'examples/procedural-images/index.ts');
 const FIXTURE = path.join(ROOT, 'test/fixtures/test-extension.ts');
 const ZERO = { waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 };
 /** About a second of rendering when it runs alone (it shares one thread with the other generations). */
-const LONG = { images: 1, prompt: 'a lighthouse at dusk', seed: 7, width: 192, height: 192, steps: 60 };
+const LONG = { images: 1, prompt: 'a lighthouse at dusk', seed: 7, width: 256, height: 256, steps: 600 };
 const INTERRUPT_BUDGET_MS = 100;
 
 let server: TestServer;
@@ -66,7 +66,7 @@ describe('GetCurrentStatus', () => {
 
   test('while four generations run on three render slots, the counters show each stage; they return to zero when all finish', async () => {
     const s = await server.session();
-    const short = { ...LONG, steps: 30 };
+    const short = { ...LONG, steps: 300 };
     const runs = [1, 2, 3, 4].map((i) => generateHttp(s, { ...short, seed: i }));
     const during = await until(() => counts(s), (c) => c.waiting_gens === 4, 'four generations in the session');
     assert.deepEqual(during, { waiting_gens: 4, loading_models: 0, waiting_backends: 1, live_gens: 3 });

@@ -19,7 +19,7 @@ export interface RenderProgress {
 }
 
 /** Longest stretch of work between two turns of the event loop. */
-export const SLICE_MS = 8;
+export const SLICE_MS = 4;
 
 /** 32-bit FNV-1a of a string, then mixed with the seed. */
 function hashSeed(prompt: string, seed: number): number {
@@ -61,7 +61,7 @@ class GradientNoise {
     }
   }
 
-  /** Smooth noise in about [-1, 1]. */
+  /** Smooth noise in about [-1, 1]. Written without closures: it runs millions of times per image. */
   at(x: number, y: number): number {
     const x0 = Math.floor(x);
     const y0 = Math.floor(y);
@@ -70,16 +70,20 @@ class GradientNoise {
     const xi = x0 & 255;
     const yi = y0 & 255;
     const p = this.perm;
-    const corner = (cx: number, cy: number, dx: number, dy: number): number => {
-      const g = p[p[(xi + cx) & 255]! + ((yi + cy) & 255)]!;
-      return this.gx[g]! * dx + this.gy[g]! * dy;
-    };
+    const gx = this.gx;
+    const gy = this.gy;
+    const r0 = p[xi]!;
+    const r1 = p[(xi + 1) & 255]!;
+    const g00 = p[r0 + yi]!;
+    const g10 = p[r1 + yi]!;
+    const g01 = p[r0 + ((yi + 1) & 255)]!;
+    const g11 = p[r1 + ((yi + 1) & 255)]!;
+    const a = gx[g00]! * fx + gy[g00]! * fy;
+    const b = gx[g10]! * (fx - 1) + gy[g10]! * fy;
+    const c = gx[g01]! * fx + gy[g01]! * (fy - 1);
+    const d = gx[g11]! * (fx - 1) + gy[g11]! * (fy - 1);
     const u = fx * fx * fx * (fx * (fx * 6 - 15) + 10);
     const v = fy * fy * fy * (fy * (fy * 6 - 15) + 10);
-    const a = corner(0, 0, fx, fy);
-    const b = corner(1, 0, fx - 1, fy);
-    const c = corner(0, 1, fx, fy - 1);
-    const d = corner(1, 1, fx - 1, fy - 1);
     return 1.4 * (a + u * (b - a) + v * (c - a + u * (a - b - c + d)));
   }
 }
