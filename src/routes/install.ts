@@ -1,10 +1,9 @@
 // The first-run installer (reference/02 §1.12, §5): one WebSocket call that checks every choice, downloads the
 // chosen models, then records the choices and marks the server installed. Nothing is written until every
 // input has been checked, and the server counts as installed only once the whole run has finished.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { defineRoute, type SessionContext, type RouteOutput } from '../api/route.js';
-import { PROJECT_ROOT, type Core } from '../core.js';
+import type { Core } from '../core.js';
 import { CatalogError, loadCatalog, type CatalogModel } from '../install/catalog.js';
 import { download, DownloadError } from '../install/download.js';
 
@@ -27,9 +26,8 @@ const RETRY_DELAY_MS = 1000;
 /** Thrown when the browser went away: the run stops quietly and nothing is marked installed. */
 class Abandoned extends Error {}
 
-function languageExists(code: string): boolean {
-  if (code === 'en') return true; // the built-in language, even before languages/en.json exists
-  return /^[A-Za-z0-9_-]{1,32}$/.test(code) && existsSync(path.join(PROJECT_ROOT, 'languages', `${code}.json`));
+function languageExists(core: Core, code: string): boolean {
+  return code === 'en' || core.languages.get(code) !== undefined; // en is built in, with or without its file
 }
 
 function localDate(d = new Date()): string {
@@ -69,7 +67,7 @@ async function checkChoices(core: Core, p: { theme: string; installed_for: strin
       if (!models.includes(model)) models.push(model);
     }
   }
-  const languageKnown = languageExists(p.language);
+  const languageKnown = languageExists(core, p.language);
   return {
     theme: p.theme,
     installType: { key: p.installed_for, ...installType },

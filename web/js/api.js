@@ -1,0 +1,169 @@
+// Talking to the server's API: one session per page, renewed with GetNewSession whenever the server answers
+// `invalid_session_id` (at most three times per call, at most one renewal a second, as SwarmUI's client does),
+// and every failure turned into an ApiError whose message a person can understand.
+import { t } from './i18n.js';
+
+/** Words for each error_id; the server's own `error` text is used when the id is not listed. */
+const ERROR_WORDS = {
+  invalid_login: () => t('The user name or password is wrong.'),
+  ratelimit: () => t('Too many attempts in a short time. Wait a minute, then try again.'),
+  invalid_input: () => t('The user name needs 3 to 100 letters, digits or underscores, and the password 8 to 500 characters.'),
+  username_exists: () => t('That user name is taken or not allowed. Choose another one that starts with a letter.'),
+  registration_failed: () => t('The account could not be created. Try again, or ask the server owner.'),
+  registration_disabled: () => t('This server does not let people create their own accounts. Ask the server owner for one.'),
+  bad_permissions: () => t('Your account is not allowed to do this. Ask the server owner if you need it.'),
+  invalid_session_id: () => t('Your session ended and could not be renewed. Reload the page.'),
+  internal_error: () => t('The server ran into a problem with this request. The details are in the server log.'),
+  basic_api: () => t('The server could not understand the request. Reload the page and try again.'),
+  bad_route: () => t('This server does not offer that function; it may be a different version.'),
+  bad_request_method: () => t('This server does not offer that function; it may be a different version.'),
+  no_result: () => t('The server sent no answer to this request.'),
+  bad_impersonate: () => t('You cannot open the server as that user.'),
+  invalid_user: () => t('You are not logged in, or your login has expired.'),
+};
+
+export class ApiError extends Error {
+  /** `errorId` is the server's error_id (or `network`, `http`, `not_logged_in`); `body` its whole answer. */
+  constructor(message, errorId = null, body = null, status = 0) {
+    super(message);
+    this.name = 'ApiError';
+    this.errorId = errorId;
+    this.body = body;
+    this.status = status;
+  }
+}
+
+/** The readable message for a failed answer. */
+export function describeFailure(body) {
+  const id = body && typeof body.error_id === 'string' ? body.error_id : null;
+  if (id && ERROR_WORDS[id]) return ERROR_WORDS[id]();
+  if (body && typeof body.error === 'string' && body.error !== '') return t(body.error);
+  if (body && typeof body.preset_fail === 'string') return t(body.preset_fail);
+  return id ? t('The server refused the request ({0}).', id) : t('The server refused the request.');
+}
+
+const isFailure = (body) => body !== null && typeof body === 'object' && ('error' in body || 'error_id' in body || 'preset_fail' in body);
+
+/** One POST to /API/<route>; returns the parsed answer whatever its status, or throws for network/format problems. */
+async function post(route, body) {
+  let res;
+  try {
+    res = await fetch(`/API/${route}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new ApiError(t('The server cannot be reached. Check that it is running and that your connection works, then try again.'), 'network');
+  }
+  const text = await res.text();
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') return { status: res.status, body: parsed };
+  } catch {
+    // handled below
+  }
+  throw new ApiError(t('The server sent an answer this page does not understand (HTTP {0}).', res.status), 'http', null, res.status);
+}
+
+let session = null;
+let renewing = null;
+let lastRenewal = 0;
+const sessionListeners = [];
+
+/** Runs `fn(sessionData)` whenever a new session starts (first load and every renewal). */
+export function onNewSession(fn) {
+  sessionListeners.push(fn);
+}
+
+/** The current session's GetNewSession answer (user_id, permissions, version...). */
+export function currentSession() {
+  return session;
+}
+
+/** Replaces the session id this page uses (the next call then finds out whether the server still knows it). */
+export function setSessionId(id) {
+  if (session) session = { ...session, session_id: id };
+}
+
+/** Starts a new session; concurrent callers share one request. Throws `not_logged_in` when the login is gone. */
+export function newSession() {
+  renewing ??= (async () => {
+    const wait = lastRenewal + 1000 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    lastRenewal = Date.now();
+    const { body } = await post('GetNewSession', {});
+    if (isFailure(body) || typeof body.session_id !== 'string') {
+      session = null;
+      if (body && body.error_id) throw new ApiError(describeFailure(body), body.error_id, body);
+      throw new ApiError(t('You are not logged in, or your login has expired.'), 'not_logged_in', body);
+    }
+    session = body;
+    for (const fn of sessionListeners) fn(session);
+    return session;
+  })().finally(() => {
+    renewing = null;
+  });
+  return renewing;
+}
+
+/** Calls an API route with the page's session; resolves to the answer or throws an ApiError. */
+export async function call(route, params = {}, depth = 0) {
+  const s = session ?? (await newSession());
+  const { status, body } = await post(route, { ...params, session_id: s.session_id });
+  if (body.error_id === 'invalid_session_id' && depth < 3) {
+    if (session && session.session_id === s.session_id) session = null;
+    await newSession();
+    return call(route, params, depth + 1);
+  }
+  if (isFailure(body)) throw new ApiError(describeFailure(body), body.error_id ?? null, body, status);
+  return body;
+}
+
+/** A route without a session (Login, RegisterBasic). */
+export async function callSessionless(route, params) {
+  const { status, body } = await post(route, params);
+  if (isFailure(body)) throw new ApiError(describeFailure(body), body.error_id ?? null, body, status);
+  return body;
+}
+
+/**
+ * Opens a WebSocket route, sends `params` with the session id, and passes every message to `onMessage`.
+ * Resolves when the server closes the socket. Renews the session and reconnects on `invalid_session_id`.
+ */
+export async function openSocket(route, params, onMessage, depth = 0) {
+  const s = session ?? (await newSession());
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  let renew = false;
+  await new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${scheme}//${location.host}/API/${route}`);
+    let opened = false;
+    ws.addEventListener('open', () => {
+      opened = true;
+      ws.send(JSON.stringify({ ...params, session_id: s.session_id }));
+    });
+    ws.addEventListener('message', (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message && message.error_id === 'invalid_session_id' && depth < 3) {
+        renew = true;
+        return;
+      }
+      onMessage(message);
+    });
+    ws.addEventListener('close', () => resolve());
+    ws.addEventListener('error', () => {
+      if (!opened) reject(new ApiError(t('The server cannot be reached. Check that it is running and that your connection works, then try again.'), 'network'));
+    });
+  });
+  if (renew) {
+    if (session && session.session_id === s.session_id) session = null;
+    await newSession();
+    return openSocket(route, params, onMessage, depth + 1);
+  }
+}

@@ -1,0 +1,93 @@
+// What every page shares: the data block the server put in the page, small DOM helpers, messages, and the
+// start-up that applies the theme and translations.
+import { setTranslations, t } from './i18n.js';
+
+let data = null;
+
+/** The JSON block the server fills in for this page (theme, translations, settings the page shows). */
+export function pageData() {
+  if (data === null) {
+    const block = document.getElementById('page-data');
+    try {
+      data = block ? JSON.parse(block.textContent) : {};
+    } catch {
+      data = {};
+    }
+  }
+  return data;
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+/** Creates an element: `el('button', { class: 'small', onclick: fn }, 'Text')`. Text children are never parsed as HTML. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
+    else if (key === 'class') node.className = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key in node && typeof value !== 'string') node[key] = value;
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+let nextId = 0;
+/** A unique id for pairing labels with generated fields. */
+export const uid = (prefix = 'f') => `${prefix}-${++nextId}`;
+
+/** Shows a message in a message box (`kind`: error, ok or info); an empty text hides it. */
+export function showMessage(box, text, kind = 'error') {
+  if (!box) return;
+  box.className = `message ${kind}`;
+  box.textContent = text;
+}
+
+export function clearMessage(box) {
+  if (box) box.textContent = '';
+}
+
+/** Disables a button while `work` runs, so a click cannot be sent twice. */
+export async function busy(button, work) {
+  const was = button.disabled;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    return await work();
+  } finally {
+    button.disabled = was;
+    button.removeAttribute('aria-busy');
+  }
+}
+
+export function formatBytes(n) {
+  if (!Number.isFinite(n) || n < 0) return '?';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** A unix-seconds time as the browser's local date and time. */
+export function formatTime(seconds) {
+  if (!Number.isFinite(seconds) || seconds <= 0) return t('unknown');
+  return new Date(seconds * 1000).toLocaleString(document.documentElement.lang || undefined);
+}
+
+/** Applies translations and the instance title; call once at start-up. */
+export function startPage(titleText) {
+  const d = pageData();
+  setTranslations(d.language || 'en', d.translations || {});
+  const instance = d.instance_title ? ` — ${d.instance_title}` : '';
+  document.title = `${t(titleText)}${instance}`;
+  for (const node of $$('[data-instance-title]')) node.textContent = d.instance_title || 'swarmcore';
+}
