@@ -1,0 +1,100 @@
+// InterruptAll across instances: two servers on one database (a shared SQLite file, or PostgreSQL). The
+// interrupt travels as a `sessions.interrupt` event, so work running on the other instance stops too, and
+// another user's work there runs on.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ROOT, TestServer, needsService, type ApiResponse } from './helpers/server.js';
+import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
+
+const EXAMPLE = path.join(ROOT, 'examples/procedural-images/index.ts');
+const LONG = { images: 1, prompt: 'two instances', seed: 11, width: 256, height: 256, steps: 900 };
+/** The SQLite event table is polled every 250 ms; PostgreSQL notifications arrive at once. */
+const CROSS_INSTANCE_BUDGET_MS = 1000;
+
+async function until(read: () => Promise<ApiResponse>, ok: (r: ApiResponse) => boolean, what: string): Promise<void> {
+  const end = Date.now() + 15_000;
+  while (!ok(await read())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const liveGens = (r: ApiResponse): number => (r.body.status as { live_gens: number }).live_gens;
+
+function scenarios(name: string, start: () => Promise<[TestServer, TestServer] | null>): void {
+  describe(name, () => {
+    let a: TestServer | undefined;
+    let b: TestServer | undefined;
+    let skipped = false;
+    before(async () => {
+      const pair = await start();
+      if (!pair) skipped = true;
+      else [a, b] = pair;
+    });
+    after(async () => {
+      // b first: with SQLite it shares a's data dir, which a removes.
+      await b?.close();
+      await a?.close();
+    });
+
+    /** Starts a generation and waits until it renders; `done` resolves at the socket's close. */
+    async function running(on: TestServer, sessionId: string): Promise<{ done: Promise<number> }> {
+      const done = on.socket('GenerateText2ImageWS', { session_id: sessionId, ...LONG }).then((r) => {
+        assert.equal(r.code, 1000);
+        return performance.now();
+      });
+      await until(() => on.call('GetCurrentStatus', sessionId), (r) => liveGens(r) === 1, `a generation on ${on.url}`);
+      return { done };
+    }
+
+    test("InterruptAll with other_sessions on one instance stops the user's work on the other, and no other user's", async (t) => {
+      if (skipped) return void needsService(t, false, 'PostgreSQL is not reachable');
+      const alice = { 'X-SWARM-USER_ID': 'alice' };
+      const here = await a!.session(alice);
+      const there = await b!.session(alice);
+      const bob = await b!.session({ 'X-SWARM-USER_ID': 'bob' });
+      const { done: aliceDone } = await running(b!, there);
+      const bobDone = b!.call('GenerateText2Image', bob, LONG);
+      await until(() => b!.call('GetCurrentStatus', bob), (r) => liveGens(r) === 1, "bob's generation");
+      const sent = performance.now();
+      assert.equal((await a!.call('InterruptAll', here, { other_sessions: true })).text, '{"success":true}');
+      const stopMs = (await aliceDone) - sent;
+      assert.ok(stopMs < CROSS_INSTANCE_BUDGET_MS, `stopped after ${stopMs.toFixed(1)} ms`);
+      assert.equal(liveGens(await b!.call('GetCurrentStatus', bob)), 1, "bob's generation still runs");
+      assert.equal(((await bobDone).body.images as string[]).length, 1);
+      t.diagnostic(`${name}: the other instance's generation stopped ${stopMs.toFixed(1)} ms after InterruptAll was sent`);
+    });
+
+    test('InterruptAll for a session whose work runs on the other instance stops that work', async (t) => {
+      if (skipped) return void needsService(t, false, 'PostgreSQL is not reachable');
+      const s = await b!.session({ 'X-SWARM-USER_ID': 'carl' });
+      const { done } = await running(b!, s);
+      const sent = performance.now();
+      assert.equal((await a!.call('InterruptAll', s)).text, '{"success":true}');
+      const stopMs = (await done) - sent;
+      assert.ok(stopMs < CROSS_INSTANCE_BUDGET_MS, `stopped after ${stopMs.toFixed(1)} ms`);
+      const zero = { waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 };
+      assert.deepEqual((await b!.call('GetCurrentStatus', s)).body.status, zero);
+      t.diagnostic(`${name}: stopped ${stopMs.toFixed(1)} ms after InterruptAll was sent`);
+    });
+  });
+}
+
+const ARGS = ['--extension', EXAMPLE];
+const SETTINGS = { 'ProceduralImages.MaxConcurrent': 4 };
+
+scenarios('two instances on one SQLite file', async () => {
+  const a = await TestServer.start({ args: ARGS, settings: SETTINGS });
+  const b = await TestServer.start({ args: ARGS, settings: SETTINGS, dataDir: a.dataDir });
+  return [a, b];
+});
+
+let dropDatabase: (() => Promise<void>) | undefined;
+scenarios('two instances on one PostgreSQL database', async () => {
+  if (!(await postgresAvailable())) return null;
+  const db = await createTestDatabase();
+  dropDatabase = db.drop;
+  return Promise.all([TestServer.start({ args: ARGS, settings: SETTINGS, databaseUrl: db.url }), TestServer.start({ args: ARGS, settings: SETTINGS, databaseUrl: db.url })]);
+});
+after(async () => dropDatabase?.());
