@@ -10,6 +10,7 @@ import { startServer, ListenError } from './http/server.js';
 import { cleanAccountName } from './accounts/names.js';
 import { clientPrehash, hashPassword } from './accounts/passwords.js';
 import { UnknownSettingError } from './settings/server-settings.js';
+import { renderMarkdown, renderOpenApi } from './api/docs.js';
 import type { Extension } from './extensions.js';
 
 class CliError extends Error {}
@@ -193,6 +194,15 @@ export function buildCli(): Command {
       console.log(`Role of '${id}' is now '${role}'.`);
     });
   });
+
+  storeOptions(program.command('docs').description('print the API documentation generated from the route declarations'))
+    .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'openapi']).default('markdown'))
+    .action(async (o: StoreOptions & { format: string }) => {
+      await withCore(o, async (core) => {
+        const routes = core.routes.all();
+        console.log(o.format === 'openapi' ? JSON.stringify(renderOpenApi(routes, core.version), null, 2) : renderMarkdown(routes, core.permissions));
+      });
+    });
 
   const settings = program.command('settings').description('read and change server settings');
   storeOptions(settings.command('get [key]').description('print one setting, or all of them')).action(async (key: string | undefined, o: StoreOptions) => {
