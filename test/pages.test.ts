@@ -1,0 +1,84 @@
+// Page redirects (reference/01 §1.3) and the network-level gates (reference/01 §1.2).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TestServer } from './helpers/server.js';
+
+async function get(server: TestServer, path: string, headers: Record<string, string> = {}): Promise<{ status: number; location: string | null; type: string | null; text: string }> {
+  const res = await fetch(server.url + path, { redirect: 'manual', headers });
+  return { status: res.status, location: res.headers.get('location'), type: res.headers.get('content-type'), text: await res.text() };
+}
+
+test('pages redirect as the reference does: / to Text2Image, Text2Image to Install until installed, then to Login without a login', async () => {
+  const server = await TestServer.start({ settings: { 'UserAuthorization.AuthorizationRequired': true, 'UserAuthorization.AllowLocalhostBypass': false } });
+  try {
+    assert.deepEqual(await get(server, '/').then((r) => [r.status, r.location]), [302, 'Text2Image']);
+    assert.deepEqual(await get(server, '/Text2Image').then((r) => [r.status, r.location]), [302, 'Install']);
+    assert.equal((await server.cli(['settings', 'set', 'IsInstalled', 'true'])).code, 0);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.deepEqual(await get(server, '/Text2Image').then((r) => [r.status, r.location]), [302, 'Login']);
+    assert.deepEqual(await get(server, '/Install').then((r) => [r.status, r.location]), [302, 'Text2Image']);
+    assert.deepEqual(await get(server, '/Register').then((r) => [r.status, r.location]), [302, 'Login']);
+    const login = await get(server, '/Login');
+    assert.equal(login.status, 200);
+    assert.equal(login.type, 'text/html; charset=utf-8');
+    assert.match(login.text, /<form/i);
+  } finally {
+    await server.close();
+  }
+});
+
+test('unknown paths redirect to /Error/404, which answers 404; API GETs go to /Error/NoGetAPI', async () => {
+  const server = await TestServer.start();
+  try {
+    assert.deepEqual(await get(server, '/no/such/page').then((r) => [r.status, r.location]), [302, '/Error/404']);
+    assert.equal((await get(server, '/Error/404')).status, 404);
+    assert.equal((await get(server, '/Error/NoGetAPI')).status, 200);
+    assert.deepEqual(await get(server, '/API/GetNewSession').then((r) => [r.status, r.location]), [302, '/Error/NoGetAPI']);
+    // Static files never leave web/.
+    assert.deepEqual(await get(server, '/..%2fpackage.json').then((r) => [r.status, r.location]), [302, '/Error/404']);
+    assert.deepEqual(await get(server, '/%2e%2e/%2e%2e/etc/passwd').then((r) => [r.status, r.location]), [302, '/Error/404']);
+  } finally {
+    await server.close();
+  }
+});
+
+test('Network.RequiredAuthorization refuses every request without the exact header, unless from a bypass address', async () => {
+  const server = await TestServer.start({ settings: { 'Network.RequiredAuthorization': 'Bearer s3cret', 'Network.AuthBypassIPs': '10.255.255.1' } });
+  try {
+    const refused = await fetch(`${server.url}/API/GetNewSession`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    assert.equal(refused.status, 401);
+    assert.equal(await refused.text(), 'Unauthorized');
+    assert.equal((await get(server, '/Login')).status, 401);
+    const wrong = await server.api('GetNewSession', {}, { Authorization: 'Bearer s3cre' });
+    assert.equal(wrong.status, 401);
+    const ok = await server.api('GetNewSession', {}, { Authorization: 'Bearer s3cret' });
+    assert.equal(ok.status, 200);
+  } finally {
+    await server.close();
+  }
+});
+
+test('CORS: with an allowed origin every answer carries it and OPTIONS is answered 204', async () => {
+  const server = await TestServer.start({ settings: { 'Network.AccessControlAllowOrigin': 'https://app.example' } });
+  try {
+    const pre = await fetch(`${server.url}/API/GetNewSession`, { method: 'OPTIONS' });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.equal(pre.headers.get('access-control-allow-methods'), '*');
+    assert.equal(pre.headers.get('access-control-max-age'), '3600');
+    const res = await server.api('GetNewSession');
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example');
+  } finally {
+    await server.close();
+  }
+});
+
+test('an unparsable Origin header is ignored', async () => {
+  const server = await TestServer.start();
+  try {
+    const res = await server.api('GetNewSession', {}, { Origin: 'null' });
+    assert.equal(res.status, 200);
+  } finally {
+    await server.close();
+  }
+});
