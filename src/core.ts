@@ -59,6 +59,8 @@ export class Core {
   readonly languages: LanguageRegistry;
   /** The per-user settings tree: built-in settings plus those extensions add. */
   readonly userSettings = new UserSettingRegistry();
+  /** Folders extensions serve at `/ExtensionFile/<extension name>/`, by extension name. */
+  readonly extensionFiles = new Map<string, string>();
   /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
   readonly backends = new BackendRegistry();
   readonly settings: ServerSettings;

@@ -1,5 +1,6 @@
 // The extension API: what an embedding application may add to a server. Extensions are plain objects whose
 // `register` runs once, before the server starts listening.
+import path from 'node:path';
 import type { RouteDef } from './api/route.js';
 import type { NewPermission } from './accounts/permissions.js';
 import type { SettingDef } from './settings/server-settings.js';
@@ -16,6 +17,8 @@ export interface ExtensionApi {
   addPermission(permission: NewPermission): void;
   addServerSetting(setting: SettingDef): void;
   addTheme(theme: Theme): void;
+  /** Serves a folder's files at `/ExtensionFile/<extension name>/<path>` (theme stylesheets, images, scripts). */
+  addFiles(folder: string): void;
   /**
    * Adds a per-user setting (or a group of them) at the top of the settings tree. Every user sees it in
    * GetUserSettings and may change it; the server setting `DefaultUser.<Name>` holds its default for everyone.
@@ -47,6 +50,11 @@ export function extensionApi(core: Core, extension?: Extension): ExtensionApi {
     addPermission: (permission) => void core.permissions.register(permission),
     addServerSetting: (setting) => core.settings.define(setting),
     addTheme: (theme) => core.themes.add(theme),
+    addFiles: (folder) => {
+      if (!extension) throw new Error('Files can only be served for a named extension');
+      if (core.extensionFiles.has(extension.name)) throw new Error(`Extension '${extension.name}' serves files already`);
+      core.extensionFiles.set(extension.name, path.resolve(folder));
+    },
     addUserSetting: (setting) => defineUserSettingDefaults(core.settings, core.userSettings.add(setting)),
     addLanguage: (language) => {
       if (!LANGUAGE_CODE.test(language.code)) throw new Error(`Language code '${language.code}' must be 1 to 32 letters, digits, '_' or '-'`);

@@ -160,6 +160,18 @@ describe('what an extension registers', () => {
     assert.deepEqual(themes.fixture_theme, { name: 'Fixture Theme', is_dark: true, css_paths: ['ExtensionFile/test-fixture/fixture.css'] });
   });
 
+  test("an extension's files are served under /ExtensionFile/<name>/ and nothing outside its folder", async () => {
+    const css = await fetch(`${server.url}/ExtensionFile/test-fixture/fixture.css`);
+    assert.equal(css.status, 200);
+    assert.equal(css.headers.get('content-type'), 'text/css; charset=utf-8');
+    assert.equal(await css.text(), '/* fixture theme */\nbody { color: teal; }\n');
+    for (const p of ['/ExtensionFile/test-fixture/%2e%2e/test-extension.ts', '/ExtensionFile/test-fixture/..%2ftest-extension.ts', '/ExtensionFile/other/fixture.css', '/ExtensionFile/test-fixture/']) {
+      const res = await fetch(server.url + p, { redirect: 'manual' });
+      assert.equal(res.status, 302, p);
+      assert.equal(res.headers.get('location'), '/Error/404', p);
+    }
+  });
+
   test('a language is served by GetLanguage and offered by the language setting', async () => {
     const res = await server.call('GetLanguage', user, { language: 'xx' });
     assert.equal(res.text, '{"language":{"code":"xx","name":"Fixture Language","local_name":"Fixturish","keys":{"Generate":"Fixturize","Interrupt":""}}}');

@@ -13,7 +13,7 @@ import type { CookieOptions, RequestInfo, ResponseControl, RouteOutput } from '.
 import { requestInfo } from './request-info.js';
 import { handlePage } from '../web/pages.js';
 import { handleViewSpecial } from '../web/view-special.js';
-import { serveStatic } from './static.js';
+import { serveExtensionFile, serveStatic } from './static.js';
 
 /** Sessionless routes read at most this much (PRODUCT.md §2.8). */
 export const SESSIONLESS_MAX_BYTES = 64 * 1024;
@@ -188,6 +188,7 @@ async function handleRequest(core: Core, req: IncomingMessage, res: ServerRespon
   if (await handleViewSpecial(core, req, res, info)) return;
   if (await handlePage(core, req, res, info)) return;
   if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(req, res, pathname))) return;
+  if ((req.method === 'GET' || req.method === 'HEAD') && (await serveExtensionFile(core.extensionFiles, req, res, pathname))) return;
   if (pathname.toLowerCase().startsWith('/error/')) {
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('Not found');

@@ -23,8 +23,8 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Serves `pathname` from web/ when such a file exists; false otherwise. */
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+/** Serves `pathname` from `root` (web/ by default) when such a file exists; false otherwise. */
+export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, root: string = WEB_ROOT): Promise<boolean> {
   let decoded: string;
   try {
     decoded = decodeURIComponent(pathname);
@@ -32,8 +32,8 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
     return false;
   }
   if (decoded.includes('\0')) return false;
-  const file = path.resolve(WEB_ROOT, `.${path.posix.normalize(`/${decoded}`)}`);
-  if (!file.startsWith(WEB_ROOT + path.sep)) return false;
+  const file = path.resolve(root, `.${path.posix.normalize(`/${decoded}`)}`);
+  if (!file.startsWith(root + path.sep)) return false;
   let info;
   try {
     info = await stat(file);
@@ -60,4 +60,13 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
     stream.pipe(res);
   });
   return true;
+}
+
+const EXTENSION_FILE = /^\/ExtensionFile\/([^/]+)(\/.*)$/;
+
+/** `/ExtensionFile/<extension name>/<path>`: files from the folder that extension registered. */
+export function serveExtensionFile(folders: ReadonlyMap<string, string>, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+  const m = EXTENSION_FILE.exec(pathname);
+  const folder = m ? folders.get(m[1]!) : undefined;
+  return folder ? serveStatic(req, res, m![2]!, folder) : Promise.resolve(false);
 }
