@@ -165,3 +165,18 @@ describe('API keys', () => {
     assert.deepEqual((await server.call('GetAPIKeyStatus', b, { keyType: 'civitai_api' })).body, { status: 'not set' });
   });
 });
+
+describe('/ViewSpecial/Preset with accounts on', () => {
+  test('without a login the preview route answers 400 invalid_user; with the login cookie it finds the preset', async () => {
+    const anonymous = await fetch(`${server.url}/ViewSpecial/Preset/anything`, { headers: client() });
+    assert.equal(anonymous.status, 400);
+    assert.deepEqual(await anonymous.json(), { error: 'Invalid or unauthorized.', error_id: 'invalid_user' });
+    const token = (await login('dora', 'pw123456'))!;
+    const sid = await sessionFor(token);
+    const image = 'data:image/jpeg;base64,' + (await import('jpeg-js')).default.encode({ data: Buffer.alloc(16 * 16 * 4, 90), width: 16, height: 16 }, 80).data.toString('base64');
+    assert.deepEqual((await server.call('AddNewPreset', sid, { title: 'Mine', description: '', param_map: {}, preview_image: image })).body, { success: true });
+    const res = await fetch(`${server.url}/ViewSpecial/Preset/mine`, { headers: { Cookie: `swarm_token=${token}`, ...client() } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/jpeg');
+  });
+});
