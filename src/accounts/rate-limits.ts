@@ -28,6 +28,8 @@ export class MemoryRateLimiter implements RateLimiter {
     const now = this.clock();
     let w = this.windows.get(id);
     if (!w || now - w.start > rule.periodMs) {
+      // Re-inserted, so the map stays ordered by window start and the oldest is always first.
+      this.windows.delete(id);
       w = { start: now, count: 0 };
       this.windows.set(id, w);
     }

@@ -42,12 +42,15 @@ export class ApiError extends Error {
   }
 }
 
-/** An error with an error_id from the registry; `text` overrides the default wording. */
-export function apiError(id: ErrorId, text?: string | null): ApiError {
+/**
+ * An error with an error_id from the registry; `text` overrides the default wording (null: no text), `status`
+ * the registry's status where the reference answers the same id differently (Login's soft internal_error).
+ */
+export function apiError(id: ErrorId, text?: string | null, status?: number): ApiError {
   const def: ErrorDef = ERROR_IDS[id];
   const message = text === undefined ? def.text : text;
   const body: Record<string, unknown> = message === null ? { error_id: id } : { error: message, error_id: id };
-  return new ApiError(def.status, body);
+  return new ApiError(status ?? def.status, body);
 }
 
 /** A plain handler error without error_id (HTTP 200), as the reference's parameter and route errors. */

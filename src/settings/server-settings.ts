@@ -100,6 +100,8 @@ export class ServerSettings {
   private readonly defs = new Map<string, SettingDef>();
   private readonly byLower = new Map<string, SettingDef>();
   private stored: Record<string, unknown> = {};
+  /** Effective values by the key as asked, computed once per change: settings are read on every request. */
+  private readonly effective = new Map<string, SettingValue>();
 
   constructor(
     private readonly store: KeyValueStore,
@@ -117,6 +119,7 @@ export class ServerSettings {
     if (this.defs.has(def.key)) throw new Error(`Setting '${def.key}' is defined twice`);
     this.defs.set(def.key, def);
     this.byLower.set(def.key.toLowerCase(), def);
+    this.effective.clear();
   }
 
   /** Finds a definition by its key, case-insensitively. */
@@ -130,25 +133,36 @@ export class ServerSettings {
 
   async reload(): Promise<void> {
     this.stored = await this.store.all();
+    this.effective.clear();
   }
 
   /** Validates and records a per-run override. */
   override(key: string, value: unknown): void {
     const def = this.require(key);
     this.overrides[def.key] = convertSetting(def, value);
+    this.effective.clear();
   }
 
+  /** The effective value (override, stored, default). Lists are shared: do not modify them. */
   get<T extends SettingValue>(key: string): T {
+    const cached = this.effective.get(key);
+    if (cached !== undefined) return cached as T;
+    const value = this.compute(key);
+    this.effective.set(key, value);
+    return value as T;
+  }
+
+  private compute(key: string): SettingValue {
     const def = this.require(key);
-    if (def.key in this.overrides) return this.overrides[def.key] as T;
+    if (def.key in this.overrides) return this.overrides[def.key]!;
     if (def.key in this.stored) {
       try {
-        return convertSetting(def, this.stored[def.key]) as T;
+        return convertSetting(def, this.stored[def.key]);
       } catch {
         // A stored value of the wrong type (hand-edited database) falls back to the default.
       }
     }
-    return def.default as T;
+    return def.default;
   }
 
   bool(key: string): boolean {

@@ -1,4 +1,6 @@
-// SQLite store (better-sqlite3, WAL, synchronous=FULL so an acknowledged write survives kill -9 and power loss).
+// SQLite store (better-sqlite3, WAL). synchronous=NORMAL: in WAL mode every commit is in the log before the
+// call returns, so an acknowledged write survives kill -9 of the server; only an OS crash or power loss can take
+// the last commits, which FULL would prevent at the price of an fsync per write.
 // better-sqlite3 is synchronous; each method is one short transaction, exposed through the async interface.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -33,7 +35,7 @@ export async function openSqliteStore(dataDir: string): Promise<Store> {
   const file = path.join(dataDir, SQLITE_FILE_NAME);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
