@@ -5,15 +5,15 @@ import { t } from './i18n.js';
 
 /** Words for each error_id; the server's own `error` text is used when the id is not listed. */
 const ERROR_WORDS = {
-  invalid_login: () => t('The user name or password is wrong.'),
-  ratelimit: () => t('Too many attempts in a short time. Wait a minute, then try again.'),
-  invalid_input: () => t('The user name needs 3 to 100 letters, digits or underscores, and the password 8 to 500 characters.'),
-  username_exists: () => t('That user name is taken or not allowed. Choose another one that starts with a letter.'),
-  registration_failed: () => t('The account could not be created. Try again, or ask the server owner.'),
-  registration_disabled: () => t('This server does not let people create their own accounts. Ask the server owner for one.'),
-  bad_permissions: () => t('Your account is not allowed to do this. Ask the server owner if you need it.'),
+  invalid_login: () => t('Invalid username or password.'),
+  ratelimit: () => t('Too many attempts. Wait a minute and try again.'),
+  invalid_input: () => t('The username needs 3 to 100 characters and the password 8 to 500.'),
+  username_exists: () => t('That username is taken.'),
+  registration_failed: () => t('The account could not be created.'),
+  registration_disabled: () => t('Registration is disabled on this server.'),
+  bad_permissions: () => t('You lack permission for this action.'),
   invalid_session_id: () => t('Your session ended and could not be renewed. Reload the page.'),
-  internal_error: () => t('The server ran into a problem with this request. The details are in the server log.'),
+  internal_error: () => t('An internal error occurred.'),
   basic_api: () => t('The server could not understand the request. Reload the page and try again.'),
   bad_route: () => t('This server does not offer that function; it may be a different version.'),
   bad_request_method: () => t('This server does not offer that function; it may be a different version.'),

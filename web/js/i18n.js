@@ -1,4 +1,4 @@
-// Translation of the UI. Every text is written in English in the markup or in `t('...')` calls; the English
+// Translation of the UI. Every text is written in English, in the markup or as the argument of t(); the English
 // text is the key into the language's `keys` (languages/<code>.json, fetched by GetLanguage). An empty or
 // missing translation shows the English.
 let translations = {};

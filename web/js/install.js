@@ -117,14 +117,14 @@ function choices() {
 function renderSummary() {
   const c = choices();
   const themeName = themes.find((x) => x.id === c.theme)?.name ?? c.theme;
-  const who = { just_self: t('Just me, on this computer'), just_self_lan: t('Just me, on my local network') }[c.installed_for];
+  const who = { just_self: t('Just Yourself'), just_self_lan: t('Just Yourself (LAN)') }[c.installed_for];
   const modelNames = c.models === 'none' ? t('None') : c.models.split(', ').map((id) => models.find((m) => m.id === id)?.name ?? id).join(', ');
   const language = (data.languages ?? []).find((l) => l.code === c.language);
   const rows = [
     [t('Theme'), t(themeName)],
-    [t('Who can open this server'), who],
+    [t('Who is this server for?'), who],
     [t('Backend'), c.backend === 'comfyui' ? 'ComfyUI' : t('None')],
-    [t('AMD graphics card'), c.install_amd ? t('Yes') : t('No')],
+    [t('Use AMD GPU support'), c.install_amd ? t('Yes') : t('No')],
     [t('Models to download'), modelNames],
     [t('Language'), language ? language.local_name : c.language],
   ];
@@ -169,7 +169,7 @@ $('#install-button').addEventListener('click', async () => {
   try {
     await openSocket('InstallConfirmWS', choices(), (m) => onInstallMessage(m, state));
     if (state.done) {
-      showMessage($('#install-message'), t('Installed. Opening your page...'), 'ok');
+      showMessage($('#install-message'), t('Installed!'), 'ok');
       location.href = 'Text2Image';
       return;
     }
@@ -206,7 +206,7 @@ newSession().then(
     const box = $('#session-message');
     if (err.errorId === 'not_logged_in') {
       box.className = 'message error';
-      box.replaceChildren(t('Log in as the server owner to run the installer.'), ' ', el('a', { href: 'Login' }, t('Log in')));
+      box.replaceChildren(t('Log in as the server owner to run the installer.'), ' ', el('a', { href: 'Login' }, t('Log In')));
     } else {
       showMessage(box, err.message);
     }

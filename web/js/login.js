@@ -5,7 +5,7 @@ import { $, busy, clearMessage, pageData, showMessage, startPage } from './page.
 import { prehashPassword } from './prehash.js';
 import { safeHtml } from './safe-html.js';
 
-startPage('Log in');
+startPage('Log In');
 const data = pageData();
 $('#login-notice').append(safeHtml(data.login_notice ?? ''));
 $('#register-link').hidden = !data.allow_registration;
@@ -21,7 +21,7 @@ form.addEventListener('submit', async (event) => {
   const username = $('#username').value;
   const password = $('#password').value;
   if (username.trim() === '' || password === '') {
-    showMessage(message, t('Enter your user name and password.'));
+    showMessage(message, t('Enter your username and password.'));
     (username.trim() === '' ? $('#username') : $('#password')).focus();
     return;
   }

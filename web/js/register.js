@@ -20,10 +20,10 @@ $('#register-form').addEventListener('submit', async (event) => {
   const password = $('#password').value;
   const id = cleanUserId(username);
   let problem = null;
-  if (id.length < 3 || id.length > 100) problem = [t('The user name needs 3 to 100 letters, digits or underscores.'), '#username'];
-  else if (!/^[a-z]/.test(id)) problem = [t('The user name must start with a letter.'), '#username'];
+  if (id.length < 3 || id.length > 100) problem = [t('The username needs 3 to 100 letters, digits or underscores.'), '#username'];
+  else if (!/^[a-z]/.test(id)) problem = [t('The username must start with a letter.'), '#username'];
   else if (password.length < 8) problem = [t('The password needs at least 8 characters.'), '#password'];
-  else if (password !== $('#password2').value) problem = [t('The two passwords are not the same.'), '#password2'];
+  else if (password !== $('#password2').value) problem = [t('Passwords do not match.'), '#password2'];
   if (problem) {
     showMessage(message, problem[0]);
     $(problem[1]).focus();

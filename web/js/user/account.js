@@ -12,7 +12,7 @@ export function setUpPasswordForm() {
     const oldPassword = $('#old-password').value;
     const newPassword = $('#new-password').value;
     if (newPassword.length < 8) {
-      showMessage(message, t('The new password needs at least 8 characters.'));
+      showMessage(message, t('The password needs at least 8 characters.'));
       $('#new-password').focus();
       return;
     }

@@ -130,7 +130,7 @@ export class PresetsPanel {
       { class: 'param-row' },
       el('div', {}, el('label', { for: nameId }, t('Parameter')), el('input', { type: 'text', id: nameId, class: 'param-name', value: name, spellcheck: 'false' })),
       el('div', {}, el('label', { for: valueId }, t('Value')), el('input', { type: 'text', id: valueId, class: 'param-value', value })),
-      el('button', { type: 'button', class: 'small', onclick: () => row.remove() }, t('Remove')),
+      el('button', { type: 'button', class: 'small', onclick: () => row.remove() }, t('Delete')),
     );
     return row;
   }
