@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { RateLimiter, RateLimitRule } from '../../accounts/rate-limits.js';
 import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
+import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from '../rows.js';
 import type {
   GenericDataStore,
   KeyValueStore,
@@ -21,21 +22,11 @@ import type {
 } from '../types.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
-type Row = Record<string, unknown>;
 type Queryable = pg.Pool | pg.PoolClient;
 
 // BIGINT columns arrive as strings by default; every value here fits a double.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const now = (): number => Math.floor(Date.now() / 1000);
-const json = (v: unknown): string => JSON.stringify(v);
-const parse = <T>(text: unknown, fallback: T): T => {
-  try {
-    return typeof text === 'string' && text !== '' ? (JSON.parse(text) as T) : fallback;
-  } catch {
-    return fallback;
-  }
-};
 const EVENT_CHANNEL = 'swarmcore_events';
 /** Session ids per notification (41 bytes each in JSON, well under the 8000-byte payload limit). */
 const NOTIFY_IDS = 150;
@@ -78,7 +69,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
       await client.query('BEGIN');
       try {
         await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)', [m.version, m.description, now()]);
+        await client.query('INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)', [m.version, m.description, nowSeconds()]);
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
@@ -115,7 +106,6 @@ async function count(db: Queryable, sql: string, params: unknown[] = []): Promis
   return (await db.query(sql, params)).rowCount ?? 0;
 }
 
-const ids = (list: Row[]): string[] => list.map((r) => String(r.id));
 
 class PostgresStore implements Store {
   readonly engine = 'postgres' as const;
@@ -160,25 +150,8 @@ class PostgresStore implements Store {
   }
 }
 
-function userFromRow(r: Row): UserRecord {
-  return {
-    id: String(r.id),
-    passwordHash: String(r.password_hash),
-    passwordSetByAdmin: r.password_set_by_admin === true,
-    roles: parse<string[]>(r.roles, []),
-    settings: parse<Record<string, unknown>>(r.settings, {}),
-    paramEdits: String(r.param_edits),
-    createdAt: Number(r.created_at),
-  };
-}
 
-const USER_COLUMNS: Record<string, [string, (v: never) => unknown]> = {
-  passwordHash: ['password_hash', (v: string) => v],
-  passwordSetByAdmin: ['password_set_by_admin', (v: boolean) => v],
-  roles: ['roles', (v: string[]) => json(v)],
-  settings: ['settings', (v: Record<string, unknown>) => json(v)],
-  paramEdits: ['param_edits', (v: string) => v],
-};
+const USER_COLUMNS = userColumns((v) => v);
 
 class PgUsers implements UserStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -216,7 +189,7 @@ class PgUsers implements UserStore {
     return transaction(this.pool, async (c) => {
       const r = (await rows(c, 'SELECT settings FROM users WHERE id = $1 FOR UPDATE', [id]))[0];
       if (!r) return false;
-      await c.query('UPDATE users SET settings = $1 WHERE id = $2', [json(change(parse<Record<string, unknown>>(r.settings, {}))), id]);
+      await c.query('UPDATE users SET settings = $1 WHERE id = $2', [json(change(parseJson<Record<string, unknown>>(r.settings, {}))), id]);
       return true;
     });
   }
@@ -230,16 +203,6 @@ class PgUsers implements UserStore {
   }
 }
 
-function sessionFromRow(r: Row): SessionRecord {
-  return {
-    id: String(r.id),
-    userId: String(r.user_id),
-    originAddress: String(r.origin_address),
-    originToken: r.origin_token === null ? null : String(r.origin_token),
-    createdAt: Number(r.created_at),
-    lastActive: Number(r.last_active),
-  };
-}
 
 class PgSessions implements SessionStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -285,17 +248,6 @@ class PgSessions implements SessionStore {
   }
 }
 
-function tokenFromRow(r: Row): LoginTokenRecord {
-  return {
-    id: String(r.id),
-    userId: String(r.user_id),
-    validationHash: String(r.validation_hash),
-    originAddress: String(r.origin_address),
-    userAgent: String(r.user_agent),
-    createdAt: Number(r.created_at),
-    lastActive: Number(r.last_active),
-  };
-}
 
 class PgLoginTokens implements LoginTokenStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -349,17 +301,6 @@ class PgLoginTokens implements LoginTokenStore {
   }
 }
 
-function presetFromRow(r: Row): PresetRecord {
-  return {
-    key: String(r.key),
-    title: String(r.title),
-    author: String(r.author),
-    description: String(r.description),
-    previewImage: String(r.preview_image),
-    isStarred: r.is_starred === true,
-    paramMap: parse<Record<string, string>>(r.param_map, {}),
-  };
-}
 
 const INSERT_PRESET =
   'INSERT INTO presets (user_id, key, title, author, description, preview_image, is_starred, param_map) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, key) DO NOTHING';
@@ -437,7 +378,7 @@ class PgRoles implements RoleStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async list(): Promise<RoleRecord[]> {
-    return (await rows(this.pool, 'SELECT data FROM roles ORDER BY seq')).map((r) => parse<RoleRecord>(r.data, null as never));
+    return (await rows(this.pool, 'SELECT data FROM roles ORDER BY seq')).map((r) => parseJson<RoleRecord>(r.data, null as never));
   }
 
   async put(role: RoleRecord): Promise<void> {
@@ -457,13 +398,13 @@ class PgKeyValue implements KeyValueStore {
 
   async all(): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
-    for (const r of await rows(this.pool, `SELECT key, value FROM ${this.table} ORDER BY key`)) out[String(r.key)] = parse<unknown>(r.value, null);
+    for (const r of await rows(this.pool, `SELECT key, value FROM ${this.table} ORDER BY key`)) out[String(r.key)] = parseJson<unknown>(r.value, null);
     return out;
   }
 
   async get(key: string): Promise<unknown> {
     const r = (await rows(this.pool, `SELECT value FROM ${this.table} WHERE key = $1`, [key]))[0];
-    return r ? parse<unknown>(r.value, null) : undefined;
+    return r ? parseJson<unknown>(r.value, null) : undefined;
   }
 
   async set(key: string, value: unknown): Promise<void> {
@@ -518,7 +459,7 @@ class PostgresEventBus extends LocalEventBus {
     client.on('end', () => this.reconnect(client));
     client.on('notification', (msg) => {
       if (msg.channel !== EVENT_CHANNEL || !msg.payload) return;
-      const { from, event } = parse<{ from: string; event: ClusterEvent }>(msg.payload, { from: this.instance, event: { type: 'settings.changed' } });
+      const { from, event } = parseJson<{ from: string; event: ClusterEvent }>(msg.payload, { from: this.instance, event: { type: 'settings.changed' } });
       if (from !== this.instance) this.deliver(event);
     });
     await client.connect();

@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from '../rows.js';
 import type {
   GenericDataStore,
   KeyValueStore,
@@ -24,7 +25,6 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { MemoryRateLimiter, type RateLimiter } from '../../accounts/rate-limits.js';
 import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
 
-type Row = Record<string, unknown>;
 type DB = Database.Database;
 
 export const SQLITE_FILE_NAME = 'swarmcore.db';
@@ -49,20 +49,11 @@ function migrate(db: DB): void {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)').run(m.version, m.description, now());
+      db.prepare('INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)').run(m.version, m.description, nowSeconds());
     }).immediate();
   }
 }
 
-const now = (): number => Math.floor(Date.now() / 1000);
-const json = (v: unknown): string => JSON.stringify(v);
-const parse = <T>(text: unknown, fallback: T): T => {
-  try {
-    return typeof text === 'string' && text !== '' ? (JSON.parse(text) as T) : fallback;
-  } catch {
-    return fallback;
-  }
-};
 
 class SqliteStore implements Store {
   readonly engine = 'sqlite' as const;
@@ -133,7 +124,7 @@ class SqliteEventBus extends LocalEventBus {
   override async publish(event: ClusterEvent): Promise<void> {
     if (this.db.open) {
       this.poll();
-      const id = Number(this.db.prepare('INSERT INTO cluster_events (payload, created_at) VALUES (?, ?)').run(json(event), now()).lastInsertRowid);
+      const id = Number(this.db.prepare('INSERT INTO cluster_events (payload, created_at) VALUES (?, ?)').run(json(event), nowSeconds()).lastInsertRowid);
       // Our own commit leaves data_version alone; if it moved, another process wrote meanwhile and the next
       // poll must read past our row without delivering it twice.
       if (this.dataVersion() === this.lastVersion) this.lastId = id;
@@ -152,9 +143,9 @@ class SqliteEventBus extends LocalEventBus {
       const id = Number(r.id);
       this.lastId = id;
       if (this.own.delete(id)) continue;
-      this.deliver(parse<ClusterEvent>(r.payload, { type: 'settings.changed' }));
+      this.deliver(parseJson<ClusterEvent>(r.payload, { type: 'settings.changed' }));
     }
-    this.db.prepare('DELETE FROM cluster_events WHERE created_at < ?').run(now() - SqliteEventBus.KEEP_SECONDS);
+    this.db.prepare('DELETE FROM cluster_events WHERE created_at < ?').run(nowSeconds() - SqliteEventBus.KEEP_SECONDS);
   }
 
   stop(): void {
@@ -162,25 +153,8 @@ class SqliteEventBus extends LocalEventBus {
   }
 }
 
-function userFromRow(r: Row): UserRecord {
-  return {
-    id: String(r.id),
-    passwordHash: String(r.password_hash),
-    passwordSetByAdmin: r.password_set_by_admin === 1,
-    roles: parse<string[]>(r.roles, []),
-    settings: parse<Record<string, unknown>>(r.settings, {}),
-    paramEdits: String(r.param_edits),
-    createdAt: Number(r.created_at),
-  };
-}
 
-const USER_COLUMNS: Record<string, [string, (v: never) => unknown]> = {
-  passwordHash: ['password_hash', (v: string) => v],
-  passwordSetByAdmin: ['password_set_by_admin', (v: boolean) => (v ? 1 : 0)],
-  roles: ['roles', (v: string[]) => json(v)],
-  settings: ['settings', (v: Record<string, unknown>) => json(v)],
-  paramEdits: ['param_edits', (v: string) => v],
-};
+const USER_COLUMNS = userColumns((v) => (v ? 1 : 0));
 
 class SqliteUsers implements UserStore {
   constructor(private readonly db: DB) {}
@@ -216,7 +190,7 @@ class SqliteUsers implements UserStore {
       .transaction(() => {
         const r = this.db.prepare('SELECT settings FROM users WHERE id = ?').get(id) as Row | undefined;
         if (!r) return false;
-        const next = change(parse<Record<string, unknown>>(r.settings, {}));
+        const next = change(parseJson<Record<string, unknown>>(r.settings, {}));
         this.db.prepare('UPDATE users SET settings = ? WHERE id = ?').run(json(next), id);
         return true;
       })
@@ -233,18 +207,7 @@ class SqliteUsers implements UserStore {
   }
 }
 
-function sessionFromRow(r: Row): SessionRecord {
-  return {
-    id: String(r.id),
-    userId: String(r.user_id),
-    originAddress: String(r.origin_address),
-    originToken: r.origin_token === null ? null : String(r.origin_token),
-    createdAt: Number(r.created_at),
-    lastActive: Number(r.last_active),
-  };
-}
 
-const ids = (rows: unknown[]): string[] => (rows as Row[]).map((r) => String(r.id));
 
 class SqliteSessions implements SessionStore {
   constructor(private readonly db: DB) {}
@@ -286,17 +249,6 @@ class SqliteSessions implements SessionStore {
   }
 }
 
-function tokenFromRow(r: Row): LoginTokenRecord {
-  return {
-    id: String(r.id),
-    userId: String(r.user_id),
-    validationHash: String(r.validation_hash),
-    originAddress: String(r.origin_address),
-    userAgent: String(r.user_agent),
-    createdAt: Number(r.created_at),
-    lastActive: Number(r.last_active),
-  };
-}
 
 class SqliteLoginTokens implements LoginTokenStore {
   constructor(private readonly db: DB) {}
@@ -357,17 +309,6 @@ class SqliteLoginTokens implements LoginTokenStore {
   }
 }
 
-function presetFromRow(r: Row): PresetRecord {
-  return {
-    key: String(r.key),
-    title: String(r.title),
-    author: String(r.author),
-    description: String(r.description),
-    previewImage: String(r.preview_image),
-    isStarred: r.is_starred === 1,
-    paramMap: parse<Record<string, string>>(r.param_map, {}),
-  };
-}
 
 class SqlitePresets implements PresetStore {
   constructor(private readonly db: DB) {}
@@ -438,7 +379,7 @@ class SqliteRoles implements RoleStore {
   constructor(private readonly db: DB) {}
 
   async list(): Promise<RoleRecord[]> {
-    return (this.db.prepare('SELECT data FROM roles ORDER BY rowid').all() as Row[]).map((r) => parse<RoleRecord>(r.data, null as never));
+    return (this.db.prepare('SELECT data FROM roles ORDER BY rowid').all() as Row[]).map((r) => parseJson<RoleRecord>(r.data, null as never));
   }
 
   async put(role: RoleRecord): Promise<void> {
@@ -458,13 +399,13 @@ class SqliteKeyValue implements KeyValueStore {
 
   async all(): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
-    for (const r of this.db.prepare(`SELECT key, value FROM ${this.table} ORDER BY key`).all() as Row[]) out[String(r.key)] = parse<unknown>(r.value, null);
+    for (const r of this.db.prepare(`SELECT key, value FROM ${this.table} ORDER BY key`).all() as Row[]) out[String(r.key)] = parseJson<unknown>(r.value, null);
     return out;
   }
 
   async get(key: string): Promise<unknown> {
     const r = this.db.prepare(`SELECT value FROM ${this.table} WHERE key = ?`).get(key) as Row | undefined;
-    return r ? parse<unknown>(r.value, null) : undefined;
+    return r ? parseJson<unknown>(r.value, null) : undefined;
   }
 
   async set(key: string, value: unknown): Promise<void> {
