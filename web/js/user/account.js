@@ -164,10 +164,11 @@ export class TokensPanel {
         el(
           'tr',
           { dataset: { tokenId: tok.id } },
-          el('td', {}, tok.user_agent),
-          el('td', {}, tok.origin_address),
-          el('td', {}, formatTime(tok.created)),
-          el('td', {}, formatTime(tok.last_active)),
+          // data-label names each cell where narrow screens show the rows as stacked cards.
+          el('td', { dataset: { label: t('Browser or reason') } }, tok.user_agent),
+          el('td', { dataset: { label: t('Origin Address') } }, tok.origin_address),
+          el('td', { dataset: { label: t('Created') } }, formatTime(tok.created)),
+          el('td', { dataset: { label: t('Last Active') } }, formatTime(tok.last_active)),
           el('td', {}, tok.is_current ? el('strong', {}, t('This login')) : el('button', { type: 'button', class: 'small danger', 'aria-label': t('Revoke the token "{0}"', tok.user_agent), onclick: (e) => this.revoke(tok, e.currentTarget) }, t('Revoke'))),
         ),
       ),
