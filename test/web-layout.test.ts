@@ -61,6 +61,13 @@ describe('pages at phone and desktop widths', () => {
 
   test('the installer can be completed with the keyboard alone at phone width', async (t) => {
     if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    // Someone on the network without a login is told to log in as the owner, and cannot start the install.
+    const stranger = await newContext(browser, log, { extraHTTPHeaders: { 'X-Forwarded-For': '198.51.100.30' } });
+    const strangerPage = await stranger.newPage();
+    await strangerPage.goto(`${server.url}/Install`);
+    await strangerPage.locator('#session-message', { hasText: 'Log in as the server owner to run the installer.' }).waitFor();
+    assert.equal(await strangerPage.locator('#install-button').isDisabled(), true);
+    await stranger.close();
     const context = await newContext(browser, log, { viewport: { width: 375, height: 812 } });
     await checkPage(context, `${server.url}/Install`, 'install', (p) => p.getByRole('heading', { name: 'Welcome' }).waitFor());
     const page = await context.newPage();
@@ -82,6 +89,10 @@ describe('pages at phone and desktop widths', () => {
     await tabTo(/^INPUT modern_dark$/);
     await page.keyboard.press('ArrowDown');
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'modern_light');
+    // The README's picture of the installer (regenerated here; docs/installer.png is a copy).
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: screenshotPath('readme-installer') });
+    await page.setViewportSize({ width: 375, height: 812 });
     await tabTo(/^BUTTON Next$/);
     await page.keyboard.press('Enter');
     await tabTo(/^INPUT just_self$/);
@@ -174,6 +185,13 @@ describe('pages at phone and desktop widths', () => {
         await p.locator(`#${section}`).waitFor();
       });
     }
+    // The README's picture of the user page (docs/user-page.png is a copy).
+    const shot = await context.newPage();
+    await shot.setViewportSize({ width: 1280, height: 800 });
+    await shot.goto(`${server.url}/Text2Image#presets`);
+    await shot.locator('.preset-item').nth(1).waitFor();
+    await shot.screenshot({ path: screenshotPath('readme-user-page') });
+    await shot.close();
     for (const name of ['404', 'Internal', 'BasicAPI', 'NoGetAPI', 'Permissions']) {
       await checkPage(context, `${server.url}/Error/${name}`, `error-${name.toLowerCase()}`, (p) => p.locator('h1').waitFor());
     }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import jpeg from 'jpeg-js';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { prehash, ROOT, TestServer, needsService } from './helpers/server.js';
 import { chromiumAvailable, launchBrowser, newContext, screenshotPath, type ConsoleLog } from './helpers/browser.js';
 import { ModelHost, makeFile } from './helpers/model-files.js';
@@ -25,6 +25,11 @@ const API_ADDRESS = '203.0.113.200';
 const EXAMPLE = path.join(ROOT, 'examples/procedural-images/index.ts');
 /** About twenty seconds of rendering unless interrupted. */
 const LONG = { images: 1, prompt: 'a lighthouse at dusk', seed: 7, width: 1024, height: 1024, steps: 1000 };
+
+/** Waits until the page's theme stylesheets are exactly `hrefs` (the old ones go once the new ones have loaded). */
+async function themeLoaded(page: Page, hrefs: string[]): Promise<void> {
+  await page.waitForFunction((want) => JSON.stringify([...document.querySelectorAll('link[data-theme-sheet]')].map((l: { getAttribute(n: string): string }) => l.getAttribute('href'))) === JSON.stringify(want), hrefs);
+}
 
 function smallJpeg(): Buffer {
   const width = 64;
@@ -111,6 +116,7 @@ describe('the web UI in Chromium', () => {
     await page.getByRole('button', { name: 'Customize Settings' }).click();
     // Picking a theme restyles this page with exactly the registry's stylesheets.
     await page.getByLabel('Catppuccin Latte').check();
+    await themeLoaded(page, ['/css/themes/modern.css', '/css/themes/ctp_latte.css']);
     assert.deepEqual(
       await page.evaluate(() => [document.documentElement.dataset.theme, [...document.querySelectorAll('link[data-theme-sheet]')].map((l) => l.getAttribute('href')), document.documentElement.className]),
       ['ctp_latte', ['/css/themes/modern.css', '/css/themes/ctp_latte.css'], 'theme-light'],
@@ -251,6 +257,7 @@ describe('the web UI in Chromium', () => {
     // ---- theme: applied at once, stored on the account, remembered by the browser ----
     await page.getByLabel('Theme', { exact: true }).selectOption('modern_light');
     await page.locator('#page-message', { hasText: 'Theme changed to Modern Light.' }).waitFor();
+    await themeLoaded(page, ['/css/themes/modern.css', '/css/themes/modern_light.css']);
     assert.deepEqual(
       await page.evaluate(() => [document.documentElement.dataset.theme, [...document.querySelectorAll('link[data-theme-sheet]')].map((l) => l.getAttribute('href'))]),
       ['modern_light', ['/css/themes/modern.css', '/css/themes/modern_light.css']],
