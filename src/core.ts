@@ -30,6 +30,8 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 export const VERSION: string = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 export const LOCAL_USER_ID = 'local';
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+/** Sessions unused this long leave memory (not the store). */
+const SESSION_MEMORY_SECONDS = 15 * 60;
 
 export interface CoreOptions {
   /** Where SQLite keeps its file and where data files (autocompletions, languages) are read. */
@@ -70,6 +72,7 @@ export class Core {
   readonly sessions: SessionService;
   readonly rateLimits: RateLimiter;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private evictTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly dataDir: string,
@@ -107,6 +110,8 @@ export class Core {
     }
     core.sweepTimer = setInterval(() => void core.sweep().catch((err: unknown) => log.error({ err }, 'sweep failed')), SWEEP_INTERVAL_MS);
     core.sweepTimer.unref();
+    core.evictTimer = setInterval(() => void core.sessions.evictIdle(SESSION_MEMORY_SECONDS).catch((err: unknown) => log.error({ err }, 'evicting idle sessions failed')), 60_000);
+    core.evictTimer.unref();
     return core;
   }
 
@@ -123,6 +128,7 @@ export class Core {
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    clearInterval(this.evictTimer);
     // Running generations stop now rather than outlive the store they may write to.
     for (const session of this.sessions.liveSessions()) session.work.interrupt('The server is stopping.');
     for (const ext of this.extensions) await ext.close?.();

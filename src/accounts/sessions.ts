@@ -108,6 +108,22 @@ export class SessionService {
     return this.live.values();
   }
 
+  /**
+   * Forgets (in memory only) sessions unused for a while and holding no work; the store still has them and
+   * the next call loads them again. Keeps memory bounded by recent use, not by 31 days of sessions.
+   */
+  async evictIdle(maxIdleSeconds: number): Promise<number> {
+    const cutoff = nowSeconds() - maxIdleSeconds;
+    let evicted = 0;
+    for (const s of [...this.live.values()]) {
+      if (s.lastUsed >= cutoff || s.work.liveClaims().length > 0) continue;
+      this.live.delete(s.id);
+      evicted++;
+      if (s.lastUsed > s.persistedLastActive) await this.store.sessions.touch(s.id, s.lastUsed).catch(() => undefined);
+    }
+    return evicted;
+  }
+
   /** Deletes sessions idle for 31 days, here and in the store. */
   async sweep(): Promise<number> {
     const cutoff = nowSeconds() - SESSION_IDLE_SECONDS;

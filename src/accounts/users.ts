@@ -38,8 +38,11 @@ export class UserService {
     if (!entry) {
       entry = this.loadAccess(userId);
       this.access.set(userId, entry);
-      // A failed load must not stay cached.
-      entry.catch(() => this.access.delete(userId));
+      // Only existing users are remembered: a failed load or a missing user must be looked up again.
+      entry.then(
+        (found) => found ?? this.access.delete(userId),
+        () => this.access.delete(userId),
+      );
     }
     return entry;
   }
@@ -52,19 +55,23 @@ export class UserService {
     return { userId, permissions, has: (p) => set.has(p) || set.has('*') };
   }
 
-  /** Creates a user without a password if it does not exist yet (local user, X-SWARM-USER_ID). */
-  async ensure(id: string, roles: readonly string[]): Promise<UserRecord> {
-    const existing = await this.store.users.get(id);
-    if (existing) return existing;
-    await this.store.users.create(newUserRecord(id, '', [...roles], true));
-    return (await this.store.users.get(id))!;
+  /**
+   * Creates a user without a password if it does not exist yet (local user, X-SWARM-USER_ID). A user whose
+   * access is cached exists: deletion anywhere drops the cache entry first.
+   */
+  async ensure(id: string, roles: readonly string[]): Promise<void> {
+    if (this.access.has(id) && (await this.getAccess(id))) return;
+    if (await this.store.users.get(id)) return;
+    if (await this.store.users.create(newUserRecord(id, '', [...roles], true))) await this.changed(id);
   }
 
   /** Creates an account with a password in client form; null when the id is taken. */
   async register(id: string, clientPassword: string, roles: readonly string[], setByAdmin: boolean): Promise<UserRecord | null> {
     const hash = clientPassword === '' ? '' : await hashPassword(clientPassword);
     const record = newUserRecord(id, hash, [...roles], setByAdmin);
-    return (await this.store.users.create(record)) ? record : null;
+    if (!(await this.store.users.create(record))) return null;
+    await this.changed(id);
+    return record;
   }
 
   async setPasswordHash(id: string, passwordHash: string, setByAdmin: boolean): Promise<boolean> {

@@ -37,7 +37,11 @@ export class ApiError extends Error {
     readonly status: number,
     readonly body: Record<string, unknown>,
   ) {
+    // An answer, not a fault: skip capturing a stack trace (several microseconds on every refused call).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(typeof body.error === 'string' ? body.error : String(body.error_id ?? 'api error'));
+    Error.stackTraceLimit = limit;
     this.name = 'ApiError';
   }
 }

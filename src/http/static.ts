@@ -1,6 +1,6 @@
 // Static files from the project's web/ folder. Paths are resolved inside that folder or not served at all.
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../core.js';
@@ -34,20 +34,25 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
   if (decoded.includes('\0')) return false;
   const file = path.resolve(root, `.${path.posix.normalize(`/${decoded}`)}`);
   if (!file.startsWith(root + path.sep)) return false;
-  let info;
-  try {
-    info = await stat(file);
-  } catch {
-    return false;
-  }
-  if (!info.isFile()) return false;
-  res.statusCode = 200;
+  const entry = await lookup(file);
+  if (!entry) return false;
   res.setHeader('Content-Type', TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
-  res.setHeader('Content-Length', info.size);
   res.setHeader('Cache-Control', 'no-cache');
+  res.setHeader('ETag', entry.etag);
   res.setHeader('X-Content-Type-Options', 'nosniff');
+  if (req.headers['if-none-match'] === entry.etag) {
+    res.statusCode = 304;
+    res.end();
+    return true;
+  }
+  res.statusCode = 200;
+  res.setHeader('Content-Length', entry.size);
   if (req.method === 'HEAD') {
     res.end();
+    return true;
+  }
+  if (entry.body) {
+    res.end(entry.body);
     return true;
   }
   await new Promise<void>((resolve) => {
@@ -60,6 +65,51 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
     stream.pipe(res);
   });
   return true;
+}
+
+interface FileEntry {
+  size: number;
+  etag: string;
+  /** The content, for files small enough to keep in memory. */
+  body: Buffer | null;
+  mtimeMs: number;
+  checkedAt: number;
+}
+
+/** Files up to this size are served from memory. */
+const MEMORY_MAX_BYTES = 256 * 1024;
+/** How long a file is trusted unchanged before it is looked at again. */
+const RECHECK_MS = 1000;
+const files = new Map<string, FileEntry>();
+
+/** The file's size, validator and (small files) content; null when there is no such file. */
+async function lookup(file: string): Promise<FileEntry | null> {
+  const now = Date.now();
+  const known = files.get(file);
+  if (known && now - known.checkedAt < RECHECK_MS) return known;
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    files.delete(file);
+    return null;
+  }
+  if (!info.isFile()) return null;
+  if (known && known.mtimeMs === info.mtimeMs && known.size === info.size) {
+    known.checkedAt = now;
+    return known;
+  }
+  let body: Buffer | null = null;
+  if (info.size <= MEMORY_MAX_BYTES) {
+    try {
+      body = await readFile(file);
+    } catch {
+      return null;
+    }
+  }
+  const entry = { size: body?.length ?? info.size, etag: `"${info.size.toString(36)}-${Math.floor(info.mtimeMs).toString(36)}"`, body, mtimeMs: info.mtimeMs, checkedAt: now };
+  if (body) files.set(file, entry);
+  return entry;
 }
 
 const EXTENSION_FILE = /^\/ExtensionFile\/([^/]+)(\/.*)$/;
