@@ -70,6 +70,11 @@ describe('pages at phone and desktop widths', () => {
     await stranger.close();
     const context = await newContext(browser, log, { viewport: { width: 375, height: 812 } });
     await checkPage(context, `${server.url}/Install`, 'install', (p) => p.getByRole('heading', { name: 'Welcome' }).waitFor());
+    // A second tab that will try to install after the first one has finished.
+    const late = await context.newPage();
+    await late.goto(`${server.url}/Install`);
+    await late.getByRole('button', { name: 'Agree' }).click();
+    await late.getByRole('button', { name: 'Just Install' }).click();
     const page = await context.newPage();
     await page.goto(`${server.url}/Install`);
     const focused = (): Promise<string> => page.evaluate(() => `${document.activeElement?.tagName} ${document.activeElement?.textContent?.trim() || document.activeElement?.value || ''}`);
@@ -109,6 +114,10 @@ describe('pages at phone and desktop widths', () => {
     await tabTo(/^BUTTON Install Now$/);
     await page.keyboard.press('Enter');
     await page.waitForURL('**/Text2Image');
+    // The other tab is told in words, and may try again.
+    await late.getByRole('button', { name: 'Install Now' }).click();
+    await late.locator('#install-message', { hasText: 'This server is already installed.' }).waitFor();
+    assert.equal(await late.getByRole('button', { name: 'Install Now' }).isEnabled(), true);
     const settings = (await server.cli(['settings', 'get'])).stdout;
     assert.match(settings, /^DefaultUser\.Theme = modern_light$/m);
     assert.match(settings, /^Install\.Backend = none$/m);
