@@ -77,6 +77,10 @@ describe('installer choices and refusals', () => {
         [{ info: "Error: 'public' is not an install type this server offers (choose just_self or just_self_lan)." }, { error: "'public' is not an install type this server offers (choose just_self or just_self_lan)." }],
       ],
       [
+        { installed_for: 'constructor' },
+        [{ info: "Error: 'constructor' is not an install type this server offers (choose just_self or just_self_lan)." }, { error: "'constructor' is not an install type this server offers (choose just_self or just_self_lan)." }],
+      ],
+      [
         { backend: 'comfy' },
         [{ info: "Error: 'comfy' is not a backend this installer knows (choose comfyui or none)." }, { error: "'comfy' is not a backend this installer knows (choose comfyui or none)." }],
       ],

@@ -49,7 +49,7 @@ interface Choices {
 /** Checks every input; returns the readable reason for the first bad one. */
 async function checkChoices(core: Core, p: { theme: string; installed_for: string; backend: string; models: string; language: string; install_amd: boolean }): Promise<Choices | string> {
   if (!core.themes.get(p.theme)) return `There is no theme '${p.theme}'.`;
-  const installType = INSTALL_TYPES[p.installed_for];
+  const installType = Object.hasOwn(INSTALL_TYPES, p.installed_for) ? INSTALL_TYPES[p.installed_for] : undefined; // not 'constructor' & co
   if (!installType) return `'${p.installed_for}' is not an install type this server offers (choose just_self or just_self_lan).`;
   if (!BACKENDS.includes(p.backend)) return `'${p.backend}' is not a backend this installer knows (choose comfyui or none).`;
   const models: CatalogModel[] = [];

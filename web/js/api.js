@@ -36,7 +36,7 @@ export class ApiError extends Error {
 /** The readable message for a failed answer. */
 export function describeFailure(body) {
   const id = body && typeof body.error_id === 'string' ? body.error_id : null;
-  if (id && ERROR_WORDS[id]) return ERROR_WORDS[id]();
+  if (id && Object.hasOwn(ERROR_WORDS, id)) return ERROR_WORDS[id]();
   if (body && typeof body.error === 'string' && body.error !== '') return t(body.error);
   if (body && typeof body.preset_fail === 'string') return t(body.preset_fail);
   return id ? t('The server refused the request ({0}).', id) : t('The server refused the request.');

@@ -19,7 +19,7 @@ const NAMES = {
 
 /** `MaxPromptLines` → `Max Prompt Lines`; `DefaultSDXLVAE` → `Default SDXL VAE`. */
 export function settingLabel(name) {
-  if (NAMES[name]) return NAMES[name];
+  if (Object.hasOwn(NAMES, name)) return NAMES[name];
   const vae = /^Default(.+)VAE$/.exec(name);
   if (vae) return `Default ${vae[1]} VAE`;
   return name.replace(/(?<=[a-z0-9])(?=[A-Z])/g, ' ').replace(/(?<=[A-Z])(?=[A-Z][a-z])/g, ' ');
