@@ -31,7 +31,15 @@ test('unknown paths redirect to /Error/404, which answers 404; API GETs go to /E
   const server = await TestServer.start();
   try {
     assert.deepEqual(await get(server, '/no/such/page').then((r) => [r.status, r.location]), [302, '/Error/404']);
-    assert.equal((await get(server, '/Error/404')).status, 404);
+    const notFound = await get(server, '/Error/404');
+    assert.equal(notFound.status, 404);
+    // One file holds every explanation; each address shows only its own.
+    assert.equal(notFound.text.match(/<section /g)?.length, 1);
+    assert.match(notFound.text, /<section class="card" data-error="404" data-page-title="Page not found">/);
+    const internal = await get(server, '/Error/Internal');
+    assert.equal(internal.status, 500);
+    assert.match(internal.text, /Something went wrong on the server/);
+    assert.doesNotMatch(internal.text, /This page does not exist/);
     assert.equal((await get(server, '/Error/NoGetAPI')).status, 200);
     assert.deepEqual(await get(server, '/API/GetNewSession').then((r) => [r.status, r.location]), [302, '/Error/NoGetAPI']);
     // Static files never leave web/.

@@ -44,13 +44,19 @@ export async function hasValidLogin(core: Core, info: RequestInfo): Promise<bool
   return (await core.loginTokens.validate(info.cookies[TOKEN_COOKIE])) !== null;
 }
 
-const ERROR_PAGES: Record<string, { status: number; page: string }> = {
-  '/error/404': { status: 404, page: 'error-404' },
-  '/error/internal': { status: 500, page: 'error-internal' },
-  '/error/basicapi': { status: 200, page: 'error-basicapi' },
-  '/error/nogetapi': { status: 200, page: 'error-nogetapi' },
-  '/error/permissions': { status: 200, page: 'error-permissions' },
+/** The explanation pages: one file, web/pages/error.html, with a section per error; the others are removed. */
+const ERROR_PAGES: Record<string, { status: number; section: string }> = {
+  '/error/404': { status: 404, section: '404' },
+  '/error/internal': { status: 500, section: 'internal' },
+  '/error/basicapi': { status: 200, section: 'basicapi' },
+  '/error/nogetapi': { status: 200, section: 'nogetapi' },
+  '/error/permissions': { status: 200, section: 'permissions' },
 };
+
+const showSection =
+  (id: string) =>
+  (html: string): string =>
+    html.replace(/ *<section [^>]*data-error="([^"]+)"[^>]*?( hidden)?>[\s\S]*?<\/section>\n?/g, (section, which: string) => (which === id ? section.replace(/ hidden>/, '>') : ''));
 
 function themeJson(t: Theme): Record<string, unknown> {
   return { id: t.id, name: t.name, is_dark: t.isDark, css_paths: t.cssPaths };
@@ -121,7 +127,7 @@ function scriptJson(value: unknown): string {
 const escapeAttr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
 /** Sends web/pages/<page>.html with its head filled in. */
-async function sendPage(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, page: string, status = 200): Promise<boolean> {
+async function sendPage(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, page: string, status = 200, fill: (html: string) => string = (h) => h): Promise<boolean> {
   let html: string;
   try {
     html = await readFile(path.join(WEB_ROOT, 'pages', `${page}.html`), 'utf8');
@@ -132,7 +138,7 @@ async function sendPage(core: Core, req: IncomingMessage, res: ServerResponse, i
   const language = pageLanguage(core, info);
   const links = theme.cssPaths.map((p) => `<link rel="stylesheet" href="/${escapeAttr(p)}" data-theme-sheet>`).join('');
   const data = `<script type="application/json" id="page-data">${scriptJson(await pageData(core, info, page, theme, language))}</script>`;
-  html = html
+  html = fill(html)
     .replace(HEAD_MARKER, () => links + data)
     .replace('<html lang="en">', () => `<html lang="${escapeAttr(language)}" data-theme="${escapeAttr(theme.id)}" class="${theme.isDark ? 'theme-dark' : 'theme-light'}">`);
   const body = Buffer.from(html, 'utf8');
@@ -177,7 +183,7 @@ export async function handlePage(core: Core, req: IncomingMessage, res: ServerRe
       return true;
   }
   const errorPage = ERROR_PAGES[lower];
-  if (errorPage) return sendPage(core, req, res, info, errorPage.page, errorPage.status);
+  if (errorPage) return sendPage(core, req, res, info, 'error', errorPage.status, showSection(errorPage.section));
   // Page files are reachable only through their routes above, with their head filled in.
   if (lower.startsWith('/pages/')) {
     redirect(res, '/Error/404');
