@@ -38,8 +38,9 @@ test('unknown paths redirect to /Error/404, which answers 404; API GETs go to /E
     assert.match(notFound.text, /<section class="card" data-error="404" data-page-title="Page not found">/);
     const internal = await get(server, '/Error/Internal');
     assert.equal(internal.status, 500);
-    assert.match(internal.text, /Something went wrong on the server/);
-    assert.doesNotMatch(internal.text, /This page does not exist/);
+    const main = /<main[\s\S]*<\/main>/.exec(internal.text)![0];
+    assert.match(main, /<h1 data-t>Something went wrong on the server<\/h1>/);
+    assert.doesNotMatch(main, /This page does not exist/);
     assert.equal((await get(server, '/Error/NoGetAPI')).status, 200);
     assert.deepEqual(await get(server, '/API/GetNewSession').then((r) => [r.status, r.location]), [302, '/Error/NoGetAPI']);
     // Static files never leave web/.
