@@ -63,6 +63,17 @@ async function storeContract(store: Store): Promise<void> {
   assert.deepEqual(await store.presets.list('contract'), []);
   assert.equal(await store.genericData.get('contract', 'starred_models', 'full'), null);
 
+  // Leases: one holder at a time; the holder renews; another takes over only after release or expiry.
+  assert.equal(await store.leases.acquire('job', 'one', 60), true);
+  assert.equal(await store.leases.acquire('job', 'two', 60), false);
+  assert.equal(await store.leases.acquire('job', 'one', 60), true, 'the holder renews');
+  await store.leases.release('job', 'two');
+  assert.equal(await store.leases.acquire('job', 'two', 60), false, 'only the holder releases');
+  await store.leases.release('job', 'one');
+  assert.equal(await store.leases.acquire('job', 'two', 0), true);
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal(await store.leases.acquire('job', 'three', 60), true, 'an expired lease can be taken');
+
   // Rate limits: a fixed window; refusals do not count; a new window starts after the period.
   const limiter = store.createRateLimiter();
   const rule: RateLimitRule = { name: 'contract', max: 3, periodMs: 300 };

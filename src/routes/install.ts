@@ -1,6 +1,7 @@
 // The first-run installer (reference/02 §1.12, §5): one WebSocket call that checks every choice, downloads the
 // chosen models, then records the choices and marks the server installed. Nothing is written until every
 // input has been checked, and the server counts as installed only once the whole run has finished.
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { defineRoute, type SessionContext, type RouteOutput } from '../api/route.js';
 import type { Core } from '../core.js';
@@ -18,7 +19,9 @@ const BACKENDS = ['comfyui', 'none'];
 const PORT = 7801;
 
 /** Servers with an installer run in progress (one per process; a second request is refused). */
-const running = new WeakSet<Core>();
+/** One installation at a time across every instance on the database: a lease, renewed while it runs. */
+const INSTALL_LEASE = 'installer';
+const LEASE_SECONDS = 120;
 
 /** Wait before resuming a broken transfer (multiplied by the attempt number). */
 const RETRY_DELAY_MS = 1000;
@@ -169,8 +172,11 @@ export const installConfirmWS = defineRoute({
       await say({ info: `Error: ${text}` });
       return { error: text };
     };
-    if (running.has(core)) return fail('Another installation is running on this server right now. Wait for it to finish, then reload the page.');
-    running.add(core);
+    const owner = randomUUID();
+    if (!(await core.store.leases.acquire(INSTALL_LEASE, owner, LEASE_SECONDS))) {
+      return fail('Another installation is running on this server right now. Wait for it to finish, then reload the page.');
+    }
+    const renew = setInterval(() => void core.store.leases.acquire(INSTALL_LEASE, owner, LEASE_SECONDS).catch(() => undefined), (LEASE_SECONDS * 1000) / 4);
     try {
       const choices = await checkChoices(core, params);
       if (typeof choices === 'string') return await fail(choices);
@@ -183,7 +189,8 @@ export const installConfirmWS = defineRoute({
       }
       throw err;
     } finally {
-      running.delete(core);
+      clearInterval(renew);
+      await core.store.leases.release(INSTALL_LEASE, owner);
     }
   },
 });

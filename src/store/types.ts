@@ -141,6 +141,17 @@ export interface KeyValueStore {
   set(key: string, value: unknown): Promise<void>;
 }
 
+/**
+ * Short leases that at most one holder has at a time, across every instance on the database (one installer
+ * run, say). A holder renews before the lease runs out; a crashed holder's lease simply expires.
+ */
+export interface LeaseStore {
+  /** Takes the lease, or renews it when `owner` holds it already; false while someone else holds it. */
+  acquire(name: string, owner: string, ttlSeconds: number): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it. */
+  release(name: string, owner: string): Promise<void>;
+}
+
 export interface Store {
   readonly engine: 'sqlite' | 'postgres';
   /** Where the data lives, for start-up output (a file path or a URL without password). */
@@ -154,6 +165,7 @@ export interface Store {
   readonly settings: KeyValueStore;
   /** Server-wide bookkeeping such as the set of permissions whose role defaults were applied. */
   readonly meta: KeyValueStore;
+  readonly leases: LeaseStore;
   /** The event bus that reaches every process using this database (see src/cluster/events.ts). */
   createEventBus(): EventBus;
   /** Rate limits shared by every instance on this database (in memory where only one instance can run). */

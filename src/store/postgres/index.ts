@@ -8,6 +8,7 @@ import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenF
 import type {
   GenericDataStore,
   KeyValueStore,
+  LeaseStore,
   LoginTokenRecord,
   LoginTokenStore,
   PresetRecord,
@@ -118,6 +119,7 @@ class PostgresStore implements Store {
   readonly roles: RoleStore;
   readonly settings: KeyValueStore;
   readonly meta: KeyValueStore;
+  readonly leases: LeaseStore;
   private bus: PostgresEventBus | undefined;
 
   constructor(
@@ -133,6 +135,7 @@ class PostgresStore implements Store {
     this.roles = new PgRoles(pool);
     this.settings = new PgKeyValue(pool, 'server_settings');
     this.meta = new PgKeyValue(pool, 'server_meta');
+    this.leases = new PgLeases(pool);
   }
 
   createEventBus(): EventBus {
@@ -410,6 +413,25 @@ class PgKeyValue implements KeyValueStore {
   async set(key: string, value: unknown): Promise<void> {
     if (value === undefined) await this.pool.query(`DELETE FROM ${this.table} WHERE key = $1`, [key]);
     else await this.pool.query(`INSERT INTO ${this.table} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [key, json(value)]);
+  }
+}
+
+class PgLeases implements LeaseStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async acquire(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
+    const now = nowSeconds();
+    const n = await count(
+      this.pool,
+      `INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+       WHERE (server_meta.value::json ->> 'owner') = $3 OR (server_meta.value::json ->> 'expires')::bigint < $4`,
+      [`lease:${name}`, json({ owner, expires: now + ttlSeconds }), owner, now],
+    );
+    return n === 1;
+  }
+
+  async release(name: string, owner: string): Promise<void> {
+    await this.pool.query("DELETE FROM server_meta WHERE key = $1 AND (value::json ->> 'owner') = $2", [`lease:${name}`, owner]);
   }
 }
 

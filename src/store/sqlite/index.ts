@@ -9,6 +9,7 @@ import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenF
 import type {
   GenericDataStore,
   KeyValueStore,
+  LeaseStore,
   LoginTokenRecord,
   LoginTokenStore,
   PresetRecord,
@@ -80,6 +81,7 @@ class SqliteStore implements Store {
   readonly roles: RoleStore;
   readonly settings: KeyValueStore;
   readonly meta: KeyValueStore;
+  readonly leases: LeaseStore;
 
   constructor(
     private readonly db: DB,
@@ -93,6 +95,7 @@ class SqliteStore implements Store {
     this.roles = new SqliteRoles(db);
     this.settings = new SqliteKeyValue(db, 'server_settings');
     this.meta = new SqliteKeyValue(db, 'server_meta');
+    this.leases = new SqliteLeases(db);
   }
 
   private bus: SqliteEventBus | undefined;
@@ -426,5 +429,24 @@ class SqliteKeyValue implements KeyValueStore {
   async set(key: string, value: unknown): Promise<void> {
     if (value === undefined) this.db.prepare(`DELETE FROM ${this.table} WHERE key = ?`).run(key);
     else this.db.prepare(`INSERT INTO ${this.table} (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, json(value));
+  }
+}
+
+class SqliteLeases implements LeaseStore {
+  constructor(private readonly db: DB) {}
+
+  async acquire(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
+    const now = nowSeconds();
+    const res = this.db
+      .prepare(
+        `INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value
+         WHERE json_extract(server_meta.value, '$.owner') = ? OR json_extract(server_meta.value, '$.expires') < ?`,
+      )
+      .run(`lease:${name}`, json({ owner, expires: now + ttlSeconds }), owner, now);
+    return res.changes === 1;
+  }
+
+  async release(name: string, owner: string): Promise<void> {
+    this.db.prepare("DELETE FROM server_meta WHERE key = ? AND json_extract(value, '$.owner') = ?").run(`lease:${name}`, owner);
   }
 }
