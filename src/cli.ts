@@ -240,9 +240,10 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     const e = err as Error & { code?: string; exitCode?: number };
     if (e.code?.startsWith('commander.')) process.exit(e.exitCode ?? 1);
-    const known = e instanceof CliError || e instanceof ListenError || e instanceof UnknownSettingError || /setting/i.test(e.name);
-    console.error(`swarmcore: ${known ? e.message : `${e.message}`}`);
-    if (!known && process.argv.includes('debug')) console.error(e.stack);
+    // One line for a person; the stack only for an unexpected error and only when asked for.
+    console.error(`swarmcore: ${String(e.message).split('\n')[0]}`);
+    const expected = e instanceof CliError || e instanceof ListenError || e instanceof UnknownSettingError;
+    if (!expected && /--log-level[= ](debug|trace)/.test(argv.join(' '))) console.error(e.stack);
     process.exit(1);
   }
 }

@@ -14,7 +14,7 @@ import { SessionService } from './accounts/sessions.js';
 import { UserService } from './accounts/users.js';
 import type { EventBus } from './cluster/events.js';
 import { extensionApi, type Extension } from './extensions.js';
-import { ServerSettings, type SettingValue } from './settings/server-settings.js';
+import { ServerSettings } from './settings/server-settings.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { openPostgresStore } from './store/postgres/index.js';
 import type { Store } from './store/types.js';
@@ -120,10 +120,6 @@ export class Core {
     const sessions = await this.sessions.sweep();
     const tokens = await this.loginTokens.sweep();
     if (sessions + tokens > 0) this.log.info({ sessions, tokens }, 'expired sessions and login tokens removed');
-  }
-
-  setting<T extends SettingValue>(key: string): T {
-    return this.settings.get<T>(key);
   }
 
   async close(): Promise<void> {

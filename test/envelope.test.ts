@@ -135,6 +135,11 @@ describe('session resolution and routing', () => {
     const missing = await server.call('RevokeMyAuthToken', sid, {});
     assert.equal(missing.status, 200);
     assert.deepEqual(missing.body, { error: "Missing required parameter 'tokenId'" });
+    const wrongType = await server.call('InterruptAll', sid, { other_sessions: 'yes' });
+    assert.equal(wrongType.status, 200);
+    assert.deepEqual(wrongType.body, { error: "Invalid value 'yes' for parameter 'other_sessions', must be type 'Boolean'" });
+    const jsonTrue = await server.call('InterruptAll', sid, { other_sessions: true });
+    assert.deepEqual(jsonTrue.body, { success: true });
   });
 });
 

@@ -1,7 +1,7 @@
 // Page redirects (reference/01 §1.3) and the network-level gates (reference/01 §1.2).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TestServer } from './helpers/server.js';
+import { TestServer, eventually } from './helpers/server.js';
 
 async function get(server: TestServer, path: string, headers: Record<string, string> = {}): Promise<{ status: number; location: string | null; type: string | null; text: string }> {
   const res = await fetch(server.url + path, { redirect: 'manual', headers });
@@ -14,7 +14,7 @@ test('pages redirect as the reference does: / to Text2Image, Text2Image to Insta
     assert.deepEqual(await get(server, '/').then((r) => [r.status, r.location]), [302, 'Text2Image']);
     assert.deepEqual(await get(server, '/Text2Image').then((r) => [r.status, r.location]), [302, 'Install']);
     assert.equal((await server.cli(['settings', 'set', 'IsInstalled', 'true'])).code, 0);
-    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(await eventually(async () => (await get(server, '/Text2Image')).location === 'Login'), 'the running server did not see IsInstalled');
     assert.deepEqual(await get(server, '/Text2Image').then((r) => [r.status, r.location]), [302, 'Login']);
     assert.deepEqual(await get(server, '/Install').then((r) => [r.status, r.location]), [302, 'Text2Image']);
     assert.deepEqual(await get(server, '/Register').then((r) => [r.status, r.location]), [302, 'Login']);

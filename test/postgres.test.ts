@@ -10,7 +10,7 @@ import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import type { PresetRecord, Store } from '../src/store/types.js';
 import { ADMIN_URL, createTestDatabase, postgresAvailable } from './helpers/postgres.js';
-import { TestServer, needsService, prehash, runCli } from './helpers/server.js';
+import { TestServer, eventually, needsService, prehash, runCli } from './helpers/server.js';
 
 const NO_PG = `PostgreSQL is not reachable at ${new URL(ADMIN_URL).host}`;
 let available = false;
@@ -135,15 +135,6 @@ describe('several instances on one PostgreSQL database', () => {
     assert.deepEqual(res.body, { success: 'true' });
     return /swarm_token=([^;]*)/.exec(res.headers.get('set-cookie')!)![1]!;
   }
-
-  const eventually = async (check: () => Promise<boolean>, ms = 3000): Promise<boolean> => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (await check()) return true;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return false;
-  };
 
   test('a session made on one instance works on the other, and logging out on one ends it on both', async (t) => {
     if (!needsService(t, available, NO_PG)) return;

@@ -6,6 +6,8 @@ import type { ServerSettings } from '../settings/server-settings.js';
 import type { LoginTokenRecord, Store } from '../store/types.js';
 
 export const TOKEN_COOKIE = 'swarm_token';
+/** Stored last-use times (of tokens and sessions) are refreshed at most this often: a write per call is waste. */
+export const LAST_USE_REFRESH_SECONDS = 300;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const hashValidation = (validation: string): string => `sha256:${createHash('sha256').update(validation, 'utf8').digest('hex')}`;
 
@@ -56,7 +58,7 @@ export class LoginTokenService {
       await this.revoke(record.userId, record.id);
       return null;
     }
-    await this.store.loginTokens.touch(record.id, now);
+    if (now - record.lastActive >= LAST_USE_REFRESH_SECONDS) await this.store.loginTokens.touch(record.id, now);
     return { userId: record.userId, tokenId: record.id };
   }
 

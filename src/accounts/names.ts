@@ -38,8 +38,3 @@ export const RESERVED_USER_NAMES: ReadonlySet<string> = new Set([
   'shared', 'local', 'admin', 'owner', 'moderator', 'user', 'users', 'poweruser', 'guest', 'guests',
   'registered', 'login', 'account', 'system', 'root', 'role', 'roles', 'tracked', 'permission', 'permissions',
 ]);
-
-/** ASCII-only lowercasing, the reference's identity fold for route names and user ids in tokens. */
-export function asciiLower(s: string): string {
-  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
-}

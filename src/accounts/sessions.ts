@@ -4,12 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../cluster/events.js';
 import type { Store } from '../store/types.js';
-import type { LoginTokenService } from './login-tokens.js';
+import { LAST_USE_REFRESH_SECONDS, type LoginTokenService } from './login-tokens.js';
 import { Session } from './session.js';
 
 export const SESSION_IDLE_SECONDS = 31 * 86400;
-/** A session's persisted last use is refreshed at most this often. */
-export const SESSION_TOUCH_SECONDS = 300;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 export function newSessionId(): string {
@@ -79,7 +77,7 @@ export class SessionService {
   touch(session: Session): void {
     const now = nowSeconds();
     session.lastUsed = now;
-    if (now - session.persistedLastActive < SESSION_TOUCH_SECONDS) return;
+    if (now - session.persistedLastActive < LAST_USE_REFRESH_SECONDS) return;
     session.persistedLastActive = now;
     void this.store.sessions.touch(session.id, now).catch(() => undefined);
     if (session.originToken) void this.tokens.touch(session.originToken, now).catch(() => undefined);

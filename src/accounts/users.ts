@@ -39,10 +39,8 @@ export class UserService {
       entry = this.loadAccess(userId);
       this.access.set(userId, entry);
       // Only existing users are remembered: a failed load or a missing user must be looked up again.
-      entry.then(
-        (found) => found ?? this.access.delete(userId),
-        () => this.access.delete(userId),
-      );
+      const forget = (): void => void this.access.delete(userId);
+      entry.then((found) => (found ? undefined : forget()), forget);
     }
     return entry;
   }

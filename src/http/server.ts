@@ -11,6 +11,7 @@ import { ApiError, apiError } from '../api/errors.js';
 import { parseInput } from '../api/json-input.js';
 import type { CookieOptions, RequestInfo, ResponseControl, RouteOutput } from '../api/route.js';
 import { requestInfo } from './request-info.js';
+import { redirect, sendApiError, sendJson } from './respond.js';
 import { handlePage } from '../web/pages.js';
 import { handleViewSpecial } from '../web/view-special.js';
 import { serveExtensionFile, serveStatic } from './static.js';
@@ -41,27 +42,6 @@ export class ListenError extends Error {
     super(message);
     this.name = 'ListenError';
   }
-}
-
-function sendJson(res: ServerResponse, status: number, body: RouteOutput, closeConnection = false): void {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  res.setHeader('Cache-Control', 'no-store');
-  if (closeConnection) res.setHeader('Connection', 'close');
-  res.end(text);
-}
-
-function sendApiError(res: ServerResponse, err: ApiError, closeConnection = false): void {
-  sendJson(res, err.status, err.body, closeConnection);
-}
-
-export function redirect(res: ServerResponse, location: string, status = 302): void {
-  res.statusCode = status;
-  res.setHeader('Location', location);
-  res.setHeader('Content-Length', 0);
-  res.end();
 }
 
 function cookieControl(res: ServerResponse | null, info: RequestInfo): ResponseControl {
@@ -200,7 +180,7 @@ async function handleRequest(core: Core, req: IncomingMessage, res: ServerRespon
 function handleSocket(core: Core, ws: WebSocket, req: IncomingMessage, info: RequestInfo, key: string): void {
   const closed = new AbortController();
   const ping = setInterval(() => ws.ping(), WS_PING_MS);
-  const timeout = setTimeout(() => finish({ ...apiError('internal_error', 'No input message arrived within 60 seconds.').body }), WS_FIRST_MESSAGE_MS);
+  const timeout = setTimeout(() => finish(apiError('internal_error', 'No input message arrived within 60 seconds.').body), WS_FIRST_MESSAGE_MS);
   let started = false;
   const send = (message: RouteOutput): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -219,15 +199,15 @@ function handleSocket(core: Core, ws: WebSocket, req: IncomingMessage, info: Req
     closed.abort(new Error('The WebSocket closed.'));
   });
   ws.on('error', (err) => core.log.debug({ err }, 'WebSocket error'));
-  ws.on('message', (data, isBinary) => {
+  ws.on('message', (data) => {
     if (started) return; // later messages are not part of the envelope; routes read none today
     started = true;
     clearTimeout(timeout);
     void (async () => {
       let input: Record<string, unknown>;
       try {
-        const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-        input = parseInput(isBinary ? raw : raw);
+        // Text and binary frames alike are UTF-8 JSON; ws hands over one Buffer per message.
+        input = parseInput(data as Buffer);
       } catch (err) {
         return finish(err instanceof ApiError ? err.body : apiError('internal_error').body);
       }

@@ -84,8 +84,6 @@ export interface SessionStore {
   /** Raises last_active (never lowers it). */
   touch(id: string, lastActive: number): Promise<void>;
   delete(ids: readonly string[]): Promise<void>;
-  /** Deletes the sessions created by one login token; returns their ids. */
-  deleteByToken(tokenId: string): Promise<string[]>;
   /** Deletes every session of a user except the listed ones; returns the deleted ids. */
   deleteByUser(userId: string, keep?: readonly string[]): Promise<string[]>;
   /** Deletes sessions idle since before `cutoff`; returns their ids. */

@@ -160,3 +160,13 @@ export async function prehash(userId: string, password: string): Promise<string>
   const { createHash } = await import('node:crypto');
   return createHash('sha256').update(`swarmclientpw:${userId}:${password}`).digest('hex');
 }
+
+/** Polls `check` until it holds or `ms` pass: for changes that reach a server through cluster events. */
+export async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -234,10 +234,6 @@ class PgSessions implements SessionStore {
     if (list.length > 0) await this.pool.query('DELETE FROM sessions WHERE id = ANY($1::text[])', [[...list]]);
   }
 
-  async deleteByToken(tokenId: string): Promise<string[]> {
-    return ids(await rows(this.pool, 'DELETE FROM sessions WHERE origin_token = $1 RETURNING id', [tokenId]));
-  }
-
   async deleteByUser(userId: string, keep: readonly string[] = []): Promise<string[]> {
     return ids(await rows(this.pool, 'DELETE FROM sessions WHERE user_id = $1 AND id <> ALL($2::text[]) RETURNING id', [userId, [...keep]]));
   }

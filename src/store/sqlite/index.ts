@@ -250,10 +250,6 @@ class SqliteSessions implements SessionStore {
     this.db.transaction(() => list.forEach((id) => del.run(id)))();
   }
 
-  async deleteByToken(tokenId: string): Promise<string[]> {
-    return ids(this.db.prepare('DELETE FROM sessions WHERE origin_token = ? RETURNING id').all(tokenId));
-  }
-
   async deleteByUser(userId: string, keep: readonly string[] = []): Promise<string[]> {
     return ids(this.db.prepare('DELETE FROM sessions WHERE user_id = ? AND id NOT IN (SELECT value FROM json_each(?)) RETURNING id').all(userId, json(keep)));
   }
