@@ -43,4 +43,9 @@ export class ApiKeyRegistry {
   accepts(keyType: string): boolean {
     return SERVER_KEY_TYPES.includes(keyType) || this.byType.has(keyType);
   }
+
+  /** Every type SetAPIKey accepts: the server list, then the registered rows' other types. */
+  acceptedTypes(): string[] {
+    return [...new Set([...SERVER_KEY_TYPES, ...this.byType.keys()])];
+  }
 }

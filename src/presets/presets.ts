@@ -1,4 +1,5 @@
 // Preset rules (reference/02 §1.1, §1.5, §2.1-§2.5): identity, the wire form, parameter text, duplicate naming.
+import { tokenText } from '../api/params.js';
 import type { PresetRecord, Store } from '../store/types.js';
 
 /** A preset's identity: its title lower-cased (full Unicode, the reference's recommendation). */
@@ -20,13 +21,9 @@ export function currentModelEditId(): number {
   return modelEditId;
 }
 
-/** One `param_map` value as stored text: strings verbatim, numbers shortest, booleans lower-case, null empty. */
+/** One `param_map` value as stored text: the token's text form, except that booleans stay lower-case. */
 export function paramText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
-  return JSON.stringify(value);
+  return typeof value === 'boolean' ? String(value) : tokenText(value);
 }
 
 export function paramMapText(map: Record<string, unknown>): Record<string, string> {

@@ -60,7 +60,7 @@ export const setAPIKey = defineRoute({
     const { core, session } = ctx;
     if (!core.apiKeys.accepts(keyType)) {
       const shown = keyType.length > 60 ? `${keyType.slice(0, 60)}...` : keyType;
-      throw softError(`Unknown key type '${shown}'. Known types: ${[...new Set(['stability_api', ...core.apiKeys.all().map((k) => k.keyType)])].join(', ')}.`);
+      throw softError(`Unknown key type '${shown}'. Known types: ${core.apiKeys.acceptedTypes().join(', ')}.`);
     }
     const data = core.store.genericData;
     if (key === 'none' || key.trim() === '') {

@@ -5,20 +5,11 @@ import { defineRoute } from '../api/route.js';
 import { USER_SETTINGS_BY_ID, effectiveUserSetting, type UserSettingLeaf } from '../accounts/user-settings.js';
 import { autocompletionsFor } from '../autocomplete/autocompletions.js';
 import { presetNetData } from '../presets/presets.js';
+import { parseJson } from '../store/rows.js';
 
 const GROUP = 'BasicAPIFeatures';
 /** Longest debug message logged; the rest is cut off. */
 export const DEBUG_MESSAGE_MAX_CHARS = 10_000;
-
-function storedObject(text: string | null): unknown {
-  if (text === null) return {};
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null ? value : {};
-  } catch {
-    return {};
-  }
-}
 
 /** Makes text safe for one log line: control and line-separator characters become visible escapes. */
 export function escapeLogText(text: string): string {
@@ -60,8 +51,8 @@ export const getMyUserData = defineRoute({
       presets: presets.map((p) => presetNetData(p, false)),
       language: setting('language'),
       permissions: [...(access?.permissions ?? [])],
-      starred_models: storedObject(starred),
-      model_preset_links: storedObject(links),
+      starred_models: parseJson(starred, {}),
+      model_preset_links: parseJson(links, {}),
       autocompletions,
     };
   },

@@ -3,18 +3,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from '../core.js';
 import type { RequestInfo } from '../api/route.js';
-import { apiError, type ApiError } from '../api/errors.js';
+import { apiError } from '../api/errors.js';
 import { resolveRequestUser } from '../accounts/request-user.js';
+import { sendApiError } from '../http/respond.js';
 import { presetKey } from '../presets/presets.js';
 
 const PREFIX = 'viewspecial/';
 const DATA_URL = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+);base64,([A-Za-z0-9+/]*={0,2})$/i;
-
-function sendError(res: ServerResponse, err: ApiError): void {
-  const text = JSON.stringify(err.body);
-  res.writeHead(err.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
-  res.end(text);
-}
 
 /** The subtype and name of a /ViewSpecial/ path, or null when the path is not one. */
 export function parseViewSpecialPath(pathname: string): { subtype: string; name: string } | null {
@@ -38,13 +33,13 @@ export async function handleViewSpecial(core: Core, req: IncomingMessage, res: S
   if (!target) return false;
   const who = await resolveRequestUser(core, info);
   if (!who) {
-    sendError(res, apiError('invalid_user'));
+    sendApiError(res, apiError('invalid_user'));
     return true;
   }
   const preset = target.subtype.toLowerCase() === 'preset' && target.name !== '' ? await core.store.presets.get(who.userId, presetKey(target.name)) : null;
   const image = preset ? DATA_URL.exec(preset.previewImage) : null;
   if (!image) {
-    sendError(res, apiError('file_not_found'));
+    sendApiError(res, apiError('file_not_found'));
     return true;
   }
   const bytes = Buffer.from(image[2]!, 'base64');
