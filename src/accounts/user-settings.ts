@@ -187,15 +187,12 @@ export function effectiveUserSetting(s: UserSettingLeaf, own: Record<string, unk
     const converted = convertUserSetting(s, own[s.id]);
     if (converted.ok) return converted.value;
   }
-  try {
-    return server.get(s.serverKey);
-  } catch {
-    return s.default;
-  }
+  // Every leaf's `DefaultUser.*` setting is defined with the leaf, and holds the built-in default unless changed.
+  return server.get(s.serverKey);
 }
 
 /** GetUserSettings' `settings` object (reference/02 §3.2); restricted settings are left out at every level. */
-export function renderUserSettings(own: Record<string, unknown>, server: ServerSettings, sources: OptionSources, tree: readonly UserSettingNode[] = USER_SETTINGS): Record<string, unknown> {
+export function renderUserSettings(own: Record<string, unknown>, server: ServerSettings, sources: OptionSources, tree: readonly UserSettingNode[]): Record<string, unknown> {
   const render = (nodes: readonly UserSettingNode[]): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const n of nodes) {
@@ -282,12 +279,7 @@ function describe(value: unknown): string {
  * reference does); a restricted setting, a group id, a value of the wrong type or outside a fixed option list
  * refuses the whole request, naming the key.
  */
-export function checkUserSettingChanges(
-  input: Record<string, unknown>,
-  sources: OptionSources,
-  allowRestricted = false,
-  find: (id: string) => UserSettingNode | undefined = (id) => USER_SETTINGS_BY_ID.get(id),
-): ChangeCheck {
+export function checkUserSettingChanges(input: Record<string, unknown>, sources: OptionSources, find: (id: string) => UserSettingNode | undefined): ChangeCheck {
   const changes: Record<string, UserSettingValue> = {};
   const ignored: string[] = [];
   for (const [key, value] of Object.entries(input)) {
@@ -297,7 +289,7 @@ export function checkUserSettingChanges(
       continue;
     }
     if (node.kind === 'group') return { ok: false, key, message: `'${key}' is a group of settings; set the settings inside it one by one, as '${node.id}.<name>'.` };
-    if (node.restricted && !allowRestricted) return { ok: false, key, message: `The setting '${key}' can only be changed by an administrator.` };
+    if (node.restricted) return { ok: false, key, message: `The setting '${key}' can only be changed by an administrator.` };
     const converted = convertUserSetting(node, value);
     if (!converted.ok) return { ok: false, key, message: `The setting '${key}' takes ${converted.expected}, not ${describe(value)}.` };
     if (node.strict && node.options) {

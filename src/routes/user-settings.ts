@@ -12,13 +12,9 @@ const GROUP = 'BasicAPIFeatures';
 const AUDIO_EXTENSIONS = ['wav', 'wave', 'mp3', 'aac', 'ogg', 'flac'];
 
 /** The server-dependent option lists of the settings tree, read now. */
-export async function optionSources(core: Core): Promise<OptionSources> {
-  return {
-    themes: core.themes.all(),
-    languages: core.languages.codes(),
-    audioFiles: await listFiles(path.join(core.dataDir, 'Audio'), AUDIO_EXTENSIONS),
-    autocompleteFiles: await autocompleteFiles(core.dataDir),
-  };
+async function optionSources(core: Core): Promise<OptionSources> {
+  const [audioFiles, completionFiles] = await Promise.all([listFiles(path.join(core.dataDir, 'Audio'), AUDIO_EXTENSIONS), autocompleteFiles(core.dataDir)]);
+  return { themes: core.themes.all(), languages: core.languages.codes(), audioFiles, autocompleteFiles: completionFiles };
 }
 
 export const getUserSettings = defineRoute({
@@ -50,7 +46,7 @@ export const changeUserSettings = defineRoute({
     const { core } = ctx;
     const input = raw.settings;
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw softError('settings must be a JSON object of setting ids to values.');
-    const check = checkUserSettingChanges(input as Record<string, unknown>, await optionSources(core), false, (id) => core.userSettings.get(id));
+    const check = checkUserSettingChanges(input as Record<string, unknown>, await optionSources(core), (id) => core.userSettings.get(id));
     if (!check.ok) throw softError(check.message);
     if (check.ignored.length > 0) ctx.log.warn({ userId: ctx.session.userId, ignored: check.ignored.slice(0, 20) }, 'ChangeUserSettings ignored unknown setting ids');
     if (Object.keys(check.changes).length > 0) {
