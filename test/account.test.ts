@@ -128,6 +128,7 @@ describe('API keys', () => {
   test('a blank key unsets like none', async () => {
     const sid = await sessionFor((await login('keys1', 'pw123456'))!);
     await server.call('SetAPIKey', sid, { keyType: 'huggingface_api', key: 'hf_abc' });
+    assert.match(String((await server.call('GetAPIKeyStatus', sid, { keyType: 'huggingface_api' })).body.status), /^last updated /);
     assert.deepEqual((await server.call('SetAPIKey', sid, { keyType: 'huggingface_api', key: '  ' })).body, { success: true });
     assert.deepEqual((await server.call('GetAPIKeyStatus', sid, { keyType: 'huggingface_api' })).body, { status: 'not set' });
   });

@@ -24,7 +24,8 @@ test('every shipped language file is valid and named by a plain language code', 
   }
 });
 
-test('en.json has a key for each UI text and every value empty', () => {
+// That en.json has a key for each text the pages show is web-i18n.test.ts's check.
+test('en.json lists the UI texts with every value empty', () => {
   const en = load('en');
   assert.ok(Object.keys(en.keys).length > 100);
   assert.deepEqual(Object.entries(en.keys).filter(([, v]) => v !== ''), []);

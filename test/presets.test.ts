@@ -55,6 +55,13 @@ describe('AddNewPreset', () => {
     ]);
   });
 
+  test('old parameter ids are shown renamed, moved to the end; where both ids are present the new one wins', async () => {
+    const u = await freshUser();
+    await add(u.sid, { title: 'old', param_map: { textvideofps: 24, prompt: 'p', saveintermediateimages: true, videoformat: 'webm', textvideoformat: 'gif' } });
+    const [p] = await exported(u.sid);
+    assert.deepEqual(Object.entries(p!.param_map as Record<string, string>), [['prompt', 'p'], ['videoformat', 'webm'], ['outputintermediateimages', 'true'], ['videofps', '24']]);
+  });
+
   test('a title that cleans to nothing is refused', async () => {
     for (const title of ['', '...', ' / ', '?*<>']) {
       assert.deepEqual((await add(sid, { title })).body, { preset_fail: 'Invalid or empty title.' }, title);
@@ -232,6 +239,18 @@ describe('preview images', () => {
     bytes.writeUInt16BE(6000, sof + 7);
     const res = await add(u.sid, { title: 'wide', preview_image: JPEG_PREFIX + bytes.toString('base64') });
     assert.deepEqual(res.body, { preset_fail: 'The preview image is too large: send a JPEG of at most 16 MiB and 25 megapixels.' });
+  });
+
+  test('a small image more than 64 times as long as it is wide is refused as too narrow, not as too large', async () => {
+    const u = await freshUser();
+    // 20000x100 is only 2 megapixels, but its thumbnail would be 51200x256.
+    const bytes = Buffer.from(jpegDataUrl(8, 8).slice(JPEG_PREFIX.length), 'base64');
+    const sof = bytes.indexOf(Buffer.from([0xff, 0xc0]));
+    bytes.writeUInt16BE(100, sof + 5);
+    bytes.writeUInt16BE(20000, sof + 7);
+    const res = await add(u.sid, { title: 'thin', preview_image: JPEG_PREFIX + bytes.toString('base64') });
+    assert.deepEqual(res.body, { preset_fail: 'The preview image is too long and narrow: its long side may be at most 64 times its short side.' });
+    assert.deepEqual(await titles(u.sid), []);
   });
 });
 

@@ -15,6 +15,7 @@ export const PRESET_FAIL = {
   forbiddenPreview: 'Forbidden preview-image path.',
   noSuchPreset: 'No such preset.',
   previewTooLarge: 'The preview image is too large: send a JPEG of at most 16 MiB and 25 megapixels.',
+  previewTooNarrow: 'The preview image is too long and narrow: its long side may be at most 64 times its short side.',
   previewUnreadable: 'The preview image could not be read as a JPEG.',
 } as const;
 
@@ -22,6 +23,11 @@ export const PRESET_FAIL = {
 export type PreviewDecision = { kind: 'keep' } | { kind: 'placeholder' } | { kind: 'image'; dataUrl: string } | { kind: 'fail'; text: string };
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const THUMBNAIL_FAIL = {
+  invalid: PRESET_FAIL.previewUnreadable,
+  'too-large': PRESET_FAIL.previewTooLarge,
+  'too-narrow': PRESET_FAIL.previewTooNarrow,
+} satisfies Record<Extract<ThumbnailResult, { ok: false }>['reason'], string>;
 
 export async function decidePreview(preview: string | null, metadata: string | null): Promise<PreviewDecision> {
   // The UI echoes the /ViewSpecial/ URL it was given when the image did not change.
@@ -33,7 +39,7 @@ export async function decidePreview(preview: string | null, metadata: string | n
   if (Math.floor((b64.length * 3) / 4) > MAX_PREVIEW_BYTES + 2) return { kind: 'fail', text: PRESET_FAIL.previewTooLarge };
   if (b64.length % 4 !== 0 || !BASE64.test(b64)) return { kind: 'fail', text: PRESET_FAIL.previewUnreadable };
   const result = await thumbnails.make(Buffer.from(b64, 'base64'), metadata);
-  if (!result.ok) return { kind: 'fail', text: result.reason === 'too-large' ? PRESET_FAIL.previewTooLarge : PRESET_FAIL.previewUnreadable };
+  if (!result.ok) return { kind: 'fail', text: THUMBNAIL_FAIL[result.reason] };
   return { kind: 'image', dataUrl: JPEG_DATA_PREFIX + Buffer.from(result.jpeg).toString('base64') };
 }
 

@@ -8,10 +8,13 @@ export const THUMBNAIL_SHORT_SIDE = 256;
 export const THUMBNAIL_QUALITY = 75;
 /** Largest source image decoded, in megapixels (a 25 MP decode takes about two seconds in the worker). */
 export const MAX_SOURCE_MEGAPIXELS = 25;
-/** Largest thumbnail produced: a very thin source would otherwise become enormous once its short side is 256. */
+/**
+ * Largest thumbnail produced: a very thin source would otherwise become enormous once its short side is 256.
+ * With that short side this allows sources whose long side is at most 64 times the short one.
+ */
 export const MAX_THUMBNAIL_PIXELS = 4 * 1024 * 1024;
 
-export type ThumbnailResult = { ok: true; jpeg: Uint8Array } | { ok: false; reason: 'invalid' | 'too-large' };
+export type ThumbnailResult = { ok: true; jpeg: Uint8Array } | { ok: false; reason: 'invalid' | 'too-large' | 'too-narrow' };
 
 /** Reads width and height from the JPEG's start-of-frame header without decoding it; null when there is none. */
 export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
@@ -101,7 +104,7 @@ export function makeThumbnail(source: Uint8Array, metadata: string | null): Thum
   if (!size) return { ok: false, reason: 'invalid' };
   if (size.width * size.height > MAX_SOURCE_MEGAPIXELS * 1_000_000) return { ok: false, reason: 'too-large' };
   const target = thumbnailSize(size.width, size.height);
-  if (target.width * target.height > MAX_THUMBNAIL_PIXELS) return { ok: false, reason: 'too-large' };
+  if (target.width * target.height > MAX_THUMBNAIL_PIXELS) return { ok: false, reason: 'too-narrow' };
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpeg.decode(source, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_SOURCE_MEGAPIXELS, maxMemoryUsageInMB: 512 });
