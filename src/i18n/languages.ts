@@ -80,6 +80,11 @@ export class LanguageRegistry {
     return this.byCode.get(code);
   }
 
+  /** Whether pages can be shown in `code`: a loaded language, or English, which needs no file (its texts are the keys). */
+  offers(code: string): boolean {
+    return code === 'en' || this.byCode.has(code);
+  }
+
   /** Every code, sorted (the `language` setting's options). */
   codes(): string[] {
     return [...this.byCode.keys()].sort();

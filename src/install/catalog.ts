@@ -1,23 +1,23 @@
 // The models the installer can download: a JSON catalog, built in or named by the Install.ModelCatalog setting
 // (tests and private mirrors point it at their own file).
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import BUILT_IN from './model-catalog.json' with { type: 'json' };
 
 export interface CatalogModel {
   /** The id the installer sends in `models` (e.g. `sdxl1`). */
-  id: string;
-  name: string;
-  description: string;
-  url: string;
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly url: string;
   /** Lowercase hex SHA-256 of the whole file. */
-  sha256: string;
+  readonly sha256: string;
   /** Expected size in bytes, or null to trust the server's Content-Length (the hash still decides). */
-  size: number | null;
+  readonly size: number | null;
   /** Where the file goes, relative to `<dataDir>/Models`, with `/` separators. */
-  file: string;
+  readonly file: string;
   /** Ticked in the installer unless the person unticks it. */
-  default: boolean;
+  readonly default: boolean;
 }
 
 export class CatalogError extends Error {}
@@ -63,12 +63,19 @@ export function parseCatalog(doc: unknown): CatalogModel[] {
   return models;
 }
 
+let builtIn: readonly CatalogModel[] | undefined;
+/** The last catalog file read, kept until the file's size or modification time changes. */
+let lastFile: { file: string; size: number; mtimeMs: number; models: readonly CatalogModel[] } | undefined;
+
 /** The catalog in force: the file named by Install.ModelCatalog (relative to the data dir), else the built-in one. */
-export async function loadCatalog(settingValue: string, dataDir: string): Promise<CatalogModel[]> {
-  if (settingValue.trim() === '') return parseCatalog(BUILT_IN);
+export async function loadCatalog(settingValue: string, dataDir: string): Promise<readonly CatalogModel[]> {
+  if (settingValue.trim() === '') return (builtIn ??= parseCatalog(BUILT_IN));
   const file = path.resolve(dataDir, settingValue);
   let text: string;
+  let info;
   try {
+    info = await stat(file);
+    if (lastFile?.file === file && lastFile.size === info.size && lastFile.mtimeMs === info.mtimeMs) return lastFile.models;
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new CatalogError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
@@ -79,5 +86,7 @@ export async function loadCatalog(settingValue: string, dataDir: string): Promis
   } catch {
     throw new CatalogError(`${file} is not valid JSON`);
   }
-  return parseCatalog(doc);
+  const models = parseCatalog(doc);
+  lastFile = { file, size: info.size, mtimeMs: info.mtimeMs, models };
+  return models;
 }

@@ -109,7 +109,7 @@ export async function download(req: DownloadRequest): Promise<DownloadOutcome> {
     if (res.status === 416 && offset > 0) {
       // The part may already hold every byte (a crash after the last write); the hash decides.
       await res.body?.cancel();
-      if ((await sha256OfFile(part, signal)) === expected && (req.size === null || offset === req.size)) {
+      if ((req.size === null || offset === req.size) && (await sha256OfFile(part, signal)) === expected) {
         await rename(part, target);
         return { result: 'downloaded', bytes: offset, resumedFrom: offset, transfers: transfer };
       }

@@ -18,7 +18,6 @@ const INSTALL_TYPES: Record<string, { host: string; words: string }> = {
 const BACKENDS = ['comfyui', 'none'];
 const PORT = 7801;
 
-/** Servers with an installer run in progress (one per process; a second request is refused). */
 /** One installation at a time across every instance on the database: a lease, renewed while it runs. */
 const INSTALL_LEASE = 'installer';
 const LEASE_SECONDS = 120;
@@ -28,10 +27,6 @@ const RETRY_DELAY_MS = 1000;
 
 /** Thrown when the browser went away: the run stops quietly and nothing is marked installed. */
 class Abandoned extends Error {}
-
-function languageExists(core: Core, code: string): boolean {
-  return code === 'en' || core.languages.get(code) !== undefined; // en is built in, with or without its file
-}
 
 function localDate(d = new Date()): string {
   const pad = (n: number): string => String(n).padStart(2, '0');
@@ -57,7 +52,7 @@ async function checkChoices(core: Core, p: { theme: string; installed_for: strin
   if (!BACKENDS.includes(p.backend)) return `'${p.backend}' is not a backend this installer knows (choose comfyui or none).`;
   const models: CatalogModel[] = [];
   if (p.models.trim() !== 'none' && p.models.trim() !== '') {
-    let catalog: CatalogModel[];
+    let catalog: readonly CatalogModel[];
     try {
       catalog = await loadCatalog(core.settings.string('Install.ModelCatalog'), core.dataDir);
     } catch (err) {
@@ -70,7 +65,7 @@ async function checkChoices(core: Core, p: { theme: string; installed_for: strin
       if (!models.includes(model)) models.push(model);
     }
   }
-  const languageKnown = languageExists(core, p.language);
+  const languageKnown = core.languages.offers(p.language);
   return {
     theme: p.theme,
     installType: { key: p.installed_for, ...installType },
