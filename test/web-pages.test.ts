@@ -2,6 +2,8 @@
 // call), the theme stylesheets chosen on the server, and the headers that keep the pages from running foreign
 // script.
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestServer } from './helpers/server.js';
 
@@ -61,6 +63,9 @@ describe('page data and headers', () => {
   test('the theme comes from the sui_theme_id cookie, else the server default, with the registry\'s stylesheets', async () => {
     const byDefault = await page(server, '/Login');
     assert.match(byDefault.text, /<html lang="en" data-theme="modern_dark" class="theme-dark">/);
+    // Every page's head starts the same: charset first, then site.css, which the theme sheets come after to override.
+    assert.match(byDefault.text, /<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<link rel="icon" href="\/imgs\/swarmcore.svg" type="image\/svg\+xml">\n<link rel="stylesheet" href="\/css\/site.css">\n<link rel="stylesheet" href="\/css\/themes\/modern.css" data-theme-sheet>/);
+    assert.equal(byDefault.text.match(/<meta charset/g)!.length, 1);
     assert.match(byDefault.text, /<link rel="stylesheet" href="\/css\/themes\/modern.css" data-theme-sheet><link rel="stylesheet" href="\/css\/themes\/modern_dark.css" data-theme-sheet>/);
     const chosen = await page(server, '/Login', { Cookie: 'sui_theme_id=ctp_latte' });
     assert.match(chosen.text, /data-theme="ctp_latte" class="theme-light"/);
@@ -81,13 +86,27 @@ describe('page data and headers', () => {
     assert.deepEqual((bogus.data.languages as Array<{ code: string }>).map((l) => l.code).slice(0, 1), ['en']);
   });
 
-  test('the installer page lists the catalog, or says why it cannot', async () => {
+  test('the installer page lists the catalog, reads it again when the file changes, or says why it cannot', async () => {
     const install = await page(server, '/Install');
     assert.equal(install.status, 200);
     assert.deepEqual(install.data.models, []);
     assert.match(String(install.data.models_error), /^cannot read .*no-such-catalog\.json \(ENOENT\)$/);
     assert.equal((install.data.themes as unknown[]).length, 14);
     assert.equal(install.data.default_theme, 'modern_dark');
+
+    const file = join(server.dataDir, 'no-such-catalog.json');
+    const model = (id: string): object => ({ id, name: `Model ${id}`, description: `About ${id}`, url: `https://example.com/${id}.bin`, sha256: 'a'.repeat(64), size: 10, file: `${id}.bin`, default: id === 'one' });
+    try {
+      writeFileSync(file, JSON.stringify({ models: [model('one')] }));
+      const one = await page(server, '/Install');
+      assert.deepEqual([one.data.models, one.data.models_error], [[{ id: 'one', name: 'Model one', description: 'About one', size: 10, default: true }], undefined]);
+      // A longer file, so the change shows in its size whatever the clock's resolution.
+      writeFileSync(file, JSON.stringify({ models: [model('one'), model('two')] }));
+      assert.deepEqual(((await page(server, '/Install')).data.models as Array<{ id: string }>).map((m) => m.id), ['one', 'two']);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    assert.match(String((await page(server, '/Install')).data.models_error), /\(ENOENT\)$/);
   });
 
   test('page files are reachable only through their routes', async () => {

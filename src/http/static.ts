@@ -34,7 +34,7 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
   if (decoded.includes('\0')) return false;
   const file = path.resolve(root, `.${path.posix.normalize(`/${decoded}`)}`);
   if (!file.startsWith(root + path.sep)) return false;
-  const entry = await lookup(file);
+  const entry = await cachedFile(file);
   if (!entry) return false;
   res.setHeader('Content-Type', TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
   res.setHeader('Cache-Control', 'no-cache');
@@ -67,7 +67,7 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
   return true;
 }
 
-interface FileEntry {
+export interface FileEntry {
   size: number;
   etag: string;
   /** The content, for files small enough to keep in memory. */
@@ -82,8 +82,8 @@ const MEMORY_MAX_BYTES = 256 * 1024;
 const RECHECK_MS = 1000;
 const files = new Map<string, FileEntry>();
 
-/** The file's size, validator and (small files) content; null when there is no such file. */
-async function lookup(file: string): Promise<FileEntry | null> {
+/** The file's size, validator and (small files) content; null when there is no such file. Re-checked at most every second. */
+export async function cachedFile(file: string): Promise<FileEntry | null> {
   const now = Date.now();
   const known = files.get(file);
   if (known && now - known.checkedAt < RECHECK_MS) return known;

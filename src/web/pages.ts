@@ -1,13 +1,14 @@
 // Pages and their redirects (reference/01 §1.3). Each page is an HTML file in web/pages; this decides which one
-// a request gets, and fills its `<!--swarmcore:head-->` marker with the theme stylesheets and a JSON block of
-// what the page needs before any API call (settings such as the login notice, the translation of its texts).
-import { readFile } from 'node:fs/promises';
+// a request gets, and fills its `<!--swarmcore:head-->` marker with what every page's head shares, the theme
+// stylesheets and a JSON block of what the page needs before any API call (settings such as the login notice,
+// the translation of its texts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Core } from '../core.js';
 import type { RequestInfo } from '../api/route.js';
 import { TOKEN_COOKIE } from '../accounts/login-tokens.js';
-import { WEB_ROOT } from '../http/static.js';
+import { redirect } from '../http/respond.js';
+import { cachedFile, WEB_ROOT } from '../http/static.js';
 import { loadCatalog } from '../install/catalog.js';
 import type { Theme } from './themes.js';
 
@@ -16,6 +17,9 @@ export const THEME_COOKIE = 'sui_theme_id';
 /** The cookie the web UI keeps the chosen display language in. */
 export const LANGUAGE_COOKIE = 'display_language';
 const HEAD_MARKER = '<!--swarmcore:head-->';
+/** The start of every page's head; the theme stylesheets follow it, so they override site.css. */
+const SHARED_HEAD =
+  '<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<link rel="icon" href="/imgs/swarmcore.svg" type="image/svg+xml">\n<link rel="stylesheet" href="/css/site.css">\n';
 
 // Scripts only from this server, no inline script; the page-data block is JSON, never executed.
 const CSP = [
@@ -30,28 +34,24 @@ const CSP = [
   "frame-ancestors 'self'",
 ].join('; ');
 
-function redirect(res: ServerResponse, location: string): void {
-  res.statusCode = 302;
-  res.setHeader('Location', location);
-  res.setHeader('Content-Length', 0);
-  res.end();
+/**
+ * What lets the request open the UI: a valid login token (`token`, which Logout can end), `open` when accounts
+ * are off or the localhost bypass applies, or null. The token is checked once per page request.
+ */
+async function pageLogin(core: Core, info: RequestInfo): Promise<'token' | 'open' | null> {
+  if (!core.settings.bool('UserAuthorization.AuthorizationRequired')) return 'open';
+  if ((await core.loginTokens.validate(info.cookies[TOKEN_COOKIE])) !== null) return 'token';
+  return info.localhostBypass ? 'open' : null;
 }
 
-/** Whether the request carries a login that would let it open the UI (always true with accounts off). */
-export async function hasValidLogin(core: Core, info: RequestInfo): Promise<boolean> {
-  if (!core.settings.bool('UserAuthorization.AuthorizationRequired')) return true;
-  if (info.localhostBypass) return true;
-  return (await core.loginTokens.validate(info.cookies[TOKEN_COOKIE])) !== null;
-}
-
-/** The explanation pages: one file, web/pages/error.html, with a section per error; the others are removed. */
-const ERROR_PAGES: Record<string, { status: number; section: string }> = {
-  '/error/404': { status: 404, section: '404' },
-  '/error/internal': { status: 500, section: 'internal' },
-  '/error/basicapi': { status: 200, section: 'basicapi' },
-  '/error/nogetapi': { status: 200, section: 'nogetapi' },
-  '/error/permissions': { status: 200, section: 'permissions' },
-};
+/** The explanation pages, /Error/<section>, and their statuses: one file, web/pages/error.html, shows only that section. */
+const ERROR_STATUS = new Map([
+  ['404', 404],
+  ['internal', 500],
+  ['basicapi', 200],
+  ['nogetapi', 200],
+  ['permissions', 200],
+]);
 
 const showSection =
   (id: string) =>
@@ -62,14 +62,19 @@ function themeJson(t: Theme): Record<string, unknown> {
   return { id: t.id, name: t.name, is_dark: t.isDark, css_paths: t.cssPaths };
 }
 
-/** The theme a page opens with: the browser's remembered choice, else the server default, else the first one. */
+/** The server's default theme, else the first one registered. */
+function defaultTheme(core: Core): Theme {
+  return core.themes.get(core.settings.string('DefaultUser.Theme')) ?? core.themes.all()[0]!;
+}
+
+/** The theme a page opens with: the browser's remembered choice, else the default. */
 function pageTheme(core: Core, info: RequestInfo): Theme {
-  return core.themes.get(info.cookies[THEME_COOKIE] ?? '') ?? core.themes.get(core.settings.string('DefaultUser.Theme')) ?? core.themes.all()[0]!;
+  return core.themes.get(info.cookies[THEME_COOKIE] ?? '') ?? defaultTheme(core);
 }
 
 function pageLanguage(core: Core, info: RequestInfo): string {
   for (const code of [info.cookies[LANGUAGE_COOKIE], core.settings.string('DefaultUser.Language')]) {
-    if (code && (code === 'en' || core.languages.get(code))) return code;
+    if (code && core.languages.offers(code)) return code;
   }
   return 'en';
 }
@@ -84,7 +89,7 @@ function languageList(core: Core): Array<{ code: string; name: string; local_nam
   });
 }
 
-async function pageData(core: Core, info: RequestInfo, page: string, theme: Theme, language: string): Promise<Record<string, unknown>> {
+async function pageData(core: Core, page: string, theme: Theme, language: string): Promise<Record<string, unknown>> {
   const s = core.settings;
   const data: Record<string, unknown> = {
     page,
@@ -105,7 +110,7 @@ async function pageData(core: Core, info: RequestInfo, page: string, theme: Them
     data.allow_password_registration = s.bool('UserAuthorization.Registration.SimplePasswordRegistration');
   } else if (page === 'install') {
     data.themes = core.themes.all().map(themeJson);
-    data.default_theme = core.themes.get(s.string('DefaultUser.Theme')) ? s.string('DefaultUser.Theme') : core.themes.all()[0]!.id;
+    data.default_theme = defaultTheme(core).id;
     try {
       const catalog = await loadCatalog(s.string('Install.ModelCatalog'), core.dataDir);
       data.models = catalog.map((m) => ({ id: m.id, name: m.name, description: m.description, size: m.size, default: m.default }));
@@ -113,8 +118,6 @@ async function pageData(core: Core, info: RequestInfo, page: string, theme: Them
       data.models = [];
       data.models_error = (err as Error).message;
     }
-  } else if (page === 'main') {
-    data.can_logout = data.accounts_required === true && (await core.loginTokens.validate(info.cookies[TOKEN_COOKIE])) !== null;
   }
   return data;
 }
@@ -126,20 +129,24 @@ function scriptJson(value: unknown): string {
 
 const escapeAttr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
-/** Sends web/pages/<page>.html with its head filled in. */
-async function sendPage(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, page: string, status = 200, fill: (html: string) => string = (h) => h): Promise<boolean> {
-  let html: string;
-  try {
-    html = await readFile(path.join(WEB_ROOT, 'pages', `${page}.html`), 'utf8');
-  } catch {
-    return false;
-  }
+interface PageOptions {
+  status?: number;
+  /** Changes the page's HTML before its head is filled in. */
+  fill?: (html: string) => string;
+  /** Added to the page-data block. */
+  data?: Record<string, unknown>;
+}
+
+/** Sends web/pages/<page>.html (kept in memory, re-read when the file changes) with its head filled in. */
+async function sendPage(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, page: string, { status = 200, fill = (h) => h, data: extra }: PageOptions = {}): Promise<boolean> {
+  const file = await cachedFile(path.join(WEB_ROOT, 'pages', `${page}.html`));
+  if (!file?.body) return false;
   const theme = pageTheme(core, info);
   const language = pageLanguage(core, info);
   const links = theme.cssPaths.map((p) => `<link rel="stylesheet" href="/${escapeAttr(p)}" data-theme-sheet>`).join('');
-  const data = `<script type="application/json" id="page-data">${scriptJson(await pageData(core, info, page, theme, language))}</script>`;
-  html = fill(html)
-    .replace(HEAD_MARKER, () => links + data)
+  const data = `<script type="application/json" id="page-data">${scriptJson({ ...(await pageData(core, page, theme, language)), ...extra })}</script>`;
+  const html = fill(file.body.toString('utf8'))
+    .replace(HEAD_MARKER, () => SHARED_HEAD + links + data)
     .replace('<html lang="en">', () => `<html lang="${escapeAttr(language)}" data-theme="${escapeAttr(theme.id)}" class="${theme.isDark ? 'theme-dark' : 'theme-light'}">`);
   const body = Buffer.from(html, 'utf8');
   res.statusCode = status;
@@ -163,27 +170,33 @@ export async function handlePage(core: Core, req: IncomingMessage, res: ServerRe
     case '/':
       redirect(res, 'Text2Image');
       return true;
-    case '/text2image':
-      if (!installed) redirect(res, 'Install');
-      else if (!(await hasValidLogin(core, info))) redirect(res, 'Login');
-      else return sendPage(core, req, res, info, 'main');
+    case '/text2image': {
+      if (!installed) {
+        redirect(res, 'Install');
+        return true;
+      }
+      const login = await pageLogin(core, info);
+      if (!login) redirect(res, 'Login');
+      else return sendPage(core, req, res, info, 'main', { data: { can_logout: login === 'token' } });
       return true;
+    }
     case '/install':
       if (installed) redirect(res, 'Text2Image');
       else return sendPage(core, req, res, info, 'install');
       return true;
     case '/login':
-      if (await hasValidLogin(core, info)) redirect(res, 'Text2Image');
+      if (await pageLogin(core, info)) redirect(res, 'Text2Image');
       else return sendPage(core, req, res, info, 'login');
       return true;
     case '/register':
-      if (await hasValidLogin(core, info)) redirect(res, 'Text2Image');
+      if (await pageLogin(core, info)) redirect(res, 'Text2Image');
       else if (!core.settings.bool('UserAuthorization.Registration.AllowRegistration')) redirect(res, 'Login');
       else return sendPage(core, req, res, info, 'register');
       return true;
   }
-  const errorPage = ERROR_PAGES[lower];
-  if (errorPage) return sendPage(core, req, res, info, 'error', errorPage.status, showSection(errorPage.section));
+  const section = lower.startsWith('/error/') ? lower.slice('/error/'.length) : '';
+  const errorStatus = ERROR_STATUS.get(section);
+  if (errorStatus !== undefined) return sendPage(core, req, res, info, 'error', { status: errorStatus, fill: showSection(section) });
   // Page files are reachable only through their routes above, with their head filled in.
   if (lower.startsWith('/pages/')) {
     redirect(res, '/Error/404');
