@@ -109,6 +109,7 @@ describe('the web UI in Chromium', () => {
     // The language picker translates the page through GetLanguage at once.
     await page.getByLabel('Language').selectOption('de');
     await page.getByRole('heading', { name: 'Willkommen' }).waitFor();
+    assert.equal(await page.title(), 'Installieren — Family <Server> & Co');
     await page.getByLabel('Sprache').selectOption('en');
     await page.getByRole('heading', { name: 'Welcome' }).waitFor();
 
@@ -270,6 +271,7 @@ describe('the web UI in Chromium', () => {
     // ---- language: the whole page switches, and the account keeps the choice ----
     await page.getByLabel('Language').selectOption('de');
     await page.getByRole('link', { name: 'Benutzereinstellungen' }).waitFor();
+    assert.equal(await page.title(), 'Ihr Konto — Family <Server> & Co');
     assert.equal((await api('GetMyUserData')).language, 'de');
     assert.equal(await page.getByRole('button', { name: 'Einstellungen speichern' }).count(), 1);
     await page.getByLabel('Sprache').selectOption('en');

@@ -2,7 +2,7 @@
 // server's info and progress messages shown as they arrive.
 import { call, describeFailure, newSession, openSocket } from './api.js';
 import { onLanguageChange, rememberLanguage, setTranslations, t } from './i18n.js';
-import { $, $$, clearMessage, el, formatBytes, pageData, showMessage, startPage } from './page.js';
+import { $, $$, clearMessage, el, fillLanguageSelect, formatBytes, pageData, showMessage, startPage } from './page.js';
 import { applyTheme } from './theme.js';
 
 startPage('Install');
@@ -61,8 +61,9 @@ function renderThemes() {
 // ---- model choices ----
 function renderModels() {
   const box = $('#model-choices');
-  const checked = new Set($$('input[name="model"]').filter((i) => i.checked).map((i) => i.value));
-  const first = checked.size === 0 && $$('input[name="model"]').length === 0;
+  const inputs = $$('input[name="model"]');
+  const checked = new Set(inputs.filter((i) => i.checked).map((i) => i.value));
+  const first = inputs.length === 0;
   box.replaceChildren(
     el('legend', {}, t('Models to download')),
     ...models.map((m) =>
@@ -82,11 +83,6 @@ function renderModels() {
 }
 
 // ---- language ----
-function renderLanguages() {
-  const select = $('#language');
-  select.replaceChildren(...(data.languages ?? [{ code: 'en', name: 'English', local_name: 'English' }]).map((l) => el('option', { value: l.code, selected: l.code === chosenLanguage }, l.local_name === l.name ? l.name : `${l.local_name} (${l.name})`)));
-}
-
 $('#language').addEventListener('change', async (event) => {
   const code = event.target.value;
   try {
@@ -185,8 +181,8 @@ $('#install-button').addEventListener('click', async () => {
 // ---- start ----
 renderThemes();
 renderModels();
-renderLanguages();
-showStep("license");
+fillLanguageSelect($('#language'), chosenLanguage);
+showStep('license');
 onLanguageChange(() => {
   renderThemes();
   renderModels();

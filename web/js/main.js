@@ -3,7 +3,7 @@
 // theme and language cookies that let the next page open in the right look.
 import { call, newSession, onNewSession } from './api.js';
 import { languageCode, onLanguageChange, rememberLanguage, setTranslations, t } from './i18n.js';
-import { $, busy, el, pageData, showMessage, startPage } from './page.js';
+import { $, busy, el, fillLanguageSelect, pageData, showMessage, startPage } from './page.js';
 import { applyTheme } from './theme.js';
 import { ApiKeysPanel, TokensPanel, setUpPasswordForm } from './user/account.js';
 import { PresetsPanel } from './user/presets.js';
@@ -51,11 +51,6 @@ $('#theme-select').addEventListener('change', async (event) => {
 });
 
 // ---- language ----
-function renderLanguageSelect(current) {
-  const list = data.languages ?? [{ code: 'en', name: 'English', local_name: 'English' }];
-  $('#language-select').replaceChildren(...list.map((l) => el('option', { value: l.code, selected: l.code === current }, l.local_name === l.name ? l.name : `${l.local_name} (${l.name})`)));
-}
-
 async function switchLanguage(code) {
   const answer = await call('GetLanguage', { language: code });
   rememberLanguage(code);
@@ -120,7 +115,6 @@ onNewSession((s) => {
 });
 
 onLanguageChange(() => {
-  document.title = `${t('Your account')}${data.instance_title ? ` — ${data.instance_title}` : ''}`;
   settings.render();
   if (userData) presets.show(userData.presets);
   keys.render();
@@ -143,7 +137,7 @@ async function start() {
   renderThemeSelect(themeId);
   // The account's theme wins over the cookie the page opened with; applying it also refreshes the cookie.
   if (themeId && themes[themeId]) applyTheme({ id: themeId, ...themes[themeId] });
-  renderLanguageSelect(user.language);
+  fillLanguageSelect($('#language-select'), user.language);
   if (user.language && user.language !== languageCode()) await switchLanguage(user.language);
   else rememberLanguage(languageCode());
   await Promise.all([keys.load(), tokens.load()]);

@@ -1,6 +1,6 @@
 // What every page shares: the data block the server put in the page, small DOM helpers, messages, and the
 // start-up that applies the theme and translations.
-import { setTranslations, t } from './i18n.js';
+import { onLanguageChange, setTranslations, t } from './i18n.js';
 
 let data = null;
 
@@ -19,6 +19,9 @@ export function pageData() {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+/** A path of this site (`css/x.css`, `/ViewSpecial/...`) as an absolute one; full URLs (`data:`, `https:`) are kept. */
+export const siteUrl = (path) => (path.startsWith('/') || /^[a-z]+:/i.test(path) ? path : `/${path}`);
 
 /** Creates an element: `el('button', { class: 'small', onclick: fn }, 'Text')`. Text children are never parsed as HTML. */
 export function el(tag, attrs = {}, ...children) {
@@ -66,6 +69,17 @@ export async function busy(button, work) {
   }
 }
 
+/** Like `busy`, and a failure's message is shown in the message box `box`. */
+export function attempt(button, box, work) {
+  return busy(button, async () => {
+    try {
+      await work();
+    } catch (err) {
+      showMessage(box, err.message);
+    }
+  });
+}
+
 export function formatBytes(n) {
   if (!Number.isFinite(n) || n < 0) return '?';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -83,11 +97,17 @@ export function formatTime(seconds) {
   return new Date(seconds * 1000).toLocaleString(document.documentElement.lang || undefined);
 }
 
-/** Applies translations and the instance title; call once at start-up. */
+/** Applies translations and the instance title (the window title follows every language switch); call once at start-up. */
 export function startPage(titleText) {
   const d = pageData();
-  setTranslations(d.language || 'en', d.translations || {});
   const instance = d.instance_title ? ` — ${d.instance_title}` : '';
-  document.title = `${t(titleText)}${instance}`;
+  onLanguageChange(() => (document.title = `${t(titleText)}${instance}`));
+  setTranslations(d.language || 'en', d.translations || {});
   for (const node of $$('[data-instance-title]')) node.textContent = d.instance_title || 'swarmcore';
+}
+
+/** Fills a language picker with the page data's languages, each named in itself (and in English where that differs). */
+export function fillLanguageSelect(select, current) {
+  const list = pageData().languages ?? [{ code: 'en', name: 'English', local_name: 'English' }];
+  select.replaceChildren(...list.map((l) => el('option', { value: l.code, selected: l.code === current }, l.local_name === l.name ? l.name : `${l.local_name} (${l.name})`)));
 }

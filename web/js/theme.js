@@ -1,7 +1,6 @@
 // Applying a theme: swap the theme stylesheets (their paths come from the server's theme registry), mark the
 // page dark or light, and remember the choice in the `sui_theme_id` cookie as SwarmUI's pages do.
-
-const hrefOf = (path) => (path.startsWith('/') || /^[a-z]+:/i.test(path) ? path : `/${path}`);
+import { siteUrl } from './page.js';
 
 /** Switches the page to `theme` ({id, css_paths, is_dark}); `remember` keeps it for the next page load. */
 export function applyTheme(theme, remember = true) {
@@ -12,7 +11,7 @@ export function applyTheme(theme, remember = true) {
   root.classList.toggle('theme-light', !theme.is_dark);
   if (remember) document.cookie = `sui_theme_id=${encodeURIComponent(theme.id)}; path=/; max-age=31536000; SameSite=Lax`;
   const old = [...document.querySelectorAll('link[data-theme-sheet]')];
-  const wanted = theme.css_paths.map(hrefOf);
+  const wanted = theme.css_paths.map(siteUrl);
   if (old.length === wanted.length && old.every((link, i) => link.getAttribute('href') === wanted[i])) return Promise.resolve();
   // The old sheets stay until the new ones have loaded, so the page never shows unstyled in between.
   const anchor = old[0] ?? null;

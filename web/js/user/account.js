@@ -1,7 +1,7 @@
 // Account panels: password change, upstream API keys, and login tokens.
 import { call, currentSession } from '../api.js';
 import { t } from '../i18n.js';
-import { $, busy, clearMessage, el, formatTime, showMessage, uid } from '../page.js';
+import { $, attempt, clearMessage, el, formatTime, showMessage, uid } from '../page.js';
 import { prehashPassword } from '../prehash.js';
 
 // ---- password ----
@@ -22,15 +22,11 @@ export function setUpPasswordForm() {
       return;
     }
     clearMessage(message);
-    await busy($('#password-save'), async () => {
+    await attempt($('#password-save'), message, async () => {
       const userId = currentSession()?.user_id ?? '';
-      try {
-        await call('ChangePassword', { oldPassword: await prehashPassword(userId, oldPassword), newPassword: await prehashPassword(userId, newPassword) });
-        for (const id of ['#old-password', '#new-password', '#new-password2']) $(id).value = '';
-        showMessage(message, t('Password changed. Your other logins were signed out.'), 'ok');
-      } catch (err) {
-        showMessage(message, err.message);
-      }
+      await call('ChangePassword', { oldPassword: await prehashPassword(userId, oldPassword), newPassword: await prehashPassword(userId, newPassword) });
+      for (const id of ['#old-password', '#new-password', '#new-password2']) $(id).value = '';
+      showMessage(message, t('Password changed. Your other logins were signed out.'), 'ok');
     });
   });
 }
@@ -94,27 +90,19 @@ export class ApiKeysPanel {
       input.focus();
       return;
     }
-    await busy(button, async () => {
-      try {
-        await call('SetAPIKey', { keyType: k.type, key });
-        input.value = '';
-        await this.load();
-        showMessage(this.message, t('{0} key saved.', k.title), 'ok');
-      } catch (err) {
-        showMessage(this.message, err.message);
-      }
+    await attempt(button, this.message, async () => {
+      await call('SetAPIKey', { keyType: k.type, key });
+      input.value = '';
+      await this.load();
+      showMessage(this.message, t('{0} key saved.', k.title), 'ok');
     });
   }
 
   async unset(k, button) {
-    await busy(button, async () => {
-      try {
-        await call('SetAPIKey', { keyType: k.type, key: 'none' });
-        await this.load();
-        showMessage(this.message, t('{0} key removed.', k.title), 'ok');
-      } catch (err) {
-        showMessage(this.message, err.message);
-      }
+    await attempt(button, this.message, async () => {
+      await call('SetAPIKey', { keyType: k.type, key: 'none' });
+      await this.load();
+      showMessage(this.message, t('{0} key removed.', k.title), 'ok');
     });
   }
 }
@@ -182,33 +170,25 @@ export class TokensPanel {
       $('#token-reason').focus();
       return;
     }
-    await busy($('#token-create'), async () => {
-      try {
-        const answer = await call('CreateAuthToken', { reason });
-        $('#token-reason').value = '';
-        $('#token-value').value = answer.token;
-        $('#token-once').hidden = false;
-        clearMessage(this.message);
-        await this.load();
-        $('#token-value').focus();
-        $('#token-value').select();
-      } catch (err) {
-        showMessage(this.message, err.message);
-      }
+    await attempt($('#token-create'), this.message, async () => {
+      const answer = await call('CreateAuthToken', { reason });
+      $('#token-reason').value = '';
+      $('#token-value').value = answer.token;
+      $('#token-once').hidden = false;
+      clearMessage(this.message);
+      await this.load();
+      $('#token-value').focus();
+      $('#token-value').select();
     });
   }
 
   async revoke(tok, button) {
     if (!confirm(`${t('Revoke this token?')}\n\n${tok.user_agent}`)) return;
-    await busy(button, async () => {
-      try {
-        await call('RevokeMyAuthToken', { tokenId: tok.id });
-        showMessage(this.message, t('Token revoked.'), 'ok');
-        await this.load();
-        $('#token-reason').focus();
-      } catch (err) {
-        showMessage(this.message, err.message);
-      }
+    await attempt(button, this.message, async () => {
+      await call('RevokeMyAuthToken', { tokenId: tok.id });
+      showMessage(this.message, t('Token revoked.'), 'ok');
+      await this.load();
+      $('#token-reason').focus();
     });
   }
 }

@@ -2,7 +2,7 @@
 // export (ExportUserPresets, saved as a JSON file).
 import { call } from '../api.js';
 import { t } from '../i18n.js';
-import { $, $$, busy, clearMessage, el, showMessage, uid } from '../page.js';
+import { $, $$, attempt, clearMessage, el, showMessage, siteUrl, uid } from '../page.js';
 
 const PLACEHOLDER = 'imgs/model_placeholder.jpg';
 const MAX_PREVIEW_SIDE = 512;
@@ -79,7 +79,7 @@ export class PresetsPanel {
     });
     $('#preset-image-clear').addEventListener('click', () => {
       this.previewValue = PLACEHOLDER;
-      $('#preset-preview').src = `/${PLACEHOLDER}`;
+      $('#preset-preview').src = siteUrl(PLACEHOLDER);
       $('#preset-image').value = '';
     });
     $('#preset-cancel').addEventListener('click', () => this.dialog.close());
@@ -103,11 +103,10 @@ export class PresetsPanel {
   item(preset) {
     const selectId = uid('preset-select');
     const params = Object.entries(preset.param_map ?? {}).map(([k, v]) => `${k}: ${v}`).join('\n');
-    const image = preset.preview_image.startsWith('/') || /^[a-z]+:/i.test(preset.preview_image) ? preset.preview_image : `/${preset.preview_image}`;
     return el(
       'li',
       { class: 'preset-item', dataset: { presetTitle: preset.title } },
-      el('img', { src: image, alt: t('Preview of {0}', preset.title), loading: 'lazy', width: 256, height: 256 }),
+      el('img', { src: siteUrl(preset.preview_image), alt: t('Preview of {0}', preset.title), loading: 'lazy', width: 256, height: 256 }),
       el('div', { class: 'preset-title' }, preset.is_starred ? el('span', { class: 'star', title: t('Starred') }, '★ ') : null, preset.title),
       preset.description ? el('div', { class: 'preset-desc' }, preset.description) : null,
       params ? el('pre', { class: 'preset-params' }, params) : null,
@@ -146,7 +145,7 @@ export class PresetsPanel {
     const image = preset?.preview_image ?? PLACEHOLDER;
     // An unchanged /ViewSpecial/ image is sent back as is, which the server reads as "keep the current image".
     this.previewValue = image;
-    $('#preset-preview').src = image.startsWith('/') ? image : `/${image}`;
+    $('#preset-preview').src = siteUrl(image);
     const entries = Object.entries(preset?.param_map ?? {});
     $('#param-rows').replaceChildren(...(entries.length > 0 ? entries : [['', '']]).map(([k, v]) => this.paramRow(k, v)));
     clearMessage(this.dialogMessage);
@@ -175,54 +174,38 @@ export class PresetsPanel {
       is_edit: this.editing !== null,
     };
     if (this.editing !== null) body.editing = this.editing;
-    await busy($('#preset-save'), async () => {
-      try {
-        await call('AddNewPreset', body);
-        this.dialog.close();
-        showMessage(this.message, t('Preset "{0}" saved.', title), 'ok');
-        await this.onChange();
-      } catch (err) {
-        showMessage(this.dialogMessage, err.message);
-      }
+    await attempt($('#preset-save'), this.dialogMessage, async () => {
+      await call('AddNewPreset', body);
+      this.dialog.close();
+      showMessage(this.message, t('Preset "{0}" saved.', title), 'ok');
+      await this.onChange();
     });
   }
 
   async duplicate(preset, button) {
-    await busy(button, async () => {
-      try {
-        await call('DuplicatePreset', { preset: preset.title });
-        showMessage(this.message, t('Preset "{0}" duplicated.', preset.title), 'ok');
-        await this.onChange();
-      } catch (err) {
-        showMessage(this.message, err.message);
-      }
+    await attempt(button, this.message, async () => {
+      await call('DuplicatePreset', { preset: preset.title });
+      showMessage(this.message, t('Preset "{0}" duplicated.', preset.title), 'ok');
+      await this.onChange();
     });
   }
 
   async remove(preset, button) {
     if (!confirm(`${t('Delete this preset?')}\n\n${preset.title}`)) return;
-    await busy(button, async () => {
-      try {
-        const answer = await call('DeletePreset', { preset: preset.title });
-        if (answer.success === false) showMessage(this.message, t('No such preset.'));
-        else showMessage(this.message, t('Preset "{0}" deleted.', preset.title), 'ok');
-        await this.onChange();
-        $('#preset-add').focus();
-      } catch (err) {
-        showMessage(this.message, err.message);
-      }
+    await attempt(button, this.message, async () => {
+      const answer = await call('DeletePreset', { preset: preset.title });
+      if (answer.success === false) showMessage(this.message, t('No such preset.'));
+      else showMessage(this.message, t('Preset "{0}" deleted.', preset.title), 'ok');
+      await this.onChange();
+      $('#preset-add').focus();
     });
   }
 
   async exportPresets(titles, button) {
-    await busy(button, async () => {
-      try {
-        const answer = await call('ExportUserPresets', titles ? { titles } : {});
-        download('presets.json', `${JSON.stringify(answer.presets, null, 2)}\n`);
-        showMessage(this.message, t('{0} presets exported.', answer.presets.length), 'ok');
-      } catch (err) {
-        showMessage(this.message, err.message);
-      }
+    await attempt(button, this.message, async () => {
+      const answer = await call('ExportUserPresets', titles ? { titles } : {});
+      download('presets.json', `${JSON.stringify(answer.presets, null, 2)}\n`);
+      showMessage(this.message, t('{0} presets exported.', answer.presets.length), 'ok');
     });
   }
 

@@ -3,7 +3,7 @@
 // ChangeUserSettings under their dotted ids.
 import { call } from '../api.js';
 import { t } from '../i18n.js';
-import { $, busy, clearMessage, el, showMessage, uid } from '../page.js';
+import { $, attempt, clearMessage, el, showMessage, uid } from '../page.js';
 import { safeHtml } from '../safe-html.js';
 
 /** Settings with their own control elsewhere on the page. */
@@ -186,14 +186,10 @@ export class SettingsEditor {
       showMessage(this.message, t('Nothing to save: no setting was changed.'), 'info');
       return;
     }
-    await busy($('#settings-save'), async () => {
-      try {
-        await call('ChangeUserSettings', { settings: changes });
-        await this.load();
-        showMessage(this.message, t('Settings saved.'), 'ok');
-      } catch (err) {
-        showMessage(this.message, err.message);
-      }
+    await attempt($('#settings-save'), this.message, async () => {
+      await call('ChangeUserSettings', { settings: changes });
+      await this.load();
+      showMessage(this.message, t('Settings saved.'), 'ok');
     });
   }
 }

@@ -2,7 +2,7 @@
 // Interrupt buttons (InterruptAll for this session, or for every session of the user).
 import { call } from '../api.js';
 import { t } from '../i18n.js';
-import { $, busy, showMessage } from '../page.js';
+import { $, attempt, showMessage } from '../page.js';
 
 const POLL_MS = 3000;
 const COUNT_WORDS = [
@@ -58,14 +58,10 @@ export class StatusBar {
   }
 
   async interrupt(all, button) {
-    await busy(button, async () => {
-      try {
-        await call('InterruptAll', { other_sessions: all });
-        showMessage(this.pageMessage, all ? t('Stopped the work of all your sessions.') : t("Stopped this page's work."), 'ok');
-        await this.refresh();
-      } catch (err) {
-        showMessage(this.pageMessage, err.message);
-      }
+    await attempt(button, this.pageMessage, async () => {
+      await call('InterruptAll', { other_sessions: all });
+      showMessage(this.pageMessage, all ? t('Stopped the work of all your sessions.') : t("Stopped this page's work."), 'ok');
+      await this.refresh();
     });
   }
 }
