@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { startServer, type RunningServer } from '../src/index.js';
 import proceduralImages from '../examples/procedural-images/index.js';
 import fixture from './fixtures/test-extension.js';
-import { ROOT, TestServer, runCli } from './helpers/server.js';
+import { ROOT, TestServer, eventually, runCli } from './helpers/server.js';
 
 const FIXTURE = path.join(ROOT, 'test/fixtures/test-extension.ts');
 const DENIED = { error: 'You lack permission for this route.', error_id: 'bad_permissions' };
@@ -27,7 +27,7 @@ before(async () => {
   const cli = await server.cli(['user', 'set-role', 'gil', 'guest']);
   assert.equal(cli.code, 0, cli.stderr);
   // The CLI's change reaches the running server through the event table.
-  for (let i = 0; i < 200 && (await server.call('InterruptAll', guest)).status !== 400; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(await eventually(async () => (await server.call('InterruptAll', guest)).status === 400, 5000), 'the role change never reached the server');
 });
 after(() => server.close());
 

@@ -2,11 +2,12 @@
 // choices, and real model downloads from a local HTTP host (verify, skip, resume, failure).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ROOT, TestServer } from './helpers/server.js';
+import { ROOT, TestServer, eventually } from './helpers/server.js';
 import { ModelHost, makeFile, type ServedFile } from './helpers/model-files.js';
 
 type Message = Record<string, unknown>;
@@ -52,8 +53,6 @@ function catalogFor(host: ModelHost, files: Record<string, ServedFile>, sizes = 
 }
 
 async function serverWithCatalog(host: ModelHost, files: Record<string, ServedFile>): Promise<TestServer> {
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'swarmcore-install-'));
   writeFileSync(path.join(dataDir, 'catalog.json'), JSON.stringify(catalogFor(host, files)));
   return TestServer.start({ dataDir, settings: { 'Install.ModelCatalog': 'catalog.json' } });
@@ -274,8 +273,7 @@ describe('installer model downloads', () => {
       first.on('message', (d) => firstMessages.push(JSON.parse(String(d)) as Message));
       await new Promise((resolve) => first.on('open', resolve));
       first.send(JSON.stringify({ ...BASE_INPUT, models: 'held', session_id: session }));
-      // Wait until the held transfer has started.
-      for (let i = 0; i < 200 && !host.seen.some((r) => r.path === 'held.bin'); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(await eventually(async () => host.seen.some((r) => r.path === 'held.bin'), 5000), 'the held transfer never started');
       const second = await install(server, BASE_INPUT);
       assert.deepEqual(second.messages, [
         { info: 'Error: Another installation is running on this server right now. Wait for it to finish, then reload the page.' },
@@ -284,12 +282,15 @@ describe('installer model downloads', () => {
       first.close();
       await new Promise((resolve) => first.on('close', resolve));
       host.release();
-      // The abandoned run stops (within moments); the server stays uninstalled and a new run is accepted.
-      let third = await install(server, BASE_INPUT);
-      for (let i = 0; i < 40 && 'info' in third.messages[0]! && String(third.messages[0]!.info).includes('Another installation'); i++) {
-        await new Promise((r) => setTimeout(r, 50));
+      // The abandoned run stops within moments and leaves the server uninstalled; then a new run is accepted.
+      assert.ok(await eventually(async () => server.output.includes('the installer page went away'), 5000), 'the abandoned run never stopped');
+      assert.equal((await settingsOf(server)).IsInstalled, 'false');
+      let third = { messages: [] as Message[], code: 0 };
+      const accepted = await eventually(async () => {
         third = await install(server, BASE_INPUT);
-      }
+        return !String(third.messages[0]?.info).includes('Another installation');
+      });
+      assert.ok(accepted, 'a new run was still refused after the abandoned one stopped');
       assert.equal((await settingsOf(server)).IsInstalled, 'true');
       assert.deepEqual(third.messages.at(-1), { success: true });
       assert.deepEqual(firstMessages.slice(0, 5), [

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ROOT, TestServer, needsService, type ApiResponse } from './helpers/server.js';
+import { ROOT, TestServer, eventually, needsService, type ApiResponse } from './helpers/server.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 
 const EXAMPLE = path.join(ROOT, 'examples/procedural-images/index.ts');
@@ -12,15 +12,12 @@ const LONG = { images: 1, prompt: 'two instances', seed: 11, width: 256, height:
 /** The SQLite event table is polled every 250 ms; PostgreSQL notifications arrive at once. */
 const CROSS_INSTANCE_BUDGET_MS = 1000;
 
-async function until(read: () => Promise<ApiResponse>, ok: (r: ApiResponse) => boolean, what: string): Promise<void> {
-  const end = Date.now() + 15_000;
-  while (!ok(await read())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const liveGens = (r: ApiResponse): number => (r.body.status as { live_gens: number }).live_gens;
+
+/** Waits until the session has a generation rendering. */
+async function rendering(on: TestServer, sessionId: string, what: string): Promise<void> {
+  assert.ok(await eventually(async () => liveGens(await on.call('GetCurrentStatus', sessionId)) === 1, 15_000), `${what} never started`);
+}
 
 function scenarios(name: string, start: () => Promise<[TestServer, TestServer] | null>): void {
   describe(name, () => {
@@ -44,7 +41,7 @@ function scenarios(name: string, start: () => Promise<[TestServer, TestServer] |
         assert.equal(r.code, 1000);
         return performance.now();
       });
-      await until(() => on.call('GetCurrentStatus', sessionId), (r) => liveGens(r) === 1, `a generation on ${on.url}`);
+      await rendering(on, sessionId, `a generation on ${on.url}`);
       return { done };
     }
 
@@ -56,7 +53,7 @@ function scenarios(name: string, start: () => Promise<[TestServer, TestServer] |
       const bob = await b!.session({ 'X-SWARM-USER_ID': 'bob' });
       const { done: aliceDone } = await running(b!, there);
       const bobDone = b!.call('GenerateText2Image', bob, LONG);
-      await until(() => b!.call('GetCurrentStatus', bob), (r) => liveGens(r) === 1, "bob's generation");
+      await rendering(b!, bob, "bob's generation");
       const sent = performance.now();
       assert.equal((await a!.call('InterruptAll', here, { other_sessions: true })).text, '{"success":true}');
       const stopMs = (await aliceDone) - sent;

@@ -5,8 +5,6 @@
 /** A backend's own state, as the reference's enum, lower-cased. */
 export type BackendStatus = 'disabled' | 'errored' | 'waiting' | 'loading' | 'idle' | 'running';
 
-export const BACKEND_STATUSES: readonly BackendStatus[] = ['disabled', 'errored', 'waiting', 'loading', 'idle', 'running'];
-
 /** What a registered backend tells swarmcore. Implement the fields as getters to report live state. */
 export interface Backend {
   /** Unique among registered backends. */

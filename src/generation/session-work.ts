@@ -106,7 +106,10 @@ export class GenerationClaim {
   /** Completes everything still held and unregisters; safe to call more than once. */
   release(): void {
     if (this.released) return;
-    this.complete({ gens: this.held.waiting_gens, modelLoads: this.held.loading_models, backendWaits: this.held.waiting_backends, liveGens: this.held.live_gens });
+    for (const [, field] of FIELDS) {
+      this.work.adjust(field, -this.held[field]);
+      this.held[field] = 0;
+    }
     this.released = true;
     this.work.forget(this);
   }
