@@ -91,3 +91,18 @@ test('an unparsable Origin header is ignored', async () => {
     await server.close();
   }
 });
+
+test("the user page gets its API-key rows from the server's key registry", async () => {
+  const server = await TestServer.start({ settings: { IsInstalled: true } });
+  try {
+    const page = await get(server, '/Text2Image');
+    assert.equal(page.status, 200);
+    const data = JSON.parse(/<script type="application\/json" id="page-data">(.*?)<\/script>/.exec(page.text)![1]!) as { api_keys: unknown };
+    assert.deepEqual(data.api_keys, [
+      { type: 'civitai_api', title: 'Civitai', link: 'https://civitai.com/user/account' },
+      { type: 'huggingface_api', title: 'Hugging Face', link: 'https://huggingface.co/settings/tokens' },
+    ]);
+  } finally {
+    await server.close();
+  }
+});

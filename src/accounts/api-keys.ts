@@ -4,13 +4,10 @@
 export interface ApiKeyType {
   /** The `keyType` value of SetAPIKey / GetAPIKeyStatus, e.g. `civitai_api`. */
   keyType: string;
-  /** Prefix of the UI's element ids for this row. */
-  jsPrefix: string;
+  /** The service's name, as the user page shows it. */
   title: string;
   /** Where a person creates such a key. */
   createLink: string;
-  /** Extra HTML shown in the row. */
-  infoHtml: string;
 }
 
 /** Key types accepted even without a UI row (the reference's fixed list). */
@@ -18,8 +15,8 @@ export const SERVER_KEY_TYPES: readonly string[] = ['stability_api', 'civitai_ap
 
 // prettier-ignore
 const BUILT_IN: ApiKeyType[] = [
-  { keyType: 'civitai_api', jsPrefix: 'civitai', title: 'Civitai', createLink: 'https://civitai.com/user/account', infoHtml: 'Used to download models from Civitai that require an account.' },
-  { keyType: 'huggingface_api', jsPrefix: 'huggingface', title: 'Hugging Face', createLink: 'https://huggingface.co/settings/tokens', infoHtml: 'Used to download gated models from Hugging Face.' },
+  { keyType: 'civitai_api', title: 'Civitai', createLink: 'https://civitai.com/user/account' },
+  { keyType: 'huggingface_api', title: 'Hugging Face', createLink: 'https://huggingface.co/settings/tokens' },
 ];
 
 export class ApiKeyRegistry {

@@ -1,6 +1,7 @@
 // The first-run installer (reference/02 §1.12, §5): one WebSocket call that checks every choice, downloads the
 // chosen models, then records the choices and marks the server installed. Nothing is written until every
 // input has been checked, and the server counts as installed only once the whole run has finished.
+import { localTimestamp } from './account.js';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { defineRoute, type SessionContext, type RouteOutput } from '../api/route.js';
@@ -27,11 +28,6 @@ const RETRY_DELAY_MS = 1000;
 
 /** Thrown when the browser went away: the run stops quietly and nothing is marked installed. */
 class Abandoned extends Error {}
-
-function localDate(d = new Date()): string {
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-}
 
 interface Choices {
   theme: string;
@@ -128,7 +124,8 @@ async function runInstall(ctx: SessionContext, choices: Choices, say: (m: RouteO
   await say({ info: `Set up ${choices.installType.words} (listening on ${choices.installType.host}, port ${PORT}). Network changes take effect when the server restarts.` });
   await core.settings.set('Install.Backend', choices.backend);
   await core.settings.set('Install.AMD', choices.amd);
-  await core.settings.set('InstallDate', localDate());
+  // The date part of the server-local `YYYY-MM-DD HH:MM` stamp SetAPIKey records.
+  await core.settings.set('InstallDate', localTimestamp().slice(0, 10));
   await core.settings.set('InstallVersion', core.version);
   await core.settings.set('IsInstalled', true);
   await nextStep();

@@ -177,7 +177,11 @@ export async function handlePage(core: Core, req: IncomingMessage, res: ServerRe
       }
       const login = await pageLogin(core, info);
       if (!login) redirect(res, 'Login');
-      else return sendPage(core, req, res, info, 'main', { data: { can_logout: login === 'token' } });
+      else {
+        // The user page's API-key rows come from the registry, so key types an extension adds appear too.
+        const apiKeys = core.apiKeys.all().map((k) => ({ type: k.keyType, title: k.title, link: k.createLink }));
+        return sendPage(core, req, res, info, 'main', { data: { can_logout: login === 'token', api_keys: apiKeys } });
+      }
       return true;
     }
     case '/install':

@@ -1,7 +1,7 @@
 // Account panels: password change, upstream API keys, and login tokens.
 import { call, currentSession } from '../api.js';
 import { t } from '../i18n.js';
-import { $, attempt, clearMessage, el, formatTime, showMessage, uid } from '../page.js';
+import { $, attempt, clearMessage, el, formatTime, pageData, showMessage, uid } from '../page.js';
 import { prehashPassword } from '../prehash.js';
 
 // ---- password ----
@@ -33,10 +33,8 @@ export function setUpPasswordForm() {
 
 // ---- API keys ----
 /** The key types the page offers (SwarmUI's user tab shows these two). */
-const KEY_TYPES = [
-  { type: 'civitai_api', title: 'Civitai', link: 'https://civitai.com/user/account' },
-  { type: 'huggingface_api', title: 'Hugging Face', link: 'https://huggingface.co/settings/tokens' },
-];
+/** The key types the server lists for this page (its registry, extensions included). */
+const KEY_TYPES = pageData().api_keys ?? [];
 
 export class ApiKeysPanel {
   constructor() {
