@@ -52,8 +52,8 @@ export class Core {
   /** A random id per process; clients compare it to notice a restart. */
   readonly serverId = randomUUID();
   readonly localUserId = LOCAL_USER_ID;
-  readonly routes = new RouteRegistry();
   readonly permissions = new PermissionRegistry();
+  readonly routes = new RouteRegistry(this.permissions);
   readonly themes = new ThemeRegistry();
   /** Upstream API key types users may store (SetAPIKey); extensions add theirs. */
   readonly apiKeys = new ApiKeyRegistry();
@@ -92,8 +92,8 @@ export class Core {
 
   static async open(options: CoreOptions): Promise<Core> {
     const log = options.logger ?? pino({ level: 'silent' });
-    const store = options.store ?? (options.databaseUrl ? await openPostgresStore(options.databaseUrl) : await openSqliteStore(options.dataDir));
-    const events = options.events ?? store.createEventBus();
+    const store = options.store ?? (options.databaseUrl ? await openPostgresStore(options.databaseUrl, log) : await openSqliteStore(options.dataDir));
+    const events = options.events ?? store.createEventBus(log);
     const core = new Core(path.resolve(options.dataDir), store, events, log, options.extensions ?? []);
     try {
       registerBuiltInRoutes(core);

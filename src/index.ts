@@ -2,9 +2,9 @@
 // settings, themes, languages, backends and supported features.
 export { startServer, ListenError, type ServerOptions, type RunningServer } from './http/server.js';
 export { Core, type CoreOptions, VERSION } from './core.js';
-export { defineRoute, type RouteDef, type RouteContext, type SessionContext, type RouteOutput, type SocketChannel, type RequestInfo } from './api/route.js';
+export { defineRoute, defineSocketRoute, SUCCESS_OUTPUT, type RouteDef, type RouteContext, type SessionContext, type SocketContext, type RouteOutput, type RouteOutputShape, type SocketChannel, type RequestInfo } from './api/route.js';
 export { apiError, softError, ApiError, ERROR_IDS, type ErrorId } from './api/errors.js';
-export type { ParamDef, ParamType, ParamValues } from './api/params.js';
+export type { Field, Fields, ParamDef, ParamType, Params, ParamValues } from './api/params.js';
 export type { Extension, ExtensionApi } from './extensions.js';
 export type { Store } from './store/types.js';
 export type { Session } from './accounts/session.js';
@@ -16,4 +16,4 @@ export type { NewUserSetting, NewUserSettingGroup, UserSettingType, UserSettingV
 export type { ClusterEvent, EventBus } from './cluster/events.js';
 export { SessionWork, GenerationClaim, InterruptedError, type ClaimCounts, type WorkCounts } from './generation/session-work.js';
 export { BackendRegistry, overallStatus, BACKEND_STATUS_MESSAGES, type Backend, type BackendStatus, type BackendStatusReport, type OverallBackendStatus } from './generation/backends.js';
-export { currentStatus } from './routes/status.js';
+export { currentStatus, CURRENT_STATUS_OUTPUT } from './routes/status.js';

@@ -30,7 +30,7 @@ export class SessionService {
       } else if (e.type === 'sessions.interrupt') {
         e.sessionIds.forEach((id) => this.live.get(id)?.work.interrupt());
       } else if (e.type === 'resync') {
-        void this.revalidate();
+        return this.revalidate(); // the bus logs a failure
       }
     });
   }

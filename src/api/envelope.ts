@@ -1,11 +1,11 @@
-// The API envelope (reference/01 §2): session resolution, route lookup, transport and permission checks,
-// parameter binding and the outcome table of §2.11. HTTP and WebSocket calls share `dispatch`.
+// The API envelope (docs/COMPATIBILITY.md): session resolution, route lookup, transport and permission checks,
+// parameter binding and the reference's outcome table. HTTP and WebSocket calls share `dispatch`.
 import type { Logger } from 'pino';
 import type { Core } from '../core.js';
 import type { Session } from '../accounts/session.js';
 import { ApiError, apiError } from './errors.js';
-import { bindParams, tokenText } from './params.js';
-import type { RequestInfo, ResponseControl, RouteContext, RouteOutput, SocketChannel } from './route.js';
+import { tokenText } from './params.js';
+import type { RequestInfo, ResponseControl, RouteOutput, SocketChannel } from './route.js';
 
 export interface DispatchResult {
   status: number;
@@ -57,11 +57,9 @@ export async function dispatch(core: Core, d: DispatchInput): Promise<DispatchRe
         await core.sessions.end([session.id]);
         throw apiError('invalid_session_id');
       }
-      if (!access.has(route.permission!)) throw apiError('bad_permissions');
+      if (route.permission !== null && !access.has(route.permission)) throw apiError('bad_permissions');
     }
-    const params = bindParams(route.params, d.input);
-    const ctx: RouteContext = { core, session, request: d.request, response: d.response, socket: d.socket, log: d.log };
-    const body = await (route.handler as (c: RouteContext, p: unknown) => Promise<RouteOutput | null> | RouteOutput | null)(ctx, params);
+    const body = await route.run({ core, session, request: d.request, response: d.response, socket: d.socket, log: d.log }, d.input);
     if (body && 'error' in body) d.log.warn({ route: route.name, error: body.error, error_id: body.error_id }, 'route answered with an error');
     return { status: 200, body: body ?? null };
   } catch (err) {

@@ -1,7 +1,7 @@
 // The account's own secrets: password change and upstream API keys (reference/02 §1.2, §1.6, §1.17, §2.8).
 // Keys are never logged and no route returns them.
 import { softError } from '../api/errors.js';
-import { defineRoute } from '../api/route.js';
+import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
 import { hashPassword, verifyPassword } from '../accounts/passwords.js';
 import { RATE_LIMITS } from '../accounts/rate-limits.js';
 
@@ -24,7 +24,8 @@ export const changePassword = defineRoute({
     oldPassword: { type: 'string', description: 'The current password, in the client prehash form (ignored when the account has no password yet).' },
     newPassword: { type: 'string', description: 'The new password, in the client prehash form (8 to 500 characters).' },
   },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   async handler(ctx, { oldPassword, newPassword }) {
     const { core, session } = ctx;
     if (newPassword.length < 8) throw softError('The new password must have at least 8 characters.');
@@ -55,7 +56,8 @@ export const setAPIKey = defineRoute({
     keyType: { type: 'string', description: 'Which key: `stability_api`, `civitai_api`, `huggingface_api`, or a type an extension added.' },
     key: { type: 'string', description: 'The key itself; `none` or an empty text removes the stored key.' },
   },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   async handler(ctx, { keyType, key }) {
     const { core, session } = ctx;
     if (!core.apiKeys.accepts(keyType)) {
@@ -81,7 +83,8 @@ export const getAPIKeyStatus = defineRoute({
   permission: 'read_user_settings',
   userUpdate: false,
   params: { keyType: { type: 'string', description: 'Which key, as for SetAPIKey.' } },
-  output: '"status": "last updated 2025-01-31 14:05" // or "not set"',
+  output: { status: { type: 'string', description: '`not set`, or `last updated YYYY-MM-DD HH:MM` (server local time).' } },
+  example: '"status": "last updated 2025-01-31 14:05" // or "not set"',
   async handler(ctx, { keyType }) {
     const updated = await ctx.core.store.genericData.get(ctx.session.userId, keyType, 'key_last_updated');
     return { status: updated === null || updated.trim() === '' ? 'not set' : `last updated ${updated}` };

@@ -1,6 +1,6 @@
 // Sessions, login, logout, registration and login tokens (reference/01 §9.1-§9.8, PRODUCT.md §2).
 import { apiError, softError } from '../api/errors.js';
-import { defineRoute, type RouteContext } from '../api/route.js';
+import { SUCCESS_OUTPUT, defineRoute, type RouteContext } from '../api/route.js';
 import { TOKEN_COOKIE, parseToken } from '../accounts/login-tokens.js';
 import { RESERVED_USER_NAMES, cleanAccountName, cleanUserId } from '../accounts/names.js';
 import { dummyVerify, hashPassword, verifyPassword } from '../accounts/passwords.js';
@@ -36,7 +36,15 @@ export const getNewSession = defineRoute({
   params: {
     impersonateUser: { type: 'string', description: 'With the manage_users permission: open the session as this user instead.', default: null },
   },
-  output: '"session_id": "40 hex characters",\n"user_id": "username",\n"output_append_user": true,\n"version": "1.2.3",\n"server_id": "uuid",\n"permissions": ["permission1", "permission2"]',
+  output: {
+    session_id: { type: 'string', description: 'The new session (40 hex characters); send it with every other call.' },
+    user_id: { type: 'string', description: "The session's user." },
+    output_append_user: { type: 'bool', description: 'The server setting Paths.AppendUserNameToOutputPath.' },
+    version: { type: 'string', description: 'The server version.' },
+    server_id: { type: 'string', description: 'A random id per server process; it changes on restart.' },
+    permissions: { type: 'string[]', description: "The user's permission ids (`*` for all)." },
+  },
+  example: '"session_id": "40 hex characters",\n"user_id": "username",\n"output_append_user": true,\n"version": "1.2.3",\n"server_id": "uuid",\n"permissions": ["permission1", "permission2"]',
   async handler(ctx, { impersonateUser }) {
     const { core } = ctx;
     const who = await resolveRequestUser(core, ctx.request);
@@ -76,7 +84,8 @@ export const login = defineRoute({
     username: { type: 'string', description: 'Login user name.' },
     password: { type: 'string', description: 'Login password, in the client prehash form.' },
   },
-  output: '"success": "true" // and sets a cookie\n// or\n"error_id": "invalid_login" // or "ratelimit"',
+  output: [{ success: { type: 'string', description: 'The text `true` (a string, as the reference sends it).', values: ['true'] } }, { error_id: { type: 'string', description: 'Why the login was refused.', values: ['invalid_login', 'ratelimit'] } }],
+  example: '"success": "true" // and sets a cookie\n// or\n"error_id": "invalid_login" // or "ratelimit"',
   async handler(ctx, { username, password }) {
     const { core } = ctx;
     if (!core.settings.bool('UserAuthorization.AllowSimplePasswordLogin')) throw apiError('invalid_login');
@@ -106,7 +115,8 @@ export const logout = defineRoute({
   permission: 'fundamental',
   userUpdate: true,
   params: {},
-  output: '"success": "true"',
+  output: { success: { type: 'string', description: 'The text `true` (a string, as the reference sends it).', values: ['true'] } },
+  example: '"success": "true"',
   async handler(ctx) {
     const { core, session } = ctx;
     if (!accountsRequired(ctx)) throw softError('Accounts are not enabled on this server, so there is no account to log out of.');
@@ -131,7 +141,12 @@ export const registerBasic = defineRoute({
     username: { type: 'string', description: 'The new user name (letters, digits and _; starts with a letter).' },
     password: { type: 'string', description: 'The new password, in the client prehash form.' },
   },
-  output: '"success": "true"\n// or\n"error_id": "invalid_input" // or "ratelimit", "username_exists", "registration_failed", "registration_disabled"',
+  output: [
+    { success: { type: 'string', description: 'The text `true` (a string, as the reference sends it).', values: ['true'] } },
+    { error_id: { type: 'string', description: 'Why the account was not created.', values: ['invalid_input', 'ratelimit', 'username_exists', 'registration_failed'] } },
+    { error_id: { type: 'string', description: 'Self-registration is turned off.', values: ['registration_disabled'] }, error: { type: 'string', description: 'The reason in words.' } },
+  ],
+  example: '"success": "true"\n// or\n"error_id": "invalid_input" // or "ratelimit", "username_exists", "registration_failed", "registration_disabled"',
   async handler(ctx, { username, password }) {
     const { core } = ctx;
     const s = core.settings;
@@ -155,7 +170,8 @@ export const createAuthToken = defineRoute({
   permission: 'edit_user_settings',
   userUpdate: true,
   params: { reason: { type: 'string', description: 'What the token is for (1 to 500 characters); shown in the token list.' } },
-  output: '"token": "<user hex>.<id>.<secret>"',
+  output: { token: { type: 'string', description: 'The new login token, `<user hex>.<id>.<secret>`; shown only this once.' } },
+  example: '"token": "<user hex>.<id>.<secret>"',
   async handler(ctx, { reason }) {
     requireAccounts(ctx);
     if (reason.trim() === '' || reason.length > 500) throw softError('The reason must be between 1 and 500 characters.');
@@ -172,7 +188,25 @@ export const listMyAuthTokens = defineRoute({
   permission: 'read_user_settings',
   userUpdate: false,
   params: {},
-  output: '"tokens": [{"id": "...", "created": 1700000000, "last_active": 1700000000, "user_agent": "...", "origin_address": "...", "is_current": true}]',
+  output: {
+    tokens: {
+      type: 'array',
+      description: "The user's login tokens, oldest first.",
+      items: {
+        type: 'object',
+        description: 'One login token (never its secret).',
+        fields: {
+          id: { type: 'string', description: 'The token id (32 hex characters), for RevokeMyAuthToken.' },
+          created: { type: 'long', description: 'When it was made, in Unix seconds.' },
+          last_active: { type: 'long', description: 'When it was last used, in Unix seconds.' },
+          user_agent: { type: 'string', description: 'The browser that logged in, or the reason given to CreateAuthToken; `unknown` if none.' },
+          origin_address: { type: 'string', description: 'The address it was made from; `unknown` if none.' },
+          is_current: { type: 'bool', description: 'True for the token this request logged in with.' },
+        },
+      },
+    },
+  },
+  example: '"tokens": [{"id": "...", "created": 1700000000, "last_active": 1700000000, "user_agent": "...", "origin_address": "...", "is_current": true}]',
   async handler(ctx) {
     requireAccounts(ctx);
     const current = ctx.session.originToken ?? parseToken(requestToken(ctx.request))?.tokenId ?? null;
@@ -197,7 +231,8 @@ export const revokeMyAuthToken = defineRoute({
   permission: 'edit_user_settings',
   userUpdate: true,
   params: { tokenId: { type: 'string', description: 'The token id, as ListMyAuthTokens shows it.' } },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   async handler(ctx, { tokenId }) {
     requireAccounts(ctx);
     if (!(await ctx.core.loginTokens.revoke(ctx.session.userId, tokenId))) throw softError('You have no token with that id.');

@@ -4,7 +4,7 @@
 import { localTimestamp } from './account.js';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { defineRoute, type SessionContext, type RouteOutput } from '../api/route.js';
+import { defineSocketRoute, type RouteOutput, type SocketContext } from '../api/route.js';
 import type { Core } from '../core.js';
 import { CatalogError, loadCatalog, type CatalogModel } from '../install/catalog.js';
 import { download, DownloadError } from '../install/download.js';
@@ -73,9 +73,9 @@ async function checkChoices(core: Core, p: { theme: string; installed_for: strin
   };
 }
 
-async function runInstall(ctx: SessionContext, choices: Choices, say: (m: RouteOutput) => Promise<void>): Promise<void> {
+async function runInstall(ctx: SocketContext, choices: Choices, say: (m: RouteOutput) => Promise<void>): Promise<void> {
   const { core } = ctx;
-  const signal = ctx.socket!.signal;
+  const signal = ctx.socket.signal;
   const totalSteps = 4 + choices.models.length;
   let step = 1;
   const nextStep = async (): Promise<void> => {
@@ -132,14 +132,13 @@ async function runInstall(ctx: SessionContext, choices: Choices, say: (m: RouteO
   await say({ info: 'Installation complete.' });
 }
 
-export const installConfirmWS = defineRoute({
+export const installConfirmWS = defineSocketRoute({
   name: 'InstallConfirmWS',
   group: GROUP,
   description:
     'Runs the first-time installer over a WebSocket: checks the choices, downloads the chosen models (verified, resumable), then records theme, language, network mode and backend and marks the server installed. Sends info and progress messages, then success or error.',
   permission: 'install',
   userUpdate: true,
-  websocket: true,
   params: {
     theme: { type: 'string', description: 'The default theme id for every user.' },
     installed_for: { type: 'string', description: "Who the server is for: 'just_self' (this computer) or 'just_self_lan' (also the local network)." },
@@ -149,10 +148,22 @@ export const installConfirmWS = defineRoute({
     language: { type: 'string', description: 'The default language code for every user (unknown codes fall back to en).' },
     make_shortcut: { type: 'bool', description: 'Accepted for compatibility; swarmcore makes no desktop shortcut.', default: false },
   },
-  output: '{"info": "text"}\n{"progress": 1234, "total": 5678, "steps": 3, "total_steps": 5, "per_second": 100}\n{"success": true}\n// or\n{"error": "text"}',
+  output: [
+    { info: { type: 'string', description: 'A step done or a problem met, to show the user.' } },
+    {
+      progress: { type: 'long', description: 'Bytes of the current download so far.' },
+      total: { type: 'long', description: 'Bytes of the current download (0 between downloads).' },
+      steps: { type: 'int', description: 'The step running now, from 1.' },
+      total_steps: { type: 'int', description: 'How many steps there are.' },
+      per_second: { type: 'long', description: 'Download speed in bytes per second.' },
+    },
+    { success: { type: 'bool', description: 'The last message when the installation finished.', values: [true] } },
+    { error: { type: 'string', description: 'The last message when the installation was refused or failed.' } },
+  ],
+  example: '{"info": "text"}\n{"progress": 1234, "total": 5678, "steps": 3, "total_steps": 5, "per_second": 100}\n{"success": true}\n// or\n{"error": "text"}',
   async handler(ctx, params) {
     const { core } = ctx;
-    const socket = ctx.socket!;
+    const socket = ctx.socket;
     if (core.settings.bool('IsInstalled')) return { error: 'This server is already installed.' };
     const say = async (message: RouteOutput): Promise<void> => {
       if (socket.signal.aborted) throw new Abandoned();
@@ -168,7 +179,9 @@ export const installConfirmWS = defineRoute({
     if (!(await core.store.leases.acquire(INSTALL_LEASE, owner, LEASE_SECONDS))) {
       return fail('Another installation is running on this server right now. Wait for it to finish, then reload the page.');
     }
-    const renew = setInterval(() => void core.store.leases.acquire(INSTALL_LEASE, owner, LEASE_SECONDS).catch(() => undefined), (LEASE_SECONDS * 1000) / 4);
+    const renew = setInterval(() => {
+      core.store.leases.acquire(INSTALL_LEASE, owner, LEASE_SECONDS).catch((err: unknown) => ctx.log.warn({ err }, 'renewing the installer lease failed; trying again at the next renewal'));
+    }, (LEASE_SECONDS * 1000) / 4);
     try {
       const choices = await checkChoices(core, params);
       if (typeof choices === 'string') return await fail(choices);

@@ -1,5 +1,6 @@
 // Generation status and interrupts (reference/02 §1.7, §1.13, §2.6, §2.7).
-import { defineRoute } from '../api/route.js';
+import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
+import type { Field, Fields } from '../api/params.js';
 import type { Core } from '../core.js';
 import type { Session } from '../accounts/session.js';
 
@@ -14,6 +15,28 @@ export function currentStatus(core: Core, session: Session): Record<string, unkn
   };
 }
 
+const COUNTER = (what: string): Field => ({ type: 'int', description: `How many ${what} this session has.` });
+
+/** The shape of `currentStatus`, for the docs of every route that answers with it. */
+export const CURRENT_STATUS_OUTPUT: Fields = {
+  status: {
+    type: 'object',
+    description: "This session's generation counters.",
+    fields: { waiting_gens: COUNTER('generations waiting or running'), loading_models: COUNTER('model loads waiting'), waiting_backends: COUNTER('generations waiting for a backend'), live_gens: COUNTER('generations running') },
+  },
+  backend_status: {
+    type: 'object',
+    description: "The overall state of the server's backends.",
+    fields: {
+      status: { type: 'string', description: 'The overall state.', values: ['empty', 'all_disabled', 'errored', 'some_loading', 'running', 'loading', 'disabled', 'idle', 'unknown'] },
+      class: { type: 'string', description: "The UI's styling class.", values: ['', 'error', 'warn', 'soft'] },
+      message: { type: 'string', description: 'Shown to the user (the UI translates it by its English text).' },
+      any_loading: { type: 'bool', description: 'True while any backend is loading.' },
+    },
+  },
+  supported_features: { type: 'string[]', description: 'Feature ids the backends (and extensions) support.' },
+};
+
 export const getCurrentStatus = defineRoute({
   name: 'GetCurrentStatus',
   group: GROUP,
@@ -21,8 +44,8 @@ export const getCurrentStatus = defineRoute({
   permission: 'fundamental_generate_tab_access',
   userUpdate: false,
   params: {},
-  output:
-    '"status": {"waiting_gens": 0, "loading_models": 0, "waiting_backends": 0, "live_gens": 0},\n"backend_status": {"status": "running", "class": "", "message": "", "any_loading": false},\n"supported_features": ["feature_id1", "feature_id2"]',
+  output: CURRENT_STATUS_OUTPUT,
+  example: '"status": {"waiting_gens": 0, "loading_models": 0, "waiting_backends": 0, "live_gens": 0},\n"backend_status": {"status": "running", "class": "", "message": "", "any_loading": false},\n"supported_features": ["feature_id1", "feature_id2"]',
   handler(ctx) {
     return currentStatus(ctx.core, ctx.session);
   },
@@ -37,7 +60,8 @@ export const interruptAll = defineRoute({
   params: {
     other_sessions: { type: 'bool', description: "True to also stop the work of the user's other sessions (other tabs, other clients).", default: false },
   },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   async handler(ctx, { other_sessions }) {
     const { core, session } = ctx;
     // One event for every target: it interrupts sessions here synchronously and on the other instances too

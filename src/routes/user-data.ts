@@ -1,7 +1,8 @@
 // What the page loads about its user, starred models, translations and client debug messages
 // (reference/02 §1.8, §1.9, §1.16, §1.19, §2.9, §2.10).
 import { softError } from '../api/errors.js';
-import { defineRoute } from '../api/route.js';
+import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
+import { presetField } from './presets.js';
 import { USER_SETTINGS_BY_ID, effectiveUserSetting, type UserSettingLeaf } from '../accounts/user-settings.js';
 import { autocompletionsFor } from '../autocomplete/autocompletions.js';
 import { presetNetData } from '../presets/presets.js';
@@ -28,7 +29,21 @@ export const getMyUserData = defineRoute({
   permission: 'fundamental_generate_tab_access',
   userUpdate: false,
   params: {},
-  output: '"user_name": "local",\n"presets": [{"author": "local", "title": "...", "description": "...", "preview_image": "/ViewSpecial/Preset/...?editid=1", "is_starred": false, "param_map": {}}],\n"language": "en",\n"permissions": ["*"],\n"starred_models": {},\n"model_preset_links": {},\n"autocompletions": null',
+  output: {
+    user_name: { type: 'string', description: "The session's user id." },
+    presets: { type: 'array', description: "The user's presets, in list order.", items: presetField('A `/ViewSpecial/Preset/<title>?editid=<n>` URL for a stored image, or the placeholder path.') },
+    language: { type: 'string', description: "The user's language code." },
+    permissions: { type: 'string[]', description: "The user's permission ids (`*` for all)." },
+    starred_models: { type: 'map', key: '<model type>', description: 'As stored by SetStarredModels (`{}` when never set).', values: { type: 'string[]', description: 'Model names.' } },
+    model_preset_links: {
+      type: 'map',
+      key: '<model type>',
+      description: 'As stored by SetPresetLinks (`{}` when never set).',
+      values: { type: 'map', key: '<model name>', description: 'Links of one model type.', values: { type: 'string[]', description: 'Preset titles.' } },
+    },
+    autocompletions: { type: 'string[]', nullable: true, description: "The lines of the user's autocompletion source, or null when none is chosen." },
+  },
+  example: '"user_name": "local",\n"presets": [{"author": "local", "title": "...", "description": "...", "preview_image": "/ViewSpecial/Preset/...?editid=1", "is_starred": false, "param_map": {}}],\n"language": "en",\n"permissions": ["*"],\n"starred_models": {},\n"model_preset_links": {},\n"autocompletions": null',
   async handler(ctx) {
     const { core, session } = ctx;
     const userId = session.userId;
@@ -64,10 +79,18 @@ export const setStarredModels = defineRoute({
   description: 'Replaces your starred models: {"<model type>": ["<model name>", ...]}.',
   permission: 'fundamental_model_access',
   userUpdate: true,
-  params: { raw: { type: 'object', description: 'The request body is the whole starred-models map (apart from session_id).' } },
-  output: '"success": true',
-  async handler(ctx, { raw }) {
-    await ctx.core.store.genericData.set(ctx.session.userId, 'starred_models', 'full', JSON.stringify(raw));
+  params: {
+    starred: {
+      type: 'body',
+      key: '<model type>',
+      description: 'The starred models of one model type; the body holds every model type (the whole map is replaced).',
+      values: { type: 'string[]', description: 'Model names.' },
+    },
+  },
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
+  async handler(ctx, { starred }) {
+    await ctx.core.store.genericData.set(ctx.session.userId, 'starred_models', 'full', JSON.stringify(starred));
     return { success: true };
   },
 });
@@ -79,7 +102,19 @@ export const getLanguage = defineRoute({
   permission: 'fundamental_generate_tab_access',
   userUpdate: false,
   params: { language: { type: 'string', description: 'The language code, exactly as listed (e.g. `en`, `de`).' } },
-  output: '"language": {"code": "de", "name": "German", "local_name": "Deutsch", "keys": {"Generate": "Generieren"}}',
+  output: {
+    language: {
+      type: 'object',
+      description: 'The language.',
+      fields: {
+        code: { type: 'string', description: 'Its code.' },
+        name: { type: 'string', description: 'Its English name.' },
+        local_name: { type: 'string', description: 'Its name in itself.' },
+        keys: { type: 'map', key: '<English UI text>', description: 'The translations.', values: { type: 'string', description: 'The translation; empty when not translated.' } },
+      },
+    },
+  },
+  example: '"language": {"code": "de", "name": "German", "local_name": "Deutsch", "keys": {"Generate": "Generieren"}}',
   handler(ctx, { language }) {
     const found = ctx.core.languages.get(language);
     if (!found) throw softError('No such language.');
@@ -94,7 +129,8 @@ export const serverDebugMessage = defineRoute({
   permission: 'server_debug_message',
   userUpdate: false,
   params: { message: { type: 'string', description: `The text to log; control characters are escaped and anything past ${DEBUG_MESSAGE_MAX_CHARS} characters is cut off.` } },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   handler(ctx, { message }) {
     const cut = message.length > DEBUG_MESSAGE_MAX_CHARS ? `${message.slice(0, DEBUG_MESSAGE_MAX_CHARS)}... (${message.length - DEBUG_MESSAGE_MAX_CHARS} more characters)` : message;
     const userId = ctx.session.userId;

@@ -2,6 +2,7 @@
 // over LISTEN/NOTIFY and rate-limit counters live in a table, so every instance sees the same state.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import pino, { type Logger } from 'pino';
 import type { RateLimiter, RateLimitRule } from '../../accounts/rate-limits.js';
 import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
 import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from '../rows.js';
@@ -46,10 +47,10 @@ export function redactUrl(url: string): string {
   }
 }
 
-export async function openPostgresStore(url: string): Promise<Store> {
+export async function openPostgresStore(url: string, log: Logger = pino({ level: 'silent' })): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
   // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => undefined);
+  pool.on('error', (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it'));
   try {
     await migrate(pool);
   } catch (err) {
@@ -138,8 +139,8 @@ class PostgresStore implements Store {
     this.leases = new PgLeases(pool);
   }
 
-  createEventBus(): EventBus {
-    this.bus ??= new PostgresEventBus(this.pool, this.url);
+  createEventBus(log: Logger): EventBus {
+    this.bus ??= new PostgresEventBus(this.pool, this.url, log);
     return this.bus;
   }
 
@@ -466,14 +467,18 @@ class PostgresEventBus extends LocalEventBus {
   constructor(
     private readonly pool: pg.Pool,
     private readonly url: string,
+    log: Logger,
   ) {
-    super();
+    super(log);
     this.ready = this.connect();
   }
 
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url });
-    client.on('error', () => this.reconnect(client));
+    client.on('error', (err) => {
+      this.log.warn({ err }, 'the PostgreSQL event connection failed; reconnecting');
+      this.reconnect(client);
+    });
     client.on('end', () => this.reconnect(client));
     client.on('notification', (msg) => {
       if (msg.channel !== EVENT_CHANNEL || !msg.payload) return;
@@ -493,7 +498,10 @@ class PostgresEventBus extends LocalEventBus {
       if (this.stopped) return;
       this.connect().then(
         () => this.deliver({ type: 'resync' }),
-        () => setTimeout(retry, 1000).unref(),
+        (err: unknown) => {
+          this.log.warn({ err }, 'reconnecting the PostgreSQL event connection failed; trying again in a second');
+          setTimeout(retry, 1000).unref();
+        },
       );
     };
     setTimeout(retry, 200).unref();
