@@ -227,6 +227,22 @@ describe('serve --extension', () => {
     }
   });
 
+  test('an extension route naming an unregistered permission stops the server at start with a message naming the route and the permission', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-ext-'));
+    try {
+      const file = path.join(ROOT, 'test/fixtures/unknown-permission-extension.ts');
+      const res = await runCli(['serve', '--data-dir', dir, '--port', '0', '--extension', file]);
+      assert.equal(res.code, 1);
+      assert.equal(
+        res.stderr,
+        "swarmcore: API route 'FixtureTypo' names the permission 'fixture_secert', which is not registered (register permissions before the routes that use them)\n",
+      );
+      assert.doesNotMatch(res.stdout, /listening/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a module that cannot be found stops the server with a one-line error', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-ext-'));
     try {

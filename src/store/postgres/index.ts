@@ -47,10 +47,16 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** What a log line says about a connection error: pg attaches the client (with its connection settings) to some. */
+function connectionError(err: unknown): { message: string; code?: string } {
+  const e = err as { message?: unknown; code?: unknown };
+  return { message: String(e.message ?? err), ...(typeof e.code === 'string' ? { code: e.code } : {}) };
+}
+
 export async function openPostgresStore(url: string, log: Logger = pino({ level: 'silent' })): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
   // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it'));
+  pool.on('error', (err) => log.warn({ err: connectionError(err) }, 'an idle PostgreSQL connection failed; the pool replaces it'));
   try {
     await migrate(pool);
   } catch (err) {
@@ -476,7 +482,7 @@ class PostgresEventBus extends LocalEventBus {
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url });
     client.on('error', (err) => {
-      this.log.warn({ err }, 'the PostgreSQL event connection failed; reconnecting');
+      this.log.warn({ err: connectionError(err) }, 'the PostgreSQL event connection failed; reconnecting');
       this.reconnect(client);
     });
     client.on('end', () => this.reconnect(client));
@@ -499,7 +505,7 @@ class PostgresEventBus extends LocalEventBus {
       this.connect().then(
         () => this.deliver({ type: 'resync' }),
         (err: unknown) => {
-          this.log.warn({ err }, 'reconnecting the PostgreSQL event connection failed; trying again in a second');
+          this.log.warn({ err: connectionError(err) }, 'reconnecting the PostgreSQL event connection failed; trying again in a second');
           setTimeout(retry, 1000).unref();
         },
       );
