@@ -1,12 +1,11 @@
-// Presets: add/edit, duplicate, delete, export, and the per-model preset links (reference/02 §1.1, §1.4, §1.5,
-// §1.20, §2.1-§2.5). Where the reference would clobber or crash, these answer with a preset_fail and change nothing.
+// Presets: add/edit, duplicate, delete, export, and the per-model preset links (docs/COMPATIBILITY.md). Where the
+// reference would clobber or crash, these answer with a preset_fail and change nothing.
 import { softError } from '../api/errors.js';
 import { tokenText } from '../api/params.js';
 import { defineRoute } from '../api/route.js';
 import { strictFilenameClean } from '../accounts/names.js';
-import { PRESET_FAIL, PREVIEW_PLACEHOLDER, decidePreview } from '../presets/preview-image.js';
-import { bumpModelEditId, duplicatePreset, paramMapText, presetKey, presetNetData } from '../presets/presets.js';
-import type { PresetRecord } from '../store/types.js';
+import { PRESET_FAIL } from '../presets/preview-image.js';
+import { paramMapText, presetNetData } from '../presets/presets.js';
 
 const GROUP = 'BasicAPIFeatures';
 const fail = (text: string): { preset_fail: string } => ({ preset_fail: text });
@@ -29,34 +28,22 @@ export const addNewPreset = defineRoute({
   },
   output: '"success": true\n// or\n"preset_fail": "A preset with that title already exists."',
   async handler(ctx, p) {
-    const { store } = ctx.core;
-    const userId = ctx.session.userId;
     const title = strictFilenameClean(p.title);
     if (title === '') return fail(PRESET_FAIL.invalidTitle);
     const paramMap = p.raw.param_map;
     if (typeof paramMap !== 'object' || paramMap === null || Array.isArray(paramMap)) {
       throw softError('param_map must be a JSON object of parameter ids to values.');
     }
-    const key = presetKey(title);
-    // An edit of a preset that is not there (or without `editing`) is a plain add, with the same exists check.
-    const existing = p.is_edit ? await store.presets.get(userId, presetKey(p.editing ?? title)) : null;
-    if ((!existing || existing.key !== key) && (await store.presets.get(userId, key))) return fail(PRESET_FAIL.exists);
-    const preview = await decidePreview(p.preview_image, p.preview_image_metadata);
-    if (preview.kind === 'fail') return fail(preview.text);
-    const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
-    const preset: PresetRecord = {
-      key,
+    const refused = await ctx.presets.save(ctx.session.userId, {
       title,
-      author: userId,
       description: p.description,
-      previewImage,
-      isStarred: p.is_starred,
       paramMap: paramMapText(paramMap as Record<string, unknown>),
-    };
-    bumpModelEditId();
-    // The store refuses atomically when another preset holds the title, so nothing is ever overwritten.
-    const saved = (existing && (await store.presets.replace(userId, existing.key, preset))) || (await store.presets.insert(userId, preset));
-    return saved ? { success: true } : fail(PRESET_FAIL.exists);
+      isStarred: p.is_starred,
+      previewImage: p.preview_image,
+      previewMetadata: p.preview_image_metadata,
+      editing: p.is_edit ? (p.editing ?? title) : null,
+    });
+    return refused === null ? { success: true } : fail(refused);
   },
 });
 
@@ -69,11 +56,7 @@ export const duplicatePresetRoute = defineRoute({
   params: { preset: { type: 'string', description: 'The title of the preset to copy (any letter case).' } },
   output: '"success": true\n// or\n"preset_fail": "No such preset."',
   async handler(ctx, { preset }) {
-    const userId = ctx.session.userId;
-    const source = await ctx.core.store.presets.get(userId, presetKey(preset));
-    if (!source) return fail(PRESET_FAIL.noSuchPreset);
-    await duplicatePreset(ctx.core.store, userId, source);
-    return { success: true };
+    return (await ctx.presets.duplicate(ctx.session.userId, preset)) ? { success: true } : fail(PRESET_FAIL.noSuchPreset);
   },
 });
 
@@ -86,7 +69,7 @@ export const deletePreset = defineRoute({
   params: { preset: { type: 'string', description: 'The title of the preset to delete (any letter case).' } },
   output: '"success": true',
   async handler(ctx, { preset }) {
-    return { success: await ctx.core.store.presets.delete(ctx.session.userId, presetKey(preset)) };
+    return { success: await ctx.presets.delete(ctx.session.userId, preset) };
   },
 });
 
@@ -100,7 +83,7 @@ export const exportUserPresets = defineRoute({
   output: '"presets": [{"author": "...", "title": "...", "description": "...", "preview_image": "data:image/jpeg;base64,...", "is_starred": false, "param_map": {}}]',
   async handler(ctx, { raw }) {
     const wanted = Array.isArray(raw.titles) ? new Set(raw.titles.map(tokenText)) : null;
-    const presets = await ctx.core.store.presets.list(ctx.session.userId);
+    const presets = await ctx.presets.list(ctx.session.userId);
     return { presets: presets.filter((p) => !wanted || wanted.has(p.title)).map((p) => presetNetData(p, true)) };
   },
 });
@@ -114,7 +97,7 @@ export const setPresetLinks = defineRoute({
   params: { raw: { type: 'object', description: 'The request body is the whole link map (apart from session_id).' } },
   output: '"success": true',
   async handler(ctx, { raw }) {
-    await ctx.core.store.genericData.set(ctx.session.userId, 'modelpresetlinks', 'full', JSON.stringify(raw));
+    await ctx.presets.setLinks(ctx.session.userId, raw);
     return { success: true };
   },
 });

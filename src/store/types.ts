@@ -1,4 +1,4 @@
-import type { RateLimiter } from '../accounts/rate-limits.js';
+import type { RateLimiter } from '../cluster/rate-limits.js';
 import type { EventBus } from '../cluster/events.js';
 
 // The one storage interface. Everything is asynchronous and engine-neutral: SQLite implements it today,

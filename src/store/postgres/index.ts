@@ -2,7 +2,7 @@
 // over LISTEN/NOTIFY and rate-limit counters live in a table, so every instance sees the same state.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { RateLimiter, RateLimitRule } from '../../accounts/rate-limits.js';
+import type { RateLimiter, RateLimitRule } from '../../cluster/rate-limits.js';
 import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
 import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from '../rows.js';
 import type {
