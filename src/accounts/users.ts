@@ -98,9 +98,16 @@ export class UserService {
     return true;
   }
 
-  /** Sets a password from outside the account (an administrator, the CLI). */
+  /**
+   * Sets a password from outside the account (an administrator, the CLI): every session and login token of the
+   * account ends, on every instance, so whoever had taken it over is out at once. Sessions go before tokens: a
+   * session made from a token meanwhile goes with its token.
+   */
   async setPassword(id: string, clientPassword: string): Promise<boolean> {
-    return this.storePasswordHash(id, await hashPassword(clientPassword), true);
+    if (!(await this.storePasswordHash(id, await hashPassword(clientPassword), true))) return false;
+    await this.sessions.endUserSessions(id);
+    await this.tokens.revokeAllExcept(id, null);
+    return true;
   }
 
   /** Replaces a reference-format hash after a successful login, keeping who set the password. */
