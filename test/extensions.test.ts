@@ -209,7 +209,7 @@ describe('embedding', () => {
     assert.deepEqual(await post('FixtureEcho', { session_id, count: 9 }), { count: 9, flag: false, label: null, greeting: 'embedded' });
     const generated = await post('GenerateText2Image', { session_id, images: 1, prompt: 'embedded', seed: 5, width: 24, height: 24, steps: 2 });
     assert.match((generated.images as string[])[0]!, /^data:image\/png;base64,/);
-    assert.deepEqual(embedded.core.backends.all().map((b) => b.id), ['procedural-images']);
+    assert.deepEqual(embedded.core.services.generation.backends.all().map((b) => b.id), ['procedural-images']);
     assert.deepEqual((await post('GetCurrentStatus', { session_id })).supported_features, ['fixture_server_feature', 'procedural_png']);
   });
 });

@@ -4,7 +4,7 @@
 //
 //   npx swarmcore serve --extension examples/procedural-images/index.ts   (under tsx), or run ./serve.ts
 import { randomInt } from 'node:crypto';
-import { CURRENT_STATUS_OUTPUT, currentStatus, defineRoute, defineSocketRoute, softError, type Backend, type BackendStatus, type Extension, type Fields, type GenerationClaim, type RouteOutput, type SessionContext, type SocketChannel } from '../../src/index.js';
+import { CURRENT_STATUS_OUTPUT, defineRoute, defineSocketRoute, softError, type Backend, type BackendStatus, type Extension, type Fields, type GenerationClaim, type RouteOutput, type SessionContext, type SocketChannel } from '../../src/index.js';
 import { renderPng } from './render.js';
 
 const ENABLED = 'ProceduralImages.Enabled';
@@ -108,7 +108,7 @@ async function generate(backend: ProceduralBackend, ctx: SessionContext, p: Gene
   validate(p);
   if (!backend.enabled) throw softError('The procedural image backend is disabled.');
   const seed = p.seed === -1 ? randomInt(2 ** 31 - 1) : p.seed;
-  const claim = ctx.session.work.claim({ gens: p.images });
+  const claim = ctx.work.claim({ gens: p.images });
   const leave = (): void => claim.cancel(new Error('The client closed the socket.'));
   socket?.signal.addEventListener('abort', leave, { once: true });
   // A message that cannot be delivered means the client is gone: stop instead of failing.
@@ -180,7 +180,7 @@ const extension: Extension = {
   register(api) {
     api.addServerSetting({ key: ENABLED, type: 'bool', default: true, description: 'Whether the procedural image backend accepts work.' });
     api.addServerSetting({ key: MAX_CONCURRENT, type: 'int', default: 2, description: 'How many procedural images render at the same time; more wait for a slot.' });
-    const backend = new ProceduralBackend(api.core.settings);
+    const backend = new ProceduralBackend(api.services.settings);
     api.addBackend(backend);
 
     api.addRoute(
@@ -211,9 +211,9 @@ const extension: Extension = {
         async handler(ctx, p) {
           const socket = ctx.socket;
           validate(p);
-          await socket.send(currentStatus(ctx.core, ctx.session));
+          await socket.send(ctx.generation.status(ctx.session));
           await generate(backend, ctx, p, socket);
-          return socket.signal.aborted ? null : currentStatus(ctx.core, ctx.session);
+          return socket.signal.aborted ? null : ctx.generation.status(ctx.session);
         },
       }),
     );

@@ -1,6 +1,9 @@
 // Parameter binding with the reference's coercion rules (docs/COMPATIBILITY.md): every scalar is read through the
 // JSON token's text form, then parsed; the first failing parameter aborts with a soft error.
 import { softError } from './errors.js';
+import { tokenText } from '../util/token-text.js';
+
+export { tokenText };
 
 /** Types read from the JSON token's text form, as the reference binds its scalar parameters. */
 export type ScalarParamType = 'string' | 'int' | 'long' | 'float' | 'double' | 'bool' | 'string[]';
@@ -63,15 +66,6 @@ type BaseValue<T extends ParamType> = T extends 'string'
 export type ParamValue<D extends ParamDef> = D extends { default: infer V } ? BaseValue<D['type']> | (V extends null ? null : never) : BaseValue<D['type']>;
 
 export type ParamValues<P extends Params> = { -readonly [K in keyof P]: ParamValue<P[K]> };
-
-/** The text form of a JSON value, as the reference renders a token before parsing it. */
-export function tokenText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
-  return JSON.stringify(value);
-}
 
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;

@@ -2,8 +2,9 @@
 // and the generated API docs.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import type { Core } from '../core.js';
 import type { Session } from '../accounts/session.js';
+import type { SessionWork } from '../generation/session-work.js';
+import type { Services } from '../services.js';
 import { bindParams, type Fields, type Params, type ParamValues } from './params.js';
 
 export type RouteOutput = Record<string, unknown>;
@@ -40,8 +41,11 @@ export interface SocketChannel {
   readonly signal: AbortSignal;
 }
 
-export interface RouteContext {
-  readonly core: Core;
+/**
+ * What a handler gets: the domain services (`ctx.users`, `ctx.presets`, `ctx.settings`, ...; see
+ * src/services.ts) and this call's session, request, response, socket and logger.
+ */
+export interface RouteContext extends Services {
   /** Null only for sessionless routes. */
   readonly session: Session | null;
   readonly request: RequestInfo;
@@ -51,6 +55,8 @@ export interface RouteContext {
 
 export interface SessionContext extends RouteContext {
   readonly session: Session;
+  /** This session's generation work on this instance: hold a claim on it while generating. */
+  readonly work: SessionWork;
 }
 
 /** What a WebSocket route's handler gets: its socket is always there. */

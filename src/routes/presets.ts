@@ -1,12 +1,11 @@
-// Presets: add/edit, duplicate, delete, export, and the per-model preset links (reference/02 §1.1, §1.4, §1.5,
-// §1.20, §2.1-§2.5). Where the reference would clobber or crash, these answer with a preset_fail and change nothing.
+// Presets: add/edit, duplicate, delete, export, and the per-model preset links (docs/COMPATIBILITY.md). Where the
+// reference would clobber or crash, these answer with a preset_fail and change nothing.
 import { tokenText } from '../api/params.js';
 import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
 import type { Field } from '../api/params.js';
 import { strictFilenameClean } from '../accounts/names.js';
-import { PRESET_FAIL, PREVIEW_PLACEHOLDER, decidePreview } from '../presets/preview-image.js';
-import { bumpModelEditId, duplicatePreset, paramMapText, presetKey, presetNetData } from '../presets/presets.js';
-import type { PresetRecord } from '../store/types.js';
+import { PRESET_FAIL } from '../presets/preview-image.js';
+import { paramMapText, presetNetData } from '../presets/presets.js';
 
 const GROUP = 'BasicAPIFeatures';
 const fail = (text: string): { preset_fail: string } => ({ preset_fail: text });
@@ -50,31 +49,18 @@ export const addNewPreset = defineRoute({
   output: [SUCCESS_OUTPUT, { preset_fail: { type: 'string', description: 'Why nothing was changed.' } }],
   example: '"success": true\n// or\n"preset_fail": "A preset with that title already exists."',
   async handler(ctx, p) {
-    const { store } = ctx.core;
-    const userId = ctx.session.userId;
     const title = strictFilenameClean(p.title);
     if (title === '') return fail(PRESET_FAIL.invalidTitle);
-    const paramMap = p.param_map;
-    const key = presetKey(title);
-    // An edit of a preset that is not there (or without `editing`) is a plain add, with the same exists check.
-    const existing = p.is_edit ? await store.presets.get(userId, presetKey(p.editing ?? title)) : null;
-    if ((!existing || existing.key !== key) && (await store.presets.get(userId, key))) return fail(PRESET_FAIL.exists);
-    const preview = await decidePreview(p.preview_image, p.preview_image_metadata);
-    if (preview.kind === 'fail') return fail(preview.text);
-    const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
-    const preset: PresetRecord = {
-      key,
+    const refused = await ctx.presets.save(ctx.session.userId, {
       title,
-      author: userId,
       description: p.description,
-      previewImage,
+      paramMap: paramMapText(p.param_map),
       isStarred: p.is_starred,
-      paramMap: paramMapText(paramMap),
-    };
-    bumpModelEditId();
-    // The store refuses atomically when another preset holds the title, so nothing is ever overwritten.
-    const saved = (existing && (await store.presets.replace(userId, existing.key, preset))) || (await store.presets.insert(userId, preset));
-    return saved ? { success: true } : fail(PRESET_FAIL.exists);
+      previewImage: p.preview_image,
+      previewMetadata: p.preview_image_metadata,
+      editing: p.is_edit ? (p.editing ?? title) : null,
+    });
+    return refused === null ? { success: true } : fail(refused);
   },
 });
 
@@ -88,11 +74,7 @@ export const duplicatePresetRoute = defineRoute({
   output: [SUCCESS_OUTPUT, { preset_fail: { type: 'string', description: 'Why nothing was changed.' } }],
   example: '"success": true\n// or\n"preset_fail": "No such preset."',
   async handler(ctx, { preset }) {
-    const userId = ctx.session.userId;
-    const source = await ctx.core.store.presets.get(userId, presetKey(preset));
-    if (!source) return fail(PRESET_FAIL.noSuchPreset);
-    await duplicatePreset(ctx.core.store, userId, source);
-    return { success: true };
+    return (await ctx.presets.duplicate(ctx.session.userId, preset)) ? { success: true } : fail(PRESET_FAIL.noSuchPreset);
   },
 });
 
@@ -106,7 +88,7 @@ export const deletePreset = defineRoute({
   output: { success: { type: 'bool', description: 'False when there was no such preset.' } },
   example: '"success": true',
   async handler(ctx, { preset }) {
-    return { success: await ctx.core.store.presets.delete(ctx.session.userId, presetKey(preset)) };
+    return { success: await ctx.presets.delete(ctx.session.userId, preset) };
   },
 });
 
@@ -128,7 +110,7 @@ export const exportUserPresets = defineRoute({
   example: '"presets": [{"author": "...", "title": "...", "description": "...", "preview_image": "data:image/jpeg;base64,...", "is_starred": false, "param_map": {}}]',
   async handler(ctx, { titles }) {
     const wanted = Array.isArray(titles) ? new Set(titles.map(tokenText)) : null;
-    const presets = await ctx.core.store.presets.list(ctx.session.userId);
+    const presets = await ctx.presets.list(ctx.session.userId);
     return { presets: presets.filter((p) => !wanted || wanted.has(p.title)).map((p) => presetNetData(p, true)) };
   },
 });
@@ -150,7 +132,7 @@ export const setPresetLinks = defineRoute({
   output: SUCCESS_OUTPUT,
   example: '"success": true',
   async handler(ctx, { links }) {
-    await ctx.core.store.genericData.set(ctx.session.userId, 'modelpresetlinks', 'full', JSON.stringify(links));
+    await ctx.presets.setLinks(ctx.session.userId, links);
     return { success: true };
   },
 });

@@ -1,19 +1,8 @@
-// Generation status and interrupts (reference/02 §1.7, §1.13, §2.6, §2.7).
+// Generation status and interrupts (docs/COMPATIBILITY.md).
 import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
 import type { Field, Fields } from '../api/params.js';
-import type { Core } from '../core.js';
-import type { Session } from '../accounts/session.js';
 
 const GROUP = 'BasicAPIFeatures';
-
-/** The object GetCurrentStatus answers with; generation sockets may push the same shape. */
-export function currentStatus(core: Core, session: Session): Record<string, unknown> {
-  return {
-    status: session.work.counts,
-    backend_status: core.backends.status(),
-    supported_features: core.backends.supportedFeatures(),
-  };
-}
 
 const COUNTER = (what: string): Field => ({ type: 'int', description: `How many ${what} this session has.` });
 
@@ -47,7 +36,7 @@ export const getCurrentStatus = defineRoute({
   output: CURRENT_STATUS_OUTPUT,
   example: '"status": {"waiting_gens": 0, "loading_models": 0, "waiting_backends": 0, "live_gens": 0},\n"backend_status": {"status": "running", "class": "", "message": "", "any_loading": false},\n"supported_features": ["feature_id1", "feature_id2"]',
   handler(ctx) {
-    return currentStatus(ctx.core, ctx.session);
+    return ctx.generation.status(ctx.session);
   },
 });
 
@@ -63,12 +52,9 @@ export const interruptAll = defineRoute({
   output: SUCCESS_OUTPUT,
   example: '"success": true',
   async handler(ctx, { other_sessions }) {
-    const { core, session } = ctx;
-    // One event for every target: it interrupts sessions here synchronously and on the other instances too
-    // (a session may have work running on any instance that loaded it).
-    const ids = other_sessions ? [session.id, ...(await core.sessions.idsOfUser(session.userId)).filter((id) => id !== session.id)] : [session.id];
-    await core.events.publish({ type: 'sessions.interrupt', sessionIds: ids });
-    ctx.log.debug({ userId: session.userId, sessionId: session.id, sessions: ids.length }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
+    const { session } = ctx;
+    const count = await ctx.generation.interrupt(session, other_sessions);
+    ctx.log.debug({ userId: session.userId, sessionId: session.id, sessions: count }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
     return { success: true };
   },
 });

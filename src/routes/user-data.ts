@@ -1,12 +1,11 @@
 // What the page loads about its user, starred models, translations and client debug messages
-// (reference/02 §1.8, §1.9, §1.16, §1.19, §2.9, §2.10).
+// (docs/COMPATIBILITY.md).
 import { softError } from '../api/errors.js';
 import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
 import { presetField } from './presets.js';
 import { USER_SETTINGS_BY_ID, effectiveUserSetting, type UserSettingLeaf } from '../accounts/user-settings.js';
 import { autocompletionsFor } from '../autocomplete/autocompletions.js';
 import { presetNetData } from '../presets/presets.js';
-import { parseJson } from '../store/rows.js';
 
 const GROUP = 'BasicAPIFeatures';
 /** Longest debug message logged; the rest is cut off. */
@@ -45,18 +44,17 @@ export const getMyUserData = defineRoute({
   },
   example: '"user_name": "local",\n"presets": [{"author": "local", "title": "...", "description": "...", "preview_image": "/ViewSpecial/Preset/...?editid=1", "is_starred": false, "param_map": {}}],\n"language": "en",\n"permissions": ["*"],\n"starred_models": {},\n"model_preset_links": {},\n"autocompletions": null',
   async handler(ctx) {
-    const { core, session } = ctx;
-    const userId = session.userId;
+    const userId = ctx.session.userId;
     const [user, access, presets, starred, links] = await Promise.all([
-      core.users.get(userId),
-      core.users.getAccess(userId),
-      core.store.presets.list(userId),
-      core.store.genericData.get(userId, 'starred_models', 'full'),
-      core.store.genericData.get(userId, 'modelpresetlinks', 'full'),
+      ctx.users.get(userId),
+      ctx.users.getAccess(userId),
+      ctx.presets.list(userId),
+      ctx.users.starredModels(userId),
+      ctx.presets.links(userId),
     ]);
     const own = user?.settings ?? {};
-    const setting = (id: string) => effectiveUserSetting(USER_SETTINGS_BY_ID.get(id) as UserSettingLeaf, own, core.settings);
-    const autocompletions = await autocompletionsFor(core.dataDir, String(setting('autocomplete.source')), {
+    const setting = (id: string) => effectiveUserSetting(USER_SETTINGS_BY_ID.get(id) as UserSettingLeaf, own, ctx.settings);
+    const autocompletions = await autocompletionsFor(ctx.server.dataDir, String(setting('autocomplete.source')), {
       escapeParens: setting('autocomplete.escapeparens') === true,
       suffix: String(setting('autocomplete.suffix')),
       spacingMode: String(setting('autocomplete.spacingmode')),
@@ -66,8 +64,8 @@ export const getMyUserData = defineRoute({
       presets: presets.map((p) => presetNetData(p, false)),
       language: setting('language'),
       permissions: [...(access?.permissions ?? [])],
-      starred_models: parseJson(starred, {}),
-      model_preset_links: parseJson(links, {}),
+      starred_models: starred,
+      model_preset_links: links,
       autocompletions,
     };
   },
@@ -90,7 +88,7 @@ export const setStarredModels = defineRoute({
   output: SUCCESS_OUTPUT,
   example: '"success": true',
   async handler(ctx, { starred }) {
-    await ctx.core.store.genericData.set(ctx.session.userId, 'starred_models', 'full', JSON.stringify(starred));
+    await ctx.users.setStarredModels(ctx.session.userId, starred);
     return { success: true };
   },
 });
@@ -116,7 +114,7 @@ export const getLanguage = defineRoute({
   },
   example: '"language": {"code": "de", "name": "German", "local_name": "Deutsch", "keys": {"Generate": "Generieren"}}',
   handler(ctx, { language }) {
-    const found = ctx.core.languages.get(language);
+    const found = ctx.languages.get(language);
     if (!found) throw softError('No such language.');
     return { language: { code: found.code, name: found.name, local_name: found.localName, keys: found.keys } };
   },

@@ -1,8 +1,8 @@
-// The user's own settings and parameter edits (reference/02 §1.3, §1.11, §1.18, §3). ChangeUserSettings checks
-// every entry first and stores all of them or none.
+// The user's own settings and parameter edits (docs/COMPATIBILITY.md). ChangeUserSettings checks every entry
+// first and stores all of them or none.
 import { softError } from '../api/errors.js';
 import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
-import type { Core } from '../core.js';
+import type { Services } from '../services.js';
 import { checkUserSettingChanges, renderUserSettings, type OptionSources } from '../accounts/user-settings.js';
 import { autocompleteFiles } from '../autocomplete/autocompletions.js';
 import { listFiles } from '../util/list-files.js';
@@ -12,9 +12,10 @@ const GROUP = 'BasicAPIFeatures';
 const AUDIO_EXTENSIONS = ['wav', 'wave', 'mp3', 'aac', 'ogg', 'flac'];
 
 /** The server-dependent option lists of the settings tree, read now. */
-async function optionSources(core: Core): Promise<OptionSources> {
-  const [audioFiles, completionFiles] = await Promise.all([listFiles(path.join(core.dataDir, 'Audio'), AUDIO_EXTENSIONS), autocompleteFiles(core.dataDir)]);
-  return { themes: core.themes.all(), languages: core.languages.codes(), audioFiles, autocompleteFiles: completionFiles };
+async function optionSources(s: Services): Promise<OptionSources> {
+  const dataDir = s.server.dataDir;
+  const [audioFiles, completionFiles] = await Promise.all([listFiles(path.join(dataDir, 'Audio'), AUDIO_EXTENSIONS), autocompleteFiles(dataDir)]);
+  return { themes: s.themes.all(), languages: s.languages.codes(), audioFiles, autocompleteFiles: completionFiles };
 }
 
 export const getUserSettings = defineRoute({
@@ -57,11 +58,10 @@ export const getUserSettings = defineRoute({
   },
   example: '"themes": {"modern_dark": {"name": "Modern Dark", "is_dark": true, "css_paths": ["css/themes/modern.css", "css/themes/modern_dark.css"]}},\n"settings": {"theme": {"type": "dropdown", "name": "Theme", "value": "modern_dark", "description": "...", "values": ["modern_dark"], "value_names": ["Modern Dark"], "is_secret": false, "default_value": "modern_dark"}}',
   async handler(ctx) {
-    const { core } = ctx;
-    const user = await core.users.get(ctx.session.userId);
+    const user = await ctx.users.get(ctx.session.userId);
     const themes: Record<string, unknown> = {};
-    for (const t of core.themes.all()) themes[t.id] = { name: t.name, is_dark: t.isDark, css_paths: [...t.cssPaths] };
-    return { themes, settings: renderUserSettings(user?.settings ?? {}, core.settings, await optionSources(core), core.userSettings.tree()) };
+    for (const t of ctx.themes.all()) themes[t.id] = { name: t.name, is_dark: t.isDark, css_paths: [...t.cssPaths] };
+    return { themes, settings: renderUserSettings(user?.settings ?? {}, ctx.settings, await optionSources(ctx), ctx.userSettings.tree()) };
   },
 });
 
@@ -81,14 +81,10 @@ export const changeUserSettings = defineRoute({
   output: SUCCESS_OUTPUT,
   example: '"success": true',
   async handler(ctx, { settings }) {
-    const { core } = ctx;
-    const check = checkUserSettingChanges(settings, await optionSources(core), (id) => core.userSettings.get(id));
+    const check = checkUserSettingChanges(settings, await optionSources(ctx), (id) => ctx.userSettings.get(id));
     if (!check.ok) throw softError(check.message);
     if (check.ignored.length > 0) ctx.log.warn({ userId: ctx.session.userId, ignored: check.ignored.slice(0, 20) }, 'ChangeUserSettings ignored unknown setting ids');
-    if (Object.keys(check.changes).length > 0) {
-      await core.store.users.updateSettings(ctx.session.userId, (current) => ({ ...current, ...check.changes }));
-      await core.users.changed(ctx.session.userId);
-    }
+    if (Object.keys(check.changes).length > 0) await ctx.users.changeSettings(ctx.session.userId, check.changes);
     return { success: true };
   },
 });
@@ -116,7 +112,7 @@ export const setParamEdits = defineRoute({
   output: SUCCESS_OUTPUT,
   example: '"success": true',
   async handler(ctx, { edits }) {
-    await ctx.core.store.users.update(ctx.session.userId, { paramEdits: JSON.stringify(edits) });
+    await ctx.users.setParamEdits(ctx.session.userId, edits);
     return { success: true };
   },
 });

@@ -1,4 +1,4 @@
-import type { RateLimiter } from '../accounts/rate-limits.js';
+import type { RateLimiter } from '../cluster/rate-limits.js';
 import type { EventBus } from '../cluster/events.js';
 import type { Logger } from 'pino';
 

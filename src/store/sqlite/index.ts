@@ -24,7 +24,7 @@ import type {
   UserStore,
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { MemoryRateLimiter, type RateLimiter } from '../../accounts/rate-limits.js';
+import { MemoryRateLimiter, type RateLimiter } from '../../cluster/rate-limits.js';
 import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
 
 type DB = Database.Database;
