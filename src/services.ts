@@ -63,7 +63,7 @@ export function createServices(store: Store, events: EventBus, server: ServerInf
   const settings = new ServerSettings(store.settings, events);
   const roles = new RoleService(store, events, permissions);
   const loginTokens = new LoginTokenService(store, events, settings);
-  const sessions = new SessionService(store, events, loginTokens);
+  const sessions = new SessionService(store, events, loginTokens, log);
   return {
     server,
     settings,
@@ -76,7 +76,7 @@ export function createServices(store: Store, events: EventBus, server: ServerInf
     rateLimits: store.createRateLimiter(),
     presets: new PresetService(store.presets, store.genericData),
     generation: new GenerationService(events, sessions),
-    installer: new InstallLock(store.leases),
+    installer: new InstallLock(store.leases, log),
     themes: new ThemeRegistry(),
     languages: LanguageRegistry.load([path.join(PROJECT_ROOT, 'languages'), path.join(server.dataDir, 'languages')], log),
     userSettings: new UserSettingRegistry(),

@@ -1,6 +1,7 @@
 // Sessions (reference/01 §3 with PRODUCT.md §2 fixes): 160-bit ids, persisted, bound to the login token that
 // created them, expired after 31 idle days. Live sessions are cached here; the cache is only a copy of the
 // store, dropped by `sessions.ended` events from any instance.
+import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../cluster/events.js';
 import type { Store } from '../store/types.js';
@@ -31,6 +32,7 @@ export class SessionService {
     private readonly store: Store,
     private readonly events: EventBus,
     private readonly tokens: LoginTokenService,
+    private readonly log: Logger,
   ) {
     events.subscribe((e) => {
       if (e.type === 'sessions.ended') e.sessionIds.forEach((id) => this.drop(id));
@@ -91,8 +93,9 @@ export class SessionService {
     session.lastUsed = now;
     if (now - session.persistedLastActive < LAST_USE_REFRESH_SECONDS) return;
     session.persistedLastActive = now;
-    void this.store.sessions.touch(session.id, now).catch(() => undefined);
-    if (session.originToken) void this.tokens.touch(session.originToken, now).catch(() => undefined);
+    // A lost refresh only makes the session look idle a little earlier; the call itself goes on.
+    this.store.sessions.touch(session.id, now).catch((err: unknown) => this.log.warn({ err, sessionId: session.id }, "recording the session's last use failed"));
+    if (session.originToken) this.tokens.touch(session.originToken, now).catch((err: unknown) => this.log.warn({ err, sessionId: session.id }, "recording the login token's last use failed"));
   }
 
   /** Ends sessions on every instance. */
@@ -130,7 +133,9 @@ export class SessionService {
       this.live.delete(s.id);
       for (const w of this.watchers) w.forget(s.id, false);
       evicted++;
-      if (s.lastUsed > s.persistedLastActive) await this.store.sessions.touch(s.id, s.lastUsed).catch(() => undefined);
+      if (s.lastUsed > s.persistedLastActive) {
+        await this.store.sessions.touch(s.id, s.lastUsed).catch((err: unknown) => this.log.warn({ err, sessionId: s.id }, "recording an evicted session's last use failed"));
+      }
     }
     return evicted;
   }

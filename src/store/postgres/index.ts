@@ -63,7 +63,7 @@ export async function openPostgresStore(url: string, log: Logger = pino({ level:
     await pool.end();
     throw new Error(`Cannot use the PostgreSQL database at ${redactUrl(url)}: ${(err as Error).message}`);
   }
-  return new PostgresStore(pool, url);
+  return new PostgresStore(pool, url, log);
 }
 
 async function migrate(pool: pg.Pool): Promise<void> {
@@ -132,6 +132,7 @@ class PostgresStore implements Store {
   constructor(
     private readonly pool: pg.Pool,
     private readonly url: string,
+    private readonly log: Logger,
   ) {
     this.location = redactUrl(url);
     this.users = new PgUsers(pool);
@@ -151,7 +152,7 @@ class PostgresStore implements Store {
   }
 
   createRateLimiter(): RateLimiter {
-    return new PgRateLimiter(this.pool);
+    return new PgRateLimiter(this.pool, this.log);
   }
 
   async close(): Promise<void> {
@@ -443,7 +444,10 @@ class PgLeases implements LeaseStore {
  * max + 1, which is how the statement tells the caller "refused" without a second query.
  */
 class PgRateLimiter implements RateLimiter {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly log: Logger,
+  ) {}
 
   async tryUse(rule: RateLimitRule, key: string): Promise<boolean> {
     const nowMs = Date.now();
@@ -458,7 +462,10 @@ class PgRateLimiter implements RateLimiter {
         [`${rule.name}\u0001${key}`, nowMs, rule.periodMs, rule.max],
       )
     )[0]!;
-    if (Math.random() < 0.01) void this.pool.query('DELETE FROM rate_limits WHERE window_start < $1', [nowMs - 3600_000]).catch(() => undefined);
+    if (Math.random() < 0.01) {
+      // Old windows only take space; a failed clean-up is retried by a later call.
+      this.pool.query('DELETE FROM rate_limits WHERE window_start < $1', [nowMs - 3600_000]).catch((err: unknown) => this.log.warn({ err: connectionError(err) }, 'removing old rate-limit windows failed'));
+    }
     return Number(r.count) <= rule.max;
   }
 }
