@@ -1,4 +1,5 @@
-// Lint: typescript-eslint's recommended rules on all TypeScript; browser globals for web/ scripts.
+// Lint: typescript-eslint's recommended rules on all TypeScript, plus the type-aware promise rules (a promise
+// nobody awaits or handles is a rejection that can end the process); browser globals for web/ scripts.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -10,6 +11,15 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
       eqeqeq: ['error', 'always'],
       'no-console': 'off',
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      // node:test's test() and describe() return promises the runner itself awaits and reports.
+      '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false, allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] }],
+      '@typescript-eslint/no-misused-promises': 'error',
     },
   },
   {

@@ -89,7 +89,7 @@ function startProcess(name: string, args: string[], pattern: RegExp): Promise<Se
     tail = (tail + chunk.toString()).slice(-4096);
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  void exited.then(() => children.delete(proc));
+  exited.then(() => children.delete(proc), () => undefined); // `exited` never rejects
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');

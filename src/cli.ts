@@ -8,10 +8,11 @@ import pino, { type Logger } from 'pino';
 import { Core, VERSION } from './core.js';
 import { startServer, ListenError } from './http/server.js';
 import { cleanAccountName } from './accounts/names.js';
-import { clientPrehash, hashPassword } from './accounts/passwords.js';
+import { clientPrehash } from './accounts/passwords.js';
 import { UnknownSettingError } from './settings/server-settings.js';
 import { renderMarkdown, renderOpenApi } from './api/docs.js';
 import type { Extension } from './extensions.js';
+import type { Services } from './services.js';
 
 class CliError extends Error {}
 
@@ -52,13 +53,13 @@ function makeLogger(level: string): Logger {
 }
 
 /** Opens the store without listening, for administration commands. */
-async function withCore<T>(o: StoreOptions, fn: (core: Core) => Promise<T>): Promise<T> {
+async function withCore<T>(o: StoreOptions, fn: (core: Core, services: Services) => Promise<T>): Promise<T> {
   const databaseUrl = databaseUrlOf(o);
   const dataDir = dataDirOf(o);
   checkDataDir(dataDir);
   const core = await Core.open({ dataDir, ...(databaseUrl ? { databaseUrl } : {}), extensions: await loadExtensions(o.extension ?? []) });
   try {
-    return await fn(core);
+    return await fn(core, core.services);
   } finally {
     await core.close();
   }
@@ -96,14 +97,14 @@ async function loadExtensions(modules: string[]): Promise<Extension[]> {
   return out;
 }
 
-async function requireUser(core: Core, name: string): Promise<string> {
+async function requireUser(s: Services, name: string): Promise<string> {
   const id = cleanAccountName(name);
-  if (!(await core.users.get(id))) throw new CliError(`There is no user '${id}'. Run 'swarmcore user list' to see the users.`);
+  if (!(await s.users.get(id))) throw new CliError(`There is no user '${id}'. Run 'swarmcore user list' to see the users.`);
   return id;
 }
 
-async function requireRole(core: Core, role: string): Promise<void> {
-  if (!(await core.roles.get(role))) throw new CliError(`There is no role '${role}'. Roles: ${[...(await core.roles.all()).keys()].join(', ')}.`);
+async function requireRole(s: Services, role: string): Promise<void> {
+  if (!(await s.roles.get(role))) throw new CliError(`There is no role '${role}'. Roles: ${[...(await s.roles.all()).keys()].join(', ')}.`);
 }
 
 function checkPassword(pw: string): void {
@@ -154,43 +155,43 @@ export function buildCli(): Command {
     .requiredOption('--password <password>', 'the password the person will type')
     .option('--role <role>', 'role of the new account', 'user')
     .action(async (name: string, o: StoreOptions & { password: string; role: string }) => {
-      await withCore(o, async (core) => {
+      await withCore(o, async (_core, s) => {
         const id = cleanAccountName(name);
         if (id.length < 3 || id.length > 100) throw new CliError('A user name needs 3 to 100 letters, digits or underscores.');
         checkPassword(o.password);
-        await requireRole(core, o.role);
-        if (!(await core.users.register(id, clientPrehash(id, o.password), [o.role], true))) throw new CliError(`The user '${id}' exists already.`);
+        await requireRole(s, o.role);
+        if (!(await s.users.register(id, clientPrehash(id, o.password), [o.role], true))) throw new CliError(`The user '${id}' exists already.`);
         console.log(`Created user '${id}' with role '${o.role}'.`);
       });
     });
   storeOptions(user.command('list').description('list the accounts')).action(async (o: StoreOptions) => {
-    await withCore(o, async (core) => {
-      for (const id of await core.store.users.listIds()) {
-        const u = (await core.users.get(id))!;
+    await withCore(o, async (_core, s) => {
+      for (const id of await s.users.listIds()) {
+        const u = (await s.users.get(id))!;
         console.log(`${id}\troles=${u.roles.join(',')}\tpassword=${u.passwordHash === '' ? 'none' : 'set'}`);
       }
     });
   });
   storeOptions(user.command('delete <name>').description('delete an account and all its data')).action(async (name: string, o: StoreOptions) => {
-    await withCore(o, async (core) => {
-      const id = await requireUser(core, name);
-      await core.users.delete(id);
+    await withCore(o, async (_core, s) => {
+      const id = await requireUser(s, name);
+      await s.users.delete(id);
       console.log(`Deleted user '${id}' with its sessions, login tokens, presets and data.`);
     });
   });
   storeOptions(user.command('set-password <name> <password>').description("set an account's password")).action(async (name: string, password: string, o: StoreOptions) => {
-    await withCore(o, async (core) => {
-      const id = await requireUser(core, name);
+    await withCore(o, async (_core, s) => {
+      const id = await requireUser(s, name);
       checkPassword(password);
-      await core.users.setPasswordHash(id, await hashPassword(clientPrehash(id, password)), true);
+      await s.users.setPassword(id, clientPrehash(id, password));
       console.log(`Password of '${id}' changed.`);
     });
   });
   storeOptions(user.command('set-role <name> <role>').description("set an account's role")).action(async (name: string, role: string, o: StoreOptions) => {
-    await withCore(o, async (core) => {
-      const id = await requireUser(core, name);
-      await requireRole(core, role);
-      await core.users.setRoles(id, [role]);
+    await withCore(o, async (_core, s) => {
+      const id = await requireUser(s, name);
+      await requireRole(s, role);
+      await s.users.setRoles(id, [role]);
       console.log(`Role of '${id}' is now '${role}'.`);
     });
   });
@@ -200,7 +201,7 @@ export function buildCli(): Command {
     .action(async (o: StoreOptions & { format: string }) => {
       await withCore(o, async (core) => {
         const routes = core.routes.all();
-        console.log(o.format === 'openapi' ? JSON.stringify(renderOpenApi(routes, core.version), null, 2) : renderMarkdown(routes, core.permissions));
+        console.log(o.format === 'openapi' ? JSON.stringify(renderOpenApi(routes, core.version), null, 2) : renderMarkdown(routes, core.services.permissions));
       });
     });
 

@@ -1,34 +1,24 @@
-// The server's services, wired together once. Everything a route, a page or an extension needs is reached
-// through this object.
+// The composition root: opens the store and the event bus, builds the services, registers the built-in routes
+// and the extensions, and runs the periodic sweeps. Only the front door (src/http/server.ts), the CLI and
+// embedding applications hold a Core; routes, pages and extensions see its `services` (docs/ARCHITECTURE.md).
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
+import { defineUserSettingDefaults } from './accounts/user-settings.js';
+import { LOCAL_USER_ID } from './accounts/users.js';
 import { RouteRegistry } from './api/route.js';
-import { LoginTokenService } from './accounts/login-tokens.js';
-import { PermissionRegistry } from './accounts/permissions.js';
-import type { RateLimiter } from './accounts/rate-limits.js';
-import { RoleService } from './accounts/roles.js';
-import { SessionService } from './accounts/sessions.js';
-import { UserService } from './accounts/users.js';
 import type { EventBus } from './cluster/events.js';
-import { extensionApi, type Extension } from './extensions.js';
-import { ServerSettings } from './settings/server-settings.js';
-import { openSqliteStore } from './store/sqlite/index.js';
+import type { Extension, ExtensionApi } from './extensions.js';
+import { LANGUAGE_CODE } from './i18n/languages.js';
+import { BUILT_IN_ROUTES } from './routes/index.js';
+import { createServices, type Services } from './services.js';
+import type { ServerSettings } from './settings/server-settings.js';
 import { openPostgresStore } from './store/postgres/index.js';
+import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
-import { ThemeRegistry } from './web/themes.js';
-import { LanguageRegistry } from './i18n/languages.js';
-import { ApiKeyRegistry } from './accounts/api-keys.js';
-import { BackendRegistry } from './generation/backends.js';
-import { UserSettingRegistry } from './accounts/user-settings.js';
-import { registerBuiltInRoutes } from './routes/index.js';
+import { VERSION } from './util/project.js';
 
-/** The project root (one level above src/ or dist/), where web/ and languages/ live. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const VERSION: string = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-export const LOCAL_USER_ID = 'local';
+export { PROJECT_ROOT, VERSION } from './util/project.js';
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 /** Sessions unused this long leave memory (not the store). */
 const SESSION_MEMORY_SECONDS = 15 * 60;
@@ -49,28 +39,14 @@ export interface CoreOptions {
 
 export class Core {
   readonly version = VERSION;
-  /** A random id per process; clients compare it to notice a restart. */
-  readonly serverId = randomUUID();
-  readonly localUserId = LOCAL_USER_ID;
-  readonly routes = new RouteRegistry();
-  readonly permissions = new PermissionRegistry();
-  readonly themes = new ThemeRegistry();
-  /** Upstream API key types users may store (SetAPIKey); extensions add theirs. */
-  readonly apiKeys = new ApiKeyRegistry();
-  /** UI translations: the project's languages/ folder, then `<dataDir>/languages`. */
-  readonly languages: LanguageRegistry;
-  /** The per-user settings tree: built-in settings plus those extensions add. */
-  readonly userSettings = new UserSettingRegistry();
+  /** Every API route; a route's permission must be registered before it (see RouteRegistry.add). */
+  readonly routes: RouteRegistry;
   /** Folders extensions serve at `/ExtensionFile/<extension name>/`, by extension name. */
   readonly extensionFiles = new Map<string, string>();
-  /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
-  readonly backends = new BackendRegistry();
+  /** What routes, pages and extensions see. */
+  readonly services: Services;
+  /** The same object as `services.settings` (the front door reads network settings on every request). */
   readonly settings: ServerSettings;
-  readonly roles: RoleService;
-  readonly users: UserService;
-  readonly loginTokens: LoginTokenService;
-  readonly sessions: SessionService;
-  readonly rateLimits: RateLimiter;
   private sweepTimer: NodeJS.Timeout | undefined;
   private evictTimer: NodeJS.Timeout | undefined;
 
@@ -81,28 +57,26 @@ export class Core {
     readonly log: Logger,
     readonly extensions: readonly Extension[],
   ) {
-    this.settings = new ServerSettings(store.settings, events);
-    this.roles = new RoleService(store, events, this.permissions);
-    this.users = new UserService(store, events, this.roles);
-    this.loginTokens = new LoginTokenService(store, events, this.settings);
-    this.sessions = new SessionService(store, events, this.loginTokens);
-    this.rateLimits = store.createRateLimiter();
-    this.languages = LanguageRegistry.load([path.join(PROJECT_ROOT, 'languages'), path.join(dataDir, 'languages')], log);
+    this.services = createServices(store, events, { version: VERSION, serverId: randomUUID(), dataDir }, log);
+    this.settings = this.services.settings;
+    this.routes = new RouteRegistry(this.services.permissions);
   }
 
   static async open(options: CoreOptions): Promise<Core> {
     const log = options.logger ?? pino({ level: 'silent' });
-    const store = options.store ?? (options.databaseUrl ? await openPostgresStore(options.databaseUrl) : await openSqliteStore(options.dataDir));
-    const events = options.events ?? store.createEventBus();
+    const store = options.store ?? (options.databaseUrl ? await openPostgresStore(options.databaseUrl, log) : await openSqliteStore(options.dataDir));
+    const events = options.events ?? store.createEventBus(log);
     const core = new Core(path.resolve(options.dataDir), store, events, log, options.extensions ?? []);
+    const { settings, roles, users } = core.services;
     try {
-      registerBuiltInRoutes(core);
-      for (const ext of core.extensions) await ext.register(extensionApi(core, ext));
+      defineUserSettingDefaults(settings);
+      for (const route of BUILT_IN_ROUTES) core.routes.add(route);
+      for (const ext of core.extensions) await ext.register(core.extensionApi(ext));
       // Overrides are applied after extensions, so they may name extension settings too.
-      for (const [key, value] of Object.entries(options.settings ?? {})) core.settings.override(key, value);
-      await core.settings.reload();
-      await core.roles.applyDefaults();
-      await core.users.ensure(LOCAL_USER_ID, ['owner']);
+      for (const [key, value] of Object.entries(options.settings ?? {})) settings.override(key, value);
+      await settings.reload();
+      await roles.applyDefaults();
+      await users.ensure(LOCAL_USER_ID, ['owner']);
       await core.sweep();
     } catch (err) {
       await store.close();
@@ -110,15 +84,40 @@ export class Core {
     }
     core.sweepTimer = setInterval(() => void core.sweep().catch((err: unknown) => log.error({ err }, 'sweep failed')), SWEEP_INTERVAL_MS);
     core.sweepTimer.unref();
-    core.evictTimer = setInterval(() => void core.sessions.evictIdle(SESSION_MEMORY_SECONDS).catch((err: unknown) => log.error({ err }, 'evicting idle sessions failed')), 60_000);
+    core.evictTimer = setInterval(() => void core.services.sessions.evictIdle(SESSION_MEMORY_SECONDS).catch((err: unknown) => log.error({ err }, 'evicting idle sessions failed')), 60_000);
     core.evictTimer.unref();
     return core;
   }
 
+  /** What one extension may add, and the services it may use. */
+  private extensionApi(extension: Extension): ExtensionApi {
+    const s = this.services;
+    return {
+      services: s,
+      log: this.log.child({ extension: extension.name }),
+      addRoute: (route) => this.routes.add(route),
+      addPermission: (permission) => void s.permissions.register(permission),
+      addServerSetting: (setting) => s.settings.define(setting),
+      addTheme: (theme) => s.themes.add(theme),
+      addFiles: (folder) => {
+        if (this.extensionFiles.has(extension.name)) throw new Error(`Extension '${extension.name}' serves files already`);
+        this.extensionFiles.set(extension.name, path.resolve(folder));
+      },
+      addUserSetting: (setting) => defineUserSettingDefaults(s.settings, s.userSettings.add(setting)),
+      addLanguage: (language) => {
+        if (!LANGUAGE_CODE.test(language.code)) throw new Error(`Language code '${language.code}' must be 1 to 32 letters, digits, '_' or '-'`);
+        s.languages.add(language);
+      },
+      addApiKeyType: (type) => s.apiKeys.types.add(type),
+      addBackend: (backend) => s.generation.backends.add(backend),
+      addSupportedFeature: (feature) => s.generation.backends.addFeature(feature),
+    };
+  }
+
   /** Removes expired sessions and idle login tokens. */
   async sweep(): Promise<void> {
-    const sessions = await this.sessions.sweep();
-    const tokens = await this.loginTokens.sweep();
+    const sessions = await this.services.sessions.sweep();
+    const tokens = await this.services.loginTokens.sweep();
     if (sessions + tokens > 0) this.log.info({ sessions, tokens }, 'expired sessions and login tokens removed');
   }
 
@@ -126,7 +125,7 @@ export class Core {
     clearInterval(this.sweepTimer);
     clearInterval(this.evictTimer);
     // Running generations stop now rather than outlive the store they may write to.
-    for (const session of this.sessions.liveSessions()) session.work.interrupt('The server is stopping.');
+    this.services.generation.stopAll('The server is stopping.');
     for (const ext of this.extensions) await ext.close?.();
     await this.events.close();
     await this.store.close();

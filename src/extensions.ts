@@ -1,20 +1,28 @@
 // The extension API: what an embedding application may add to a server. Extensions are plain objects whose
-// `register` runs once, before the server starts listening.
-import path from 'node:path';
-import type { RouteDef } from './api/route.js';
-import type { NewPermission } from './accounts/permissions.js';
-import type { SettingDef } from './settings/server-settings.js';
-import type { Theme } from './web/themes.js';
-import type { Core } from './core.js';
+// `register` runs once, before the server starts listening. They see the same services route handlers see,
+// never the server's internals (its store, its event bus).
 import type { Logger } from 'pino';
+import type { ApiKeyType } from './accounts/api-keys.js';
+import type { NewPermission } from './accounts/permissions.js';
+import type { NewUserSetting, NewUserSettingGroup } from './accounts/user-settings.js';
+import type { RouteDef } from './api/route.js';
 import type { Backend } from './generation/backends.js';
-import { defineUserSettingDefaults, type NewUserSetting, type NewUserSettingGroup } from './accounts/user-settings.js';
-import { LANGUAGE_CODE, type Language } from './i18n/languages.js';
+import type { Language } from './i18n/languages.js';
+import type { Services } from './services.js';
+import type { SettingDef } from './settings/server-settings.js';
+import type { Theme } from './themes/themes.js';
 
 export interface ExtensionApi {
-  readonly core: Core;
+  /**
+   * The server's services, exactly as route handlers see them (`ctx.settings` there is `services.settings`
+   * here): read settings, look up users, presets, sessions, report generation status.
+   */
+  readonly services: Services;
+  /** Adds an API route; it goes through the same envelope as the built-in ones (session, permission, parameters). */
   addRoute(route: RouteDef): void;
+  /** Adds a permission; roles whose level its `default` names receive it once (an administrator may take it away). */
   addPermission(permission: NewPermission): void;
+  /** Adds a server setting (readable with `services.settings`, overridable with `--set`). */
   addServerSetting(setting: SettingDef): void;
   addTheme(theme: Theme): void;
   /** Serves a folder's files at `/ExtensionFile/<extension name>/<path>` (theme stylesheets, images, scripts). */
@@ -26,6 +34,8 @@ export interface ExtensionApi {
   addUserSetting(setting: NewUserSetting | NewUserSettingGroup): void;
   /** Adds a UI translation (GetLanguage, the `language` setting); one with the same code is replaced. */
   addLanguage(language: Language): void;
+  /** Adds an upstream API key type users may store with SetAPIKey, with its row on the User tab. */
+  addApiKeyType(type: ApiKeyType): void;
   /** Registers a generation backend; GetCurrentStatus reads its state on every call. Returns its removal. */
   addBackend(backend: Backend): () => void;
   /** A feature id listed in `supported_features` whatever the backends support. */
@@ -40,27 +50,4 @@ export interface Extension {
   register(api: ExtensionApi): void | Promise<void>;
   /** Runs when the server stops. */
   close?(): void | Promise<void>;
-}
-
-export function extensionApi(core: Core, extension?: Extension): ExtensionApi {
-  return {
-    core,
-    log: extension ? core.log.child({ extension: extension.name }) : core.log,
-    addRoute: (route) => core.routes.add(route),
-    addPermission: (permission) => void core.permissions.register(permission),
-    addServerSetting: (setting) => core.settings.define(setting),
-    addTheme: (theme) => core.themes.add(theme),
-    addFiles: (folder) => {
-      if (!extension) throw new Error('Files can only be served for a named extension');
-      if (core.extensionFiles.has(extension.name)) throw new Error(`Extension '${extension.name}' serves files already`);
-      core.extensionFiles.set(extension.name, path.resolve(folder));
-    },
-    addUserSetting: (setting) => defineUserSettingDefaults(core.settings, core.userSettings.add(setting)),
-    addLanguage: (language) => {
-      if (!LANGUAGE_CODE.test(language.code)) throw new Error(`Language code '${language.code}' must be 1 to 32 letters, digits, '_' or '-'`);
-      core.languages.add(language);
-    },
-    addBackend: (backend) => core.backends.add(backend),
-    addSupportedFeature: (feature) => core.backends.addFeature(feature),
-  };
 }

@@ -209,7 +209,7 @@ describe('embedding', () => {
     assert.deepEqual(await post('FixtureEcho', { session_id, count: 9 }), { count: 9, flag: false, label: null, greeting: 'embedded' });
     const generated = await post('GenerateText2Image', { session_id, images: 1, prompt: 'embedded', seed: 5, width: 24, height: 24, steps: 2 });
     assert.match((generated.images as string[])[0]!, /^data:image\/png;base64,/);
-    assert.deepEqual(embedded.core.backends.all().map((b) => b.id), ['procedural-images']);
+    assert.deepEqual(embedded.core.services.generation.backends.all().map((b) => b.id), ['procedural-images']);
     assert.deepEqual((await post('GetCurrentStatus', { session_id })).supported_features, ['fixture_server_feature', 'procedural_png']);
   });
 });
@@ -222,6 +222,22 @@ describe('serve --extension', () => {
       const res = await runCli(['serve', '--data-dir', dir, '--port', '0', '--extension', file]);
       assert.equal(res.code, 1);
       assert.equal(res.stderr, `swarmcore: The module ${file} must export an extension (an object with a name and a register function) as its default export.\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an extension route naming an unregistered permission stops the server at start with a message naming the route and the permission', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-ext-'));
+    try {
+      const file = path.join(ROOT, 'test/fixtures/unknown-permission-extension.ts');
+      const res = await runCli(['serve', '--data-dir', dir, '--port', '0', '--extension', file]);
+      assert.equal(res.code, 1);
+      assert.equal(
+        res.stderr,
+        "swarmcore: API route 'FixtureTypo' names the permission 'fixture_secert', which is not registered (register permissions before the routes that use them)\n",
+      );
+      assert.doesNotMatch(res.stdout, /listening/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

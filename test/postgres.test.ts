@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { RateLimitRule } from '../src/accounts/rate-limits.js';
+import type { RateLimitRule } from '../src/cluster/rate-limits.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import type { PresetRecord, Store } from '../src/store/types.js';

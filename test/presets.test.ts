@@ -106,14 +106,22 @@ describe('AddNewPreset', () => {
     assert.deepEqual((await exported(u.sid)).map((p) => [p.title, p.description]), [['new', ''], ['other', 'edited']]);
   });
 
-  test('param_map that is missing or not an object gets a clear error and nothing is stored', async () => {
+  test('param_map that is missing or not an object gets a clear error naming it and nothing is stored', async () => {
     const u = await freshUser();
-    for (const param_map of [undefined, null, [], 'x', 5, true]) {
+    const cases: [unknown, string][] = [
+      [undefined, "Missing required parameter 'param_map'"],
+      [null, "Invalid value null for parameter 'param_map', must be a JSON object ('JObject')"],
+      [[], "Invalid value '[]' for parameter 'param_map', must be a JSON object ('JObject')"],
+      ['x', "Invalid value 'x' for parameter 'param_map', must be a JSON object ('JObject')"],
+      [5, "Invalid value '5' for parameter 'param_map', must be a JSON object ('JObject')"],
+      [true, "Invalid value 'True' for parameter 'param_map', must be a JSON object ('JObject')"],
+    ];
+    for (const [param_map, error] of cases) {
       const body: Record<string, unknown> = { session_id: u.sid, title: 'p', description: '' };
       if (param_map !== undefined) body.param_map = param_map;
       const res = await server.api('AddNewPreset', body);
       assert.equal(res.status, 200);
-      assert.deepEqual(res.body, { error: 'param_map must be a JSON object of parameter ids to values.' }, JSON.stringify(param_map));
+      assert.deepEqual(res.body, { error }, JSON.stringify(param_map));
     }
     assert.deepEqual(await titles(u.sid), []);
   });

@@ -154,12 +154,19 @@ describe('ChangeUserSettings', () => {
     assert.deepEqual(storedSettings(u.id), { theme: 'beweish' });
   });
 
-  test('settings missing or not an object gets a clear error', async () => {
+  test('settings missing or not an object gets a clear error naming it', async () => {
     const u = await freshUser();
-    for (const settings of [undefined, null, [], 'theme=x', 3]) {
+    const cases: [unknown, string][] = [
+      [undefined, "Missing required parameter 'settings'"],
+      [null, "Invalid value null for parameter 'settings', must be a JSON object ('JObject')"],
+      [[], "Invalid value '[]' for parameter 'settings', must be a JSON object ('JObject')"],
+      ['theme=x', "Invalid value 'theme=x' for parameter 'settings', must be a JSON object ('JObject')"],
+      [3, "Invalid value '3' for parameter 'settings', must be a JSON object ('JObject')"],
+    ];
+    for (const [settings, error] of cases) {
       const body: Record<string, unknown> = {};
       if (settings !== undefined) body.settings = settings;
-      assert.deepEqual((await server.call('ChangeUserSettings', u.sid, body)).body, { error: 'settings must be a JSON object of setting ids to values.' });
+      assert.deepEqual((await server.call('ChangeUserSettings', u.sid, body)).body, { error });
     }
   });
 
@@ -203,12 +210,18 @@ describe('SetParamEdits', () => {
     assert.equal(row.param_edits, JSON.stringify(edits));
   });
 
-  test('edits missing or not an object gets a clear error', async () => {
+  test('edits missing or not an object gets a clear error naming it', async () => {
     const u = await freshUser();
-    for (const edits of [undefined, null, [], 'x']) {
+    const cases: [unknown, string][] = [
+      [undefined, "Missing required parameter 'edits'"],
+      [null, "Invalid value null for parameter 'edits', must be a JSON object ('JObject')"],
+      [[], "Invalid value '[]' for parameter 'edits', must be a JSON object ('JObject')"],
+      ['x', "Invalid value 'x' for parameter 'edits', must be a JSON object ('JObject')"],
+    ];
+    for (const [edits, error] of cases) {
       const body: Record<string, unknown> = {};
       if (edits !== undefined) body.edits = edits;
-      assert.deepEqual((await server.call('SetParamEdits', u.sid, body)).body, { error: 'edits must be a JSON object.' });
+      assert.deepEqual((await server.call('SetParamEdits', u.sid, body)).body, { error });
     }
   });
 });

@@ -216,7 +216,7 @@ describe('the web UI in Chromium', () => {
     if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
     const context = await newContext(browser, log, { extraHTTPHeaders: { 'X-Forwarded-For': '198.51.100.9' } });
     const page = await context.newPage();
-    page.on('dialog', (d) => void d.accept());
+    page.on('dialog', (d) => d.accept().catch((err: unknown) => log.errors.push(`accepting a dialog failed: ${String(err)}`)));
     await page.goto(`${server.url}/Login`);
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill(ALICE_PASSWORD);

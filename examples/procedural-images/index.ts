@@ -4,7 +4,7 @@
 //
 //   npx swarmcore serve --extension examples/procedural-images/index.ts   (under tsx), or run ./serve.ts
 import { randomInt } from 'node:crypto';
-import { currentStatus, defineRoute, softError, type Backend, type BackendStatus, type Extension, type GenerationClaim, type RouteOutput, type SessionContext } from '../../src/index.js';
+import { CURRENT_STATUS_OUTPUT, defineRoute, defineSocketRoute, softError, type Backend, type BackendStatus, type Extension, type Fields, type GenerationClaim, type RouteOutput, type SessionContext, type SocketChannel } from '../../src/index.js';
 import { renderPng } from './render.js';
 
 const ENABLED = 'ProceduralImages.Enabled';
@@ -98,24 +98,23 @@ function validate(p: GenerateParams): void {
   if (p.steps < 1 || p.steps > 1000) throw softError('steps must be between 1 and 1000.');
 }
 
-type Send = (message: RouteOutput) => Promise<void>;
-
 /**
  * Makes the images one after another, holding a claim: every image waits in `waiting_gens`, sits in
  * `waiting_backends` while no render slot is free and in `live_gens` while it renders. Stops (keeping what is
- * finished) when the claim's signal aborts: InterruptAll, or the socket closing.
+ * finished) when the claim's signal aborts: InterruptAll, or the socket closing. Over a socket, each image and
+ * progress step is sent as it happens.
  */
-async function generate(backend: ProceduralBackend, ctx: SessionContext, p: GenerateParams, send: Send | null): Promise<string[]> {
+async function generate(backend: ProceduralBackend, ctx: SessionContext, p: GenerateParams, socket: SocketChannel | null): Promise<string[]> {
   validate(p);
   if (!backend.enabled) throw softError('The procedural image backend is disabled.');
   const seed = p.seed === -1 ? randomInt(2 ** 31 - 1) : p.seed;
-  const claim = ctx.session.work.claim({ gens: p.images });
+  const claim = ctx.work.claim({ gens: p.images });
   const leave = (): void => claim.cancel(new Error('The client closed the socket.'));
-  ctx.socket?.signal.addEventListener('abort', leave, { once: true });
+  socket?.signal.addEventListener('abort', leave, { once: true });
   // A message that cannot be delivered means the client is gone: stop instead of failing.
   const emit = async (message: RouteOutput): Promise<void> => {
     try {
-      await send?.(message);
+      await socket?.send(message);
     } catch (err) {
       claim.cancel(err);
     }
@@ -143,7 +142,7 @@ async function generate(backend: ProceduralBackend, ctx: SessionContext, p: Gene
     if (!claim.cancelled) throw err;
     ctx.log.debug({ sessionId: ctx.session.id, finished: out.length }, 'procedural generation stopped early');
   } finally {
-    ctx.socket?.signal.removeEventListener('abort', leave);
+    socket?.signal.removeEventListener('abort', leave);
     claim.release();
   }
   return out;
@@ -158,12 +157,30 @@ async function waitForBackend(backend: ProceduralBackend, claim: GenerationClaim
   }
 }
 
+const GEN_PROGRESS_OUTPUT: Fields = {
+  gen_progress: {
+    type: 'object',
+    description: 'How far the images are.',
+    fields: {
+      batch_index: { type: 'string', description: 'The image being rendered, from "0".' },
+      overall_percent: { type: 'double', description: 'Share of all images done, 0 to 1.' },
+      current_percent: { type: 'double', description: 'Share of this image done, 0 to 1.' },
+    },
+  },
+};
+
+const IMAGE_OUTPUT: Fields = {
+  image: { type: 'string', description: 'A finished image, as a `data:image/png;base64,` URL.' },
+  batch_index: { type: 'string', description: 'Which image it is, from "0".' },
+  metadata: { type: 'string', description: 'The parameters it was made with, as JSON text.' },
+};
+
 const extension: Extension = {
   name: 'procedural-images',
   register(api) {
     api.addServerSetting({ key: ENABLED, type: 'bool', default: true, description: 'Whether the procedural image backend accepts work.' });
     api.addServerSetting({ key: MAX_CONCURRENT, type: 'int', default: 2, description: 'How many procedural images render at the same time; more wait for a slot.' });
-    const backend = new ProceduralBackend(api.core.settings);
+    const backend = new ProceduralBackend(api.services.settings);
     api.addBackend(backend);
 
     api.addRoute(
@@ -174,28 +191,29 @@ const extension: Extension = {
         permission: 'basic_image_generation',
         userUpdate: true,
         params: COMMON_PARAMS,
-        output: '"images": ["data:image/png;base64,..."]',
+        output: { images: { type: 'string[]', description: 'The finished images as `data:image/png;base64,` URLs (fewer when interrupted).' } },
+        example: '"images": ["data:image/png;base64,..."]',
         async handler(ctx, p) {
           return { images: await generate(backend, ctx, p, null) };
         },
       }),
     );
     api.addRoute(
-      defineRoute({
+      defineSocketRoute({
         name: 'GenerateText2ImageWS',
         group: 'ProceduralImages',
         description: 'Like GenerateText2Image over a WebSocket: sends the status, then gen_progress messages and each image as it is finished, then the status again.',
         permission: 'basic_image_generation',
         userUpdate: true,
-        websocket: true,
         params: COMMON_PARAMS,
-        output: '{"status": {...}, "backend_status": {...}, "supported_features": [...]}\n{"gen_progress": {"batch_index": "0", "overall_percent": 0.5, "current_percent": 0.5}}\n{"image": "data:image/png;base64,...", "batch_index": "0", "metadata": "..."}\n{"status": {...}, ...}',
+        output: [CURRENT_STATUS_OUTPUT, GEN_PROGRESS_OUTPUT, IMAGE_OUTPUT],
+        example: '{"status": {...}, "backend_status": {...}, "supported_features": [...]}\n{"gen_progress": {"batch_index": "0", "overall_percent": 0.5, "current_percent": 0.5}}\n{"image": "data:image/png;base64,...", "batch_index": "0", "metadata": "..."}\n{"status": {...}, ...}',
         async handler(ctx, p) {
-          const socket = ctx.socket!;
+          const socket = ctx.socket;
           validate(p);
-          await socket.send(currentStatus(ctx.core, ctx.session));
-          await generate(backend, ctx, p, (m) => socket.send(m));
-          return socket.signal.aborted ? null : currentStatus(ctx.core, ctx.session);
+          await socket.send(ctx.generation.status(ctx.session));
+          await generate(backend, ctx, p, socket);
+          return socket.signal.aborted ? null : ctx.generation.status(ctx.session);
         },
       }),
     );

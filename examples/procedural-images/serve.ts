@@ -13,5 +13,14 @@ const server = await startServer({
   logger: pino({ level: 'info' }),
 });
 console.log(`swarmcore with procedural images listening on ${server.url}`);
-process.once('SIGINT', () => void server.close().then(() => process.exit(0)));
-process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+const stop = (): void => {
+  server.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error('stopping the server failed:', err);
+      process.exit(1);
+    },
+  );
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

@@ -1,5 +1,8 @@
 // Upstream API keys a user may store (reference/02 §2.8): the server's own allow-list plus the UI registry
-// that drives the User tab's rows; extensions add rows through `core.apiKeys.add`.
+// that drives the User tab's rows (extensions add rows through `addApiKeyType`), and the service that keeps
+// each user's keys. Keys are never logged and never returned.
+import type { GenericDataStore } from '../store/types.js';
+import { localTimestamp } from '../util/local-time.js';
 
 export interface ApiKeyType {
   /** The `keyType` value of SetAPIKey / GetAPIKeyStatus, e.g. `civitai_api`. */
@@ -44,5 +47,31 @@ export class ApiKeyRegistry {
   /** Every type SetAPIKey accepts: the server list, then the registered rows' other types. */
   acceptedTypes(): string[] {
     return [...new Set([...SERVER_KEY_TYPES, ...this.byType.keys()])];
+  }
+}
+
+/** Each user's stored keys, in the reference's generic-data layout (`<keyType>`/`key` and `key_last_updated`). */
+export class ApiKeyService {
+  constructor(
+    private readonly data: GenericDataStore,
+    /** The key types and their UI rows. */
+    readonly types: ApiKeyRegistry,
+  ) {}
+
+  /** Stores the key and the server-local time it was set. */
+  async set(userId: string, keyType: string, key: string): Promise<void> {
+    await this.data.set(userId, keyType, 'key', key);
+    await this.data.set(userId, keyType, 'key_last_updated', localTimestamp());
+  }
+
+  async remove(userId: string, keyType: string): Promise<void> {
+    await this.data.delete(userId, keyType, 'key');
+    await this.data.delete(userId, keyType, 'key_last_updated');
+  }
+
+  /** When the key was last set (`YYYY-MM-DD HH:MM`, server time), or null when none is stored. */
+  async lastUpdated(userId: string, keyType: string): Promise<string | null> {
+    const updated = await this.data.get(userId, keyType, 'key_last_updated');
+    return updated === null || updated.trim() === '' ? null : updated;
   }
 }

@@ -1,8 +1,9 @@
 // Who a request is (reference/01 §5.4-§5.5, with the bypass no longer overriding a real login).
-import type { Core } from '../core.js';
-import type { RequestInfo } from '../api/route.js';
-import { TOKEN_COOKIE } from './login-tokens.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ServerSettings } from '../settings/server-settings.js';
+import { TOKEN_COOKIE, type LoginTokenService } from './login-tokens.js';
 import { cleanUserId } from './names.js';
+import { LOCAL_USER_ID, type UserService } from './users.js';
 
 export interface RequestUser {
   userId: string;
@@ -10,19 +11,34 @@ export interface RequestUser {
   tokenId: string | null;
 }
 
+/** What identifies a caller: the parts of a request (see RequestInfo in src/api/route.ts) this file reads. */
+export interface RequestCredentials {
+  readonly headers: IncomingHttpHeaders;
+  readonly cookies: Readonly<Record<string, string>>;
+  /** True when this request counts as the local user under `UserAuthorization.AllowLocalhostBypass`. */
+  readonly localhostBypass: boolean;
+}
+
+/** The services the answer depends on (a route context or the services object has them). */
+export interface RequestUserServices {
+  readonly settings: ServerSettings;
+  readonly loginTokens: LoginTokenService;
+  readonly users: UserService;
+}
+
 /** The raw login token of a request: the `swarm_token` cookie, or the `X-Swarm-Token` header for API clients. */
-export function requestToken(info: RequestInfo): string | undefined {
+export function requestToken(info: RequestCredentials): string | undefined {
   const header = info.headers['x-swarm-token'];
   return info.cookies[TOKEN_COOKIE] ?? (Array.isArray(header) ? header[0] : header);
 }
 
-export async function resolveRequestUser(core: Core, info: RequestInfo): Promise<RequestUser | null> {
-  if (core.settings.bool('UserAuthorization.AuthorizationRequired')) {
-    const login = await core.loginTokens.validate(requestToken(info));
+export async function resolveRequestUser(s: RequestUserServices, info: RequestCredentials): Promise<RequestUser | null> {
+  if (s.settings.bool('UserAuthorization.AuthorizationRequired')) {
+    const login = await s.loginTokens.validate(requestToken(info));
     if (login) return { userId: login.userId, tokenId: login.tokenId };
     if (info.localhostBypass) {
-      await core.users.ensure(core.localUserId, ['owner']);
-      return { userId: core.localUserId, tokenId: null };
+      await s.users.ensure(LOCAL_USER_ID, ['owner']);
+      return { userId: LOCAL_USER_ID, tokenId: null };
     }
     return null;
   }
@@ -30,10 +46,10 @@ export async function resolveRequestUser(core: Core, info: RequestInfo): Promise
   const named = Array.isArray(header) ? header[0] : header;
   if (named !== undefined) {
     const userId = cleanUserId(named);
-    const roles = userId === core.localUserId ? ['owner'] : core.settings.list('DefaultUser.Roles');
-    await core.users.ensure(userId, roles);
+    const roles = userId === LOCAL_USER_ID ? ['owner'] : s.settings.list('DefaultUser.Roles');
+    await s.users.ensure(userId, roles);
     return { userId, tokenId: null };
   }
-  await core.users.ensure(core.localUserId, ['owner']);
-  return { userId: core.localUserId, tokenId: null };
+  await s.users.ensure(LOCAL_USER_ID, ['owner']);
+  return { userId: LOCAL_USER_ID, tokenId: null };
 }

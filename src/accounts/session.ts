@@ -1,5 +1,5 @@
-// A live session: its persisted record plus in-memory state (last use, generation work).
-import { SessionWork } from '../generation/session-work.js';
+// A live session: its persisted record plus the in-memory time of its last use. Its generation work is kept by
+// the generation service (src/generation/service.ts), which sits above accounts.
 import type { SessionRecord } from '../store/types.js';
 
 export class Session {
@@ -12,7 +12,6 @@ export class Session {
   lastUsed: number;
   /** Unix seconds last written to the store (refreshes are throttled). */
   persistedLastActive: number;
-  readonly work = new SessionWork();
 
   constructor(record: SessionRecord) {
     this.id = record.id;

@@ -1,6 +1,7 @@
 // Sessions (reference/01 §3 with PRODUCT.md §2 fixes): 160-bit ids, persisted, bound to the login token that
 // created them, expired after 31 idle days. Live sessions are cached here; the cache is only a copy of the
 // store, dropped by `sessions.ended` events from any instance.
+import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../cluster/events.js';
 import type { Store } from '../store/types.js';
@@ -14,25 +15,38 @@ export function newSessionId(): string {
   return randomBytes(20).toString('hex');
 }
 
+/** What a layer above accounts keeps per live session (generation work) learns about it through this. */
+export interface SessionWatcher {
+  /** The session left this process's memory; `ended` when it no longer exists at all. */
+  forget(sessionId: string, ended: boolean): void;
+  /** True while the session must stay in memory (work is running for it). */
+  busy(sessionId: string): boolean;
+}
+
 export class SessionService {
   private readonly live = new Map<string, Session>();
   private readonly loading = new Map<string, Promise<Session | null>>();
+  private readonly watchers: SessionWatcher[] = [];
 
   constructor(
     private readonly store: Store,
     private readonly events: EventBus,
     private readonly tokens: LoginTokenService,
+    private readonly log: Logger,
   ) {
     events.subscribe((e) => {
       if (e.type === 'sessions.ended') e.sessionIds.forEach((id) => this.drop(id));
       else if (e.type === 'user.changed' && e.deleted) {
         for (const s of this.live.values()) if (s.userId === e.userId) this.drop(s.id);
-      } else if (e.type === 'sessions.interrupt') {
-        e.sessionIds.forEach((id) => this.live.get(id)?.work.interrupt());
       } else if (e.type === 'resync') {
-        void this.revalidate();
+        return this.revalidate(); // the bus logs a failure
       }
     });
+  }
+
+  /** Registers a watcher of sessions leaving memory. */
+  watch(watcher: SessionWatcher): void {
+    this.watchers.push(watcher);
   }
 
   async create(userId: string, originAddress: string, originToken: string | null): Promise<Session> {
@@ -79,8 +93,9 @@ export class SessionService {
     session.lastUsed = now;
     if (now - session.persistedLastActive < LAST_USE_REFRESH_SECONDS) return;
     session.persistedLastActive = now;
-    void this.store.sessions.touch(session.id, now).catch(() => undefined);
-    if (session.originToken) void this.tokens.touch(session.originToken, now).catch(() => undefined);
+    // A lost refresh only makes the session look idle a little earlier; the call itself goes on.
+    this.store.sessions.touch(session.id, now).catch((err: unknown) => this.log.warn({ err, sessionId: session.id }, "recording the session's last use failed"));
+    if (session.originToken) this.tokens.touch(session.originToken, now).catch((err: unknown) => this.log.warn({ err, sessionId: session.id }, "recording the login token's last use failed"));
   }
 
   /** Ends sessions on every instance. */
@@ -101,7 +116,7 @@ export class SessionService {
     return this.store.sessions.listIdsByUser(userId);
   }
 
-  /** Sessions live in this process (for status and interrupts). */
+  /** Sessions live in this process. */
   liveSessions(): IterableIterator<Session> {
     return this.live.values();
   }
@@ -114,10 +129,13 @@ export class SessionService {
     const cutoff = nowSeconds() - maxIdleSeconds;
     let evicted = 0;
     for (const s of [...this.live.values()]) {
-      if (s.lastUsed >= cutoff || s.work.liveClaims().length > 0) continue;
+      if (s.lastUsed >= cutoff || this.watchers.some((w) => w.busy(s.id))) continue;
       this.live.delete(s.id);
+      for (const w of this.watchers) w.forget(s.id, false);
       evicted++;
-      if (s.lastUsed > s.persistedLastActive) await this.store.sessions.touch(s.id, s.lastUsed).catch(() => undefined);
+      if (s.lastUsed > s.persistedLastActive) {
+        await this.store.sessions.touch(s.id, s.lastUsed).catch((err: unknown) => this.log.warn({ err, sessionId: s.id }, "recording an evicted session's last use failed"));
+      }
     }
     return evicted;
   }
@@ -127,7 +145,7 @@ export class SessionService {
     const cutoff = nowSeconds() - SESSION_IDLE_SECONDS;
     const ids = await this.store.sessions.deleteIdle(cutoff);
     if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
-    for (const s of this.live.values()) if (s.lastUsed < cutoff) this.live.delete(s.id);
+    for (const s of [...this.live.values()]) if (s.lastUsed < cutoff) this.drop(s.id);
     return ids.length;
   }
 
@@ -142,6 +160,6 @@ export class SessionService {
     const s = this.live.get(id);
     if (!s) return;
     this.live.delete(id);
-    s.work.interrupt('session ended');
+    for (const w of this.watchers) w.forget(id, true);
   }
 }

@@ -1,9 +1,15 @@
 // Users: records live in the store; the hot-path view (effective permissions) is cached per user and dropped
 // whenever any instance reports a change to that user or to the roles.
 import type { EventBus } from '../cluster/events.js';
+import { parseJson } from '../store/rows.js';
 import type { Store, UserRecord } from '../store/types.js';
+import type { LoginTokenService } from './login-tokens.js';
 import { hashPassword } from './passwords.js';
 import type { RoleService } from './roles.js';
+import type { SessionService } from './sessions.js';
+
+/** The user everyone is when accounts are off, and direct local connections under the localhost bypass. */
+export const LOCAL_USER_ID = 'local';
 
 export interface UserAccess {
   readonly userId: string;
@@ -13,6 +19,8 @@ export interface UserAccess {
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+/** The generic-data name the reference keeps starred models under. */
+const STARRED_MODELS = 'starred_models';
 
 export class UserService {
   private readonly access = new Map<string, Promise<UserAccess | null>>();
@@ -21,6 +29,8 @@ export class UserService {
     private readonly store: Store,
     private readonly events: EventBus,
     private readonly roles: RoleService,
+    private readonly tokens: LoginTokenService,
+    private readonly sessions: SessionService,
   ) {
     events.subscribe((e) => {
       if (e.type === 'user.changed') this.access.delete(e.userId);
@@ -72,10 +82,66 @@ export class UserService {
     return record;
   }
 
-  async setPasswordHash(id: string, passwordHash: string, setByAdmin: boolean): Promise<boolean> {
+  /** Every user id, sorted. */
+  listIds(): Promise<string[]> {
+    return this.store.users.listIds();
+  }
+
+  /**
+   * The user changes their own password: every other login token and session of the account ends, on every
+   * instance; the session making the change (and the token it came from) stays.
+   */
+  async changeOwnPassword(id: string, clientPassword: string, keep: { sessionId: string; tokenId: string | null }): Promise<boolean> {
+    if (!(await this.storePasswordHash(id, await hashPassword(clientPassword), false))) return false;
+    await this.tokens.revokeAllExcept(id, keep.tokenId);
+    await this.sessions.endUserSessions(id, [keep.sessionId]);
+    return true;
+  }
+
+  /**
+   * Sets a password from outside the account (an administrator, the CLI): every session and login token of the
+   * account ends, on every instance, so whoever had taken it over is out at once. Sessions go before tokens: a
+   * session made from a token meanwhile goes with its token.
+   */
+  async setPassword(id: string, clientPassword: string): Promise<boolean> {
+    if (!(await this.storePasswordHash(id, await hashPassword(clientPassword), true))) return false;
+    await this.sessions.endUserSessions(id);
+    await this.tokens.revokeAllExcept(id, null);
+    return true;
+  }
+
+  /** Replaces a reference-format hash after a successful login, keeping who set the password. */
+  async upgradePasswordHash(user: UserRecord, clientPassword: string): Promise<void> {
+    await this.storePasswordHash(user.id, await hashPassword(clientPassword), user.passwordSetByAdmin);
+  }
+
+  private async storePasswordHash(id: string, passwordHash: string, setByAdmin: boolean): Promise<boolean> {
     const ok = await this.store.users.update(id, { passwordHash, passwordSetByAdmin: setByAdmin });
     if (ok) await this.changed(id);
     return ok;
+  }
+
+  /** Merges checked setting values into the user's own settings. */
+  async changeSettings(id: string, changes: Readonly<Record<string, unknown>>): Promise<boolean> {
+    const ok = await this.store.users.updateSettings(id, (current) => ({ ...current, ...changes }));
+    if (ok) await this.changed(id);
+    return ok;
+  }
+
+  /** Stores the UI's parameter layout edits (opaque to the server). */
+  async setParamEdits(id: string, edits: Readonly<Record<string, unknown>>): Promise<boolean> {
+    const ok = await this.store.users.update(id, { paramEdits: JSON.stringify(edits) });
+    if (ok) await this.changed(id);
+    return ok;
+  }
+
+  /** The user's starred models, `{"<model type>": ["<model name>", ...]}` as last stored. */
+  async starredModels(id: string): Promise<unknown> {
+    return parseJson(await this.store.genericData.get(id, STARRED_MODELS, 'full'), {});
+  }
+
+  setStarredModels(id: string, starred: Readonly<Record<string, unknown>>): Promise<void> {
+    return this.store.genericData.set(id, STARRED_MODELS, 'full', JSON.stringify(starred));
   }
 
   async setRoles(id: string, roles: readonly string[]): Promise<boolean> {

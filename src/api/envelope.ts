@@ -1,11 +1,17 @@
-// The API envelope (reference/01 §2): session resolution, route lookup, transport and permission checks,
-// parameter binding and the outcome table of §2.11. HTTP and WebSocket calls share `dispatch`.
+// The API envelope (docs/COMPATIBILITY.md): session resolution, route lookup, transport and permission checks,
+// parameter binding and the reference's outcome table. HTTP and WebSocket calls share `dispatch`.
 import type { Logger } from 'pino';
-import type { Core } from '../core.js';
 import type { Session } from '../accounts/session.js';
+import type { Services } from '../services.js';
 import { ApiError, apiError } from './errors.js';
-import { bindParams, tokenText } from './params.js';
-import type { RequestInfo, ResponseControl, RouteContext, RouteOutput, SocketChannel } from './route.js';
+import { tokenText } from './params.js';
+import type { RequestInfo, ResponseControl, RouteCall, RouteOutput, RouteRegistry, SessionContext, SocketChannel } from './route.js';
+
+/** What dispatch needs from the server: its routes and its services (the Core has both). */
+export interface ApiHost {
+  readonly routes: RouteRegistry;
+  readonly services: Services;
+}
 
 export interface DispatchResult {
   status: number;
@@ -29,39 +35,52 @@ function sessionIdOf(input: Record<string, unknown>, request: RequestInfo): stri
   return Array.isArray(header) ? header[0] : header;
 }
 
-async function resolveSession(core: Core, input: Record<string, unknown>, request: RequestInfo): Promise<Session> {
+async function resolveSession(s: Services, input: Record<string, unknown>, request: RequestInfo): Promise<Session> {
   const id = sessionIdOf(input, request);
   if (id === undefined) throw apiError('basic_api', 'missing session id');
-  const session = id === '' ? null : await core.sessions.get(id);
+  const session = id === '' ? null : await s.sessions.get(id);
   if (!session) throw apiError('invalid_session_id');
   // With accounts required, a session stands only while its login token does (token revocation ends sessions
   // through events), or, for a session made by localhost bypass, while the request still qualifies for it.
-  if (core.settings.bool('UserAuthorization.AuthorizationRequired') && session.originToken === null && !request.localhostBypass) {
-    await core.sessions.end([session.id]);
+  if (s.settings.bool('UserAuthorization.AuthorizationRequired') && session.originToken === null && !request.localhostBypass) {
+    await s.sessions.end([session.id]);
     throw apiError('invalid_session_id');
   }
   return session;
 }
 
-export async function dispatch(core: Core, d: DispatchInput): Promise<DispatchResult> {
+/** The handler's context: the services plus this call's parts; `work` is looked up only when a handler reads it. */
+function routeContext(s: Services, session: Session | null, d: DispatchInput): RouteCall | (RouteCall & SessionContext) {
+  const call = { session, request: d.request, response: d.response, socket: d.socket, log: d.log };
+  if (!session) return { ...s, ...call };
+  return {
+    ...s,
+    ...call,
+    session,
+    get work() {
+      return s.generation.workOf(session);
+    },
+  };
+}
+
+export async function dispatch(host: ApiHost, d: DispatchInput): Promise<DispatchResult> {
+  const s = host.services;
   try {
-    const route = core.routes.get(d.key);
-    const session = route?.sessionless ? null : await resolveSession(core, d.input, d.request);
+    const route = host.routes.get(d.key);
+    const session = route?.sessionless ? null : await resolveSession(s, d.input, d.request);
     if (!route) throw apiError('bad_route');
     if (route.websocket && !d.socket) throw apiError('bad_request_method', 'This API route needs a WebSocket, but the request is plain HTTP.');
     if (!route.websocket && d.socket) throw apiError('bad_request_method', 'This API route needs plain HTTP, but the request is a WebSocket.');
     if (session) {
-      core.sessions.touch(session);
-      const access = await core.users.getAccess(session.userId);
+      s.sessions.touch(session);
+      const access = await s.users.getAccess(session.userId);
       if (!access) {
-        await core.sessions.end([session.id]);
+        await s.sessions.end([session.id]);
         throw apiError('invalid_session_id');
       }
-      if (!access.has(route.permission!)) throw apiError('bad_permissions');
+      if (route.permission !== null && !access.has(route.permission)) throw apiError('bad_permissions');
     }
-    const params = bindParams(route.params, d.input);
-    const ctx: RouteContext = { core, session, request: d.request, response: d.response, socket: d.socket, log: d.log };
-    const body = await (route.handler as (c: RouteContext, p: unknown) => Promise<RouteOutput | null> | RouteOutput | null)(ctx, params);
+    const body = await route.run(routeContext(s, session, d), d.input);
     if (body && 'error' in body) d.log.warn({ route: route.name, error: body.error, error_id: body.error_id }, 'route answered with an error');
     return { status: 200, body: body ?? null };
   } catch (err) {

@@ -1,10 +1,20 @@
-// Parameter binding with the reference's coercion rules (reference/01 §2.6): every scalar is read through the
+// Parameter binding with the reference's coercion rules (docs/COMPATIBILITY.md): every scalar is read through the
 // JSON token's text form, then parsed; the first failing parameter aborts with a soft error.
 import { softError } from './errors.js';
+import { tokenText } from '../util/token-text.js';
 
-export type ParamType = 'string' | 'int' | 'long' | 'float' | 'double' | 'bool' | 'string[]' | 'object';
+export { tokenText };
 
-/** The .NET type names the reference prints in its "Invalid value" message. */
+/** Types read from the JSON token's text form, as the reference binds its scalar parameters. */
+export type ScalarParamType = 'string' | 'int' | 'long' | 'float' | 'double' | 'bool' | 'string[]';
+/**
+ * `object`: the key's value, which must be a JSON object. `any`: the key's value as sent, unchecked.
+ * `body`: every key of the body but `session_id` (the reference's whole-body parameter); for routes whose
+ * body is a free-form map, so the docs name the map's keys instead of a field no client sends.
+ */
+export type ParamType = ScalarParamType | 'object' | 'any' | 'body';
+
+/** The .NET type names the reference prints in its "Invalid value" message and its docs. */
 export const PARAM_TYPE_NAMES: Record<ParamType, string> = {
   string: 'String',
   int: 'Int32',
@@ -14,14 +24,32 @@ export const PARAM_TYPE_NAMES: Record<ParamType, string> = {
   bool: 'Boolean',
   'string[]': 'String[]',
   object: 'JObject',
+  any: 'JToken',
+  body: 'JObject',
 };
 
-export interface ParamDef {
-  type: ParamType;
-  description: string;
-  /** Absent = required. `null` is a valid default ("(null)" in the docs). Ignored for `object`. */
-  default?: string | number | boolean | null | readonly string[];
-}
+/**
+ * The shape of a value, for the docs and OpenAPI: route outputs, and what an `object`, `any` or `body`
+ * parameter holds. Scalar types are named as parameters are; `array`, `object` and `map` nest.
+ */
+export type Field =
+  | { type: ScalarParamType | 'any'; description: string; optional?: true; nullable?: true; /** The only values it takes. */ values?: readonly (string | number | boolean)[] }
+  | { type: 'array'; description: string; items: Field; optional?: true; nullable?: true }
+  | { type: 'object'; description: string; fields: Fields; optional?: true; nullable?: true }
+  /** An object whose keys are data (ids, names): `key` names what they are, e.g. `<model type>`. */
+  | { type: 'map'; description: string; key: string; values: Field; optional?: true; nullable?: true };
+
+export type Fields = Readonly<Record<string, Field>>;
+
+type DefaultValue = string | number | boolean | null | readonly string[];
+
+export type ParamDef =
+  | { type: ScalarParamType; description: string; /** Absent = required. `null` is a valid default ("(null)" in the docs). */ default?: DefaultValue }
+  | { type: 'object'; description: string; default?: null; /** What it holds, for the docs. */ shape?: Field }
+  | { type: 'any'; description: string; default?: null; shape?: Field }
+  | { type: 'body'; description: string; /** What the body's keys are, e.g. `<model type>`. */ key: string; values: Field };
+
+export type Params = Readonly<Record<string, ParamDef>>;
 
 type BaseValue<T extends ParamType> = T extends 'string'
   ? string
@@ -31,20 +59,13 @@ type BaseValue<T extends ParamType> = T extends 'string'
       ? boolean
       : T extends 'string[]'
         ? string[]
-        : Record<string, unknown>;
+        : T extends 'object' | 'body'
+          ? Record<string, unknown>
+          : unknown;
 
 export type ParamValue<D extends ParamDef> = D extends { default: infer V } ? BaseValue<D['type']> | (V extends null ? null : never) : BaseValue<D['type']>;
 
-export type ParamValues<P extends Record<string, ParamDef>> = { [K in keyof P]: ParamValue<P[K]> };
-
-/** The text form of a JSON value, as the reference renders a token before parsing it. */
-export function tokenText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
-  return JSON.stringify(value);
-}
+export type ParamValues<P extends Params> = { -readonly [K in keyof P]: ParamValue<P[K]> };
 
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
@@ -61,7 +82,7 @@ function parseInteger(text: string, min: bigint, max: bigint): number | undefine
 }
 
 /** Coerces one present value; returns undefined when it does not parse. */
-export function coerce(type: ParamType, value: unknown): unknown {
+export function coerce(type: ScalarParamType, value: unknown): unknown {
   switch (type) {
     case 'string':
       return tokenText(value);
@@ -85,23 +106,19 @@ export function coerce(type: ParamType, value: unknown): unknown {
       if (Array.isArray(value)) return value.map(tokenText);
       if (value !== null && typeof value === 'object') return Object.entries(value).map(([k, v]) => `"${k}": ${JSON.stringify(v)}`);
       return [];
-    case 'object':
-      return value;
   }
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** Binds every declared parameter from the request input, in declaration order. */
-export function bindParams<P extends Record<string, ParamDef>>(params: P, input: Record<string, unknown>): ParamValues<P> {
+export function bindParams<P extends Params>(params: P, input: Record<string, unknown>): ParamValues<P> {
   const out: Record<string, unknown> = {};
-  let whole: Record<string, unknown> | undefined;
   for (const [name, def] of Object.entries(params)) {
-    if (def.type === 'object') {
-      // A JObject parameter receives the whole input without its session id, whatever it is called.
-      if (!whole) {
-        whole = { ...input };
-        delete whole.session_id;
-      }
-      out[name] = whole;
+    if (def.type === 'body') {
+      const body = { ...input };
+      delete body.session_id;
+      out[name] = body;
       continue;
     }
     if (!Object.prototype.hasOwnProperty.call(input, name)) {
@@ -111,6 +128,15 @@ export function bindParams<P extends Record<string, ParamDef>>(params: P, input:
       continue;
     }
     const raw = input[name];
+    if (def.type === 'any') {
+      out[name] = raw;
+      continue;
+    }
+    if (def.type === 'object') {
+      if (!isObject(raw)) throw softError(`Invalid value ${raw === null ? 'null' : `'${tokenText(raw)}'`} for parameter '${name}', must be a JSON object ('JObject')`);
+      out[name] = raw;
+      continue;
+    }
     const value = coerce(def.type, raw);
     if (value === undefined) {
       throw softError(`Invalid value '${tokenText(raw)}' for parameter '${name}', must be type '${PARAM_TYPE_NAMES[def.type]}'`);

@@ -213,7 +213,11 @@ function handleSocket(core: Core, ws: WebSocket, req: IncomingMessage, info: Req
       }
       const result = await dispatch(core, { key, input, request: info, response: cookieControl(null, info), socket: { send, signal: closed.signal }, log: core.log });
       finish(result.body);
-    })();
+    })().catch((err: unknown) => {
+      // dispatch answers every route failure itself; this is the socket plumbing failing.
+      core.log.error({ err, route: key }, 'WebSocket call failed');
+      ws.terminate();
+    });
   });
 }
 

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../core.js';
+import { PROJECT_ROOT } from '../util/project.js';
 
 export const WEB_ROOT = path.join(PROJECT_ROOT, 'web');
 

@@ -1,6 +1,6 @@
 // Preset rules (reference/02 §1.1, §1.5, §2.1-§2.5): identity, the wire form, parameter text, duplicate naming.
-import { tokenText } from '../api/params.js';
-import type { PresetRecord, Store } from '../store/types.js';
+import type { PresetRecord } from '../store/types.js';
+import { tokenText } from '../util/token-text.js';
 
 /** A preset's identity: its title lower-cased (full Unicode, the reference's recommendation). */
 export function presetKey(title: string): string {
@@ -69,20 +69,4 @@ export function presetNetData(p: PresetRecord, withImage: boolean): Record<strin
     is_starred: p.isStarred,
     param_map: upgradeParamMap(p.paramMap),
   };
-}
-
-/**
- * Copies a preset as `<title> (n)` with the smallest free n >= 2, appended to the list. Safe when several copies
- * run at once: a name taken between the check and the insert is retried with the next number.
- */
-export async function duplicatePreset(store: Store, userId: string, source: PresetRecord): Promise<PresetRecord> {
-  const taken = new Set((await store.presets.list(userId)).map((p) => p.key));
-  for (let n = 2; ; n++) {
-    const title = `${source.title} (${n})`;
-    const key = presetKey(title);
-    if (taken.has(key)) continue;
-    const copy: PresetRecord = { ...source, key, title, author: userId, paramMap: { ...source.paramMap } };
-    if (await store.presets.insert(userId, copy)) return copy;
-    taken.add(key);
-  }
 }

@@ -1,17 +1,11 @@
-// The account's own secrets: password change and upstream API keys (reference/02 §1.2, §1.6, §1.17, §2.8).
-// Keys are never logged and no route returns them.
+// The account's own secrets: password change and upstream API keys (docs/COMPATIBILITY.md). Keys are never
+// logged and no route returns them.
 import { softError } from '../api/errors.js';
-import { defineRoute } from '../api/route.js';
-import { hashPassword, verifyPassword } from '../accounts/passwords.js';
+import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
+import { verifyPassword } from '../accounts/passwords.js';
 import { RATE_LIMITS } from '../accounts/rate-limits.js';
 
 const GROUP = 'BasicAPIFeatures';
-
-/** Server local time as `YYYY-MM-DD HH:MM`, the reference's key timestamp. */
-export function localTimestamp(d: Date = new Date()): string {
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
-}
 
 export const changePassword = defineRoute({
   name: 'ChangePassword',
@@ -24,23 +18,22 @@ export const changePassword = defineRoute({
     oldPassword: { type: 'string', description: 'The current password, in the client prehash form (ignored when the account has no password yet).' },
     newPassword: { type: 'string', description: 'The new password, in the client prehash form (8 to 500 characters).' },
   },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   async handler(ctx, { oldPassword, newPassword }) {
-    const { core, session } = ctx;
+    const { users, session } = ctx;
     if (newPassword.length < 8) throw softError('The new password must have at least 8 characters.');
     if (newPassword.length > 500) throw softError('The new password is too long: 500 characters at most.');
     // The attempt counts before the old password is checked, so guessing it is rate limited too.
-    if (!(await core.rateLimits.tryUse(RATE_LIMITS.passwordChange, session.userId))) {
+    if (!(await ctx.rateLimits.tryUse(RATE_LIMITS.passwordChange, session.userId))) {
       throw softError('Too many password changes in a short time. Wait a minute, then try again.');
     }
-    const user = await core.users.get(session.userId);
+    const user = await users.get(session.userId);
     if (!user) throw softError('Your account no longer exists.');
     if (user.passwordHash !== '' && !(await verifyPassword(user.id, oldPassword, user.passwordHash)).ok) {
       throw softError('The old password is not correct, so the password was not changed.');
     }
-    await core.users.setPasswordHash(user.id, await hashPassword(newPassword), false);
-    await core.loginTokens.revokeAllExcept(user.id, session.originToken);
-    await core.sessions.endUserSessions(user.id, [session.id]);
+    await users.changeOwnPassword(user.id, newPassword, { sessionId: session.id, tokenId: session.originToken });
     return { success: true };
   },
 });
@@ -55,21 +48,16 @@ export const setAPIKey = defineRoute({
     keyType: { type: 'string', description: 'Which key: `stability_api`, `civitai_api`, `huggingface_api`, or a type an extension added.' },
     key: { type: 'string', description: 'The key itself; `none` or an empty text removes the stored key.' },
   },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   async handler(ctx, { keyType, key }) {
-    const { core, session } = ctx;
-    if (!core.apiKeys.accepts(keyType)) {
+    const { apiKeys, session } = ctx;
+    if (!apiKeys.types.accepts(keyType)) {
       const shown = keyType.length > 60 ? `${keyType.slice(0, 60)}...` : keyType;
-      throw softError(`Unknown key type '${shown}'. Known types: ${core.apiKeys.acceptedTypes().join(', ')}.`);
+      throw softError(`Unknown key type '${shown}'. Known types: ${apiKeys.types.acceptedTypes().join(', ')}.`);
     }
-    const data = core.store.genericData;
-    if (key === 'none' || key.trim() === '') {
-      await data.delete(session.userId, keyType, 'key');
-      await data.delete(session.userId, keyType, 'key_last_updated');
-    } else {
-      await data.set(session.userId, keyType, 'key', key);
-      await data.set(session.userId, keyType, 'key_last_updated', localTimestamp());
-    }
+    if (key === 'none' || key.trim() === '') await apiKeys.remove(session.userId, keyType);
+    else await apiKeys.set(session.userId, keyType, key);
     return { success: true };
   },
 });
@@ -81,10 +69,11 @@ export const getAPIKeyStatus = defineRoute({
   permission: 'read_user_settings',
   userUpdate: false,
   params: { keyType: { type: 'string', description: 'Which key, as for SetAPIKey.' } },
-  output: '"status": "last updated 2025-01-31 14:05" // or "not set"',
+  output: { status: { type: 'string', description: '`not set`, or `last updated YYYY-MM-DD HH:MM` (server local time).' } },
+  example: '"status": "last updated 2025-01-31 14:05" // or "not set"',
   async handler(ctx, { keyType }) {
-    const updated = await ctx.core.store.genericData.get(ctx.session.userId, keyType, 'key_last_updated');
-    return { status: updated === null || updated.trim() === '' ? 'not set' : `last updated ${updated}` };
+    const updated = await ctx.apiKeys.lastUpdated(ctx.session.userId, keyType);
+    return { status: updated === null ? 'not set' : `last updated ${updated}` };
   },
 });
 

@@ -1,9 +1,10 @@
-// Sessions, login, logout, registration and login tokens (reference/01 §9.1-§9.8, PRODUCT.md §2).
+// Sessions, login, logout, registration and login tokens (docs/COMPATIBILITY.md: what the reference does and
+// where swarmcore differs).
 import { apiError, softError } from '../api/errors.js';
-import { defineRoute, type RouteContext } from '../api/route.js';
+import { SUCCESS_OUTPUT, defineRoute, type RouteContext } from '../api/route.js';
 import { TOKEN_COOKIE, parseToken } from '../accounts/login-tokens.js';
 import { RESERVED_USER_NAMES, cleanAccountName, cleanUserId } from '../accounts/names.js';
-import { dummyVerify, hashPassword, verifyPassword } from '../accounts/passwords.js';
+import { dummyVerify, verifyPassword } from '../accounts/passwords.js';
 import { RATE_LIMITS } from '../accounts/rate-limits.js';
 import { requestToken, resolveRequestUser } from '../accounts/request-user.js';
 
@@ -12,7 +13,7 @@ const COOKIE_SECONDS = 365 * 86400;
 const AGENT_CHARS = /[^A-Za-z0-9 .:,;_\-*@#%[\]]/g;
 
 function accountsRequired(ctx: RouteContext): boolean {
-  return ctx.core.settings.bool('UserAuthorization.AuthorizationRequired');
+  return ctx.settings.bool('UserAuthorization.AuthorizationRequired');
 }
 
 function requireAccounts(ctx: RouteContext): void {
@@ -21,7 +22,7 @@ function requireAccounts(ctx: RouteContext): void {
 
 /** Both rate limits of Login and RegisterBasic; throws `ratelimit` when either is exhausted. */
 async function consumeLoginAttempt(ctx: RouteContext, name: string): Promise<void> {
-  const limits = ctx.core.rateLimits;
+  const limits = ctx.rateLimits;
   if (!(await limits.tryUse(RATE_LIMITS.loginByAddress, ctx.request.clientAddress))) throw apiError('ratelimit');
   if (!(await limits.tryUse(RATE_LIMITS.loginByUser, name))) throw apiError('ratelimit');
 }
@@ -36,29 +37,37 @@ export const getNewSession = defineRoute({
   params: {
     impersonateUser: { type: 'string', description: 'With the manage_users permission: open the session as this user instead.', default: null },
   },
-  output: '"session_id": "40 hex characters",\n"user_id": "username",\n"output_append_user": true,\n"version": "1.2.3",\n"server_id": "uuid",\n"permissions": ["permission1", "permission2"]',
+  output: {
+    session_id: { type: 'string', description: 'The new session (40 hex characters); send it with every other call.' },
+    user_id: { type: 'string', description: "The session's user." },
+    output_append_user: { type: 'bool', description: 'The server setting Paths.AppendUserNameToOutputPath.' },
+    version: { type: 'string', description: 'The server version.' },
+    server_id: { type: 'string', description: 'A random id per server process; it changes on restart.' },
+    permissions: { type: 'string[]', description: "The user's permission ids (`*` for all)." },
+  },
+  example: '"session_id": "40 hex characters",\n"user_id": "username",\n"output_append_user": true,\n"version": "1.2.3",\n"server_id": "uuid",\n"permissions": ["permission1", "permission2"]',
   async handler(ctx, { impersonateUser }) {
-    const { core } = ctx;
-    const who = await resolveRequestUser(core, ctx.request);
+    const { users, sessions } = ctx;
+    const who = await resolveRequestUser(ctx, ctx.request);
     if (!who) throw softError('You are not logged in, or your login has expired.');
     let userId = who.userId;
     if (impersonateUser !== null && impersonateUser.trim() !== '') {
-      const access = await core.users.getAccess(who.userId);
+      const access = await users.getAccess(who.userId);
       if (!access?.has('manage_users')) throw apiError('bad_impersonate', 'You do not have permission to impersonate other users.');
-      const target = await core.users.get(cleanUserId(impersonateUser));
+      const target = await users.get(cleanUserId(impersonateUser));
       if (!target) throw apiError('bad_impersonate', 'There is no user by that name to impersonate.');
       userId = target.id;
     }
-    const access = await core.users.getAccess(userId);
+    const access = await users.getAccess(userId);
     if (!access) throw softError('You are not logged in, or your login has expired.');
     const ip = ctx.request.ipString;
-    const session = await core.sessions.create(userId, ip.length > 100 ? `${ip.slice(0, 100)}...` : ip, who.tokenId);
+    const session = await sessions.create(userId, ip.length > 100 ? `${ip.slice(0, 100)}...` : ip, who.tokenId);
     return {
       session_id: session.id,
       user_id: userId,
-      output_append_user: core.settings.bool('Paths.AppendUserNameToOutputPath'),
-      version: core.version,
-      server_id: core.serverId,
+      output_append_user: ctx.settings.bool('Paths.AppendUserNameToOutputPath'),
+      version: ctx.server.version,
+      server_id: ctx.server.serverId,
       permissions: [...access.permissions],
     };
   },
@@ -76,21 +85,22 @@ export const login = defineRoute({
     username: { type: 'string', description: 'Login user name.' },
     password: { type: 'string', description: 'Login password, in the client prehash form.' },
   },
-  output: '"success": "true" // and sets a cookie\n// or\n"error_id": "invalid_login" // or "ratelimit"',
+  output: [{ success: { type: 'string', description: 'The text `true` (a string, as the reference sends it).', values: ['true'] } }, { error_id: { type: 'string', description: 'Why the login was refused.', values: ['invalid_login', 'ratelimit'] } }],
+  example: '"success": "true" // and sets a cookie\n// or\n"error_id": "invalid_login" // or "ratelimit"',
   async handler(ctx, { username, password }) {
-    const { core } = ctx;
-    if (!core.settings.bool('UserAuthorization.AllowSimplePasswordLogin')) throw apiError('invalid_login');
+    const { users } = ctx;
+    if (!ctx.settings.bool('UserAuthorization.AllowSimplePasswordLogin')) throw apiError('invalid_login');
     const name = cleanAccountName(username);
     if (name.length < 3 || name.length > 100 || password.length < 8 || password.length > 500) throw apiError('invalid_login');
     await consumeLoginAttempt(ctx, name);
-    const user = await core.users.get(name);
+    const user = await users.get(name);
     // Unknown users and users without a password cost one full hash too, so timing tells nothing.
     const result = user && user.passwordHash !== '' ? await verifyPassword(user.id, password, user.passwordHash) : await dummyVerify(password);
     if (!user || !result.ok) throw apiError('invalid_login');
-    if (result.needsUpgrade) await core.users.setPasswordHash(user.id, await hashPassword(password), user.passwordSetByAdmin);
+    if (result.needsUpgrade) await users.upgradePasswordHash(user, password);
     const agentHeader = ctx.request.headers['user-agent'];
     const agent = typeof agentHeader === 'string' ? agentHeader.replace(AGENT_CHARS, '') : 'unknown';
-    const token = await core.loginTokens.create(user.id, ctx.request.ipString, agent);
+    const token = await ctx.loginTokens.create(user.id, ctx.request.ipString, agent);
     // The user was deleted between the password check and now; the reference answers this with status 200.
     if (!token) throw apiError('internal_error', null, 200);
     ctx.response.setCookie(TOKEN_COOKIE, token.raw, { maxAgeSeconds: COOKIE_SECONDS });
@@ -106,14 +116,15 @@ export const logout = defineRoute({
   permission: 'fundamental',
   userUpdate: true,
   params: {},
-  output: '"success": "true"',
+  output: { success: { type: 'string', description: 'The text `true` (a string, as the reference sends it).', values: ['true'] } },
+  example: '"success": "true"',
   async handler(ctx) {
-    const { core, session } = ctx;
+    const { session } = ctx;
     if (!accountsRequired(ctx)) throw softError('Accounts are not enabled on this server, so there is no account to log out of.');
     const tokenId = session.originToken ?? parseToken(requestToken(ctx.request))?.tokenId ?? null;
     if (tokenId === null) throw softError('You do not seem to be logged in.');
-    await core.loginTokens.revoke(session.userId, tokenId);
-    await core.sessions.end([session.id]);
+    await ctx.loginTokens.revoke(session.userId, tokenId);
+    await ctx.sessions.end([session.id]);
     ctx.response.clearCookie(TOKEN_COOKIE);
     return { success: 'true' };
   },
@@ -131,18 +142,22 @@ export const registerBasic = defineRoute({
     username: { type: 'string', description: 'The new user name (letters, digits and _; starts with a letter).' },
     password: { type: 'string', description: 'The new password, in the client prehash form.' },
   },
-  output: '"success": "true"\n// or\n"error_id": "invalid_input" // or "ratelimit", "username_exists", "registration_failed", "registration_disabled"',
+  output: [
+    { success: { type: 'string', description: 'The text `true` (a string, as the reference sends it).', values: ['true'] } },
+    { error_id: { type: 'string', description: 'Why the account was not created.', values: ['invalid_input', 'ratelimit', 'username_exists', 'registration_failed'] } },
+    { error_id: { type: 'string', description: 'Self-registration is turned off.', values: ['registration_disabled'] }, error: { type: 'string', description: 'The reason in words.' } },
+  ],
+  example: '"success": "true"\n// or\n"error_id": "invalid_input" // or "ratelimit", "username_exists", "registration_failed", "registration_disabled"',
   async handler(ctx, { username, password }) {
-    const { core } = ctx;
-    const s = core.settings;
+    const s = ctx.settings;
     if (!s.bool('UserAuthorization.Registration.AllowRegistration') || !s.bool('UserAuthorization.Registration.SimplePasswordRegistration')) {
       throw apiError('registration_disabled');
     }
     const name = cleanAccountName(username);
     if (name.length < 3 || name.length > 100 || password.length < 8 || password.length > 500) throw apiError('invalid_input');
     await consumeLoginAttempt(ctx, name);
-    if (!/^[a-z]/.test(name) || RESERVED_USER_NAMES.has(name) || (await core.users.get(name))) throw apiError('username_exists');
-    const created = await core.users.register(name, password, [s.string('UserAuthorization.Registration.NewUserDefaultRole')], false);
+    if (!/^[a-z]/.test(name) || RESERVED_USER_NAMES.has(name) || (await ctx.users.get(name))) throw apiError('username_exists');
+    const created = await ctx.users.register(name, password, [s.string('UserAuthorization.Registration.NewUserDefaultRole')], false);
     if (!created) throw apiError('username_exists');
     return { success: 'true' };
   },
@@ -155,11 +170,12 @@ export const createAuthToken = defineRoute({
   permission: 'edit_user_settings',
   userUpdate: true,
   params: { reason: { type: 'string', description: 'What the token is for (1 to 500 characters); shown in the token list.' } },
-  output: '"token": "<user hex>.<id>.<secret>"',
+  output: { token: { type: 'string', description: 'The new login token, `<user hex>.<id>.<secret>`; shown only this once.' } },
+  example: '"token": "<user hex>.<id>.<secret>"',
   async handler(ctx, { reason }) {
     requireAccounts(ctx);
     if (reason.trim() === '' || reason.length > 500) throw softError('The reason must be between 1 and 500 characters.');
-    const token = await ctx.core.loginTokens.create(ctx.session.userId, ctx.request.ipString, reason);
+    const token = await ctx.loginTokens.create(ctx.session.userId, ctx.request.ipString, reason);
     if (!token) throw softError('The token could not be created.');
     return { token: token.raw };
   },
@@ -172,11 +188,29 @@ export const listMyAuthTokens = defineRoute({
   permission: 'read_user_settings',
   userUpdate: false,
   params: {},
-  output: '"tokens": [{"id": "...", "created": 1700000000, "last_active": 1700000000, "user_agent": "...", "origin_address": "...", "is_current": true}]',
+  output: {
+    tokens: {
+      type: 'array',
+      description: "The user's login tokens, oldest first.",
+      items: {
+        type: 'object',
+        description: 'One login token (never its secret).',
+        fields: {
+          id: { type: 'string', description: 'The token id (32 hex characters), for RevokeMyAuthToken.' },
+          created: { type: 'long', description: 'When it was made, in Unix seconds.' },
+          last_active: { type: 'long', description: 'When it was last used, in Unix seconds.' },
+          user_agent: { type: 'string', description: 'The browser that logged in, or the reason given to CreateAuthToken; `unknown` if none.' },
+          origin_address: { type: 'string', description: 'The address it was made from; `unknown` if none.' },
+          is_current: { type: 'bool', description: 'True for the token this request logged in with.' },
+        },
+      },
+    },
+  },
+  example: '"tokens": [{"id": "...", "created": 1700000000, "last_active": 1700000000, "user_agent": "...", "origin_address": "...", "is_current": true}]',
   async handler(ctx) {
     requireAccounts(ctx);
     const current = ctx.session.originToken ?? parseToken(requestToken(ctx.request))?.tokenId ?? null;
-    const tokens = await ctx.core.loginTokens.list(ctx.session.userId);
+    const tokens = await ctx.loginTokens.list(ctx.session.userId);
     return {
       tokens: tokens.map((t) => ({
         id: t.id,
@@ -197,10 +231,11 @@ export const revokeMyAuthToken = defineRoute({
   permission: 'edit_user_settings',
   userUpdate: true,
   params: { tokenId: { type: 'string', description: 'The token id, as ListMyAuthTokens shows it.' } },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   async handler(ctx, { tokenId }) {
     requireAccounts(ctx);
-    if (!(await ctx.core.loginTokens.revoke(ctx.session.userId, tokenId))) throw softError('You have no token with that id.');
+    if (!(await ctx.loginTokens.revoke(ctx.session.userId, tokenId))) throw softError('You have no token with that id.');
     return { success: true };
   },
 });

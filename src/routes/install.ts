@@ -1,11 +1,10 @@
-// The first-run installer (reference/02 §1.12, §5): one WebSocket call that checks every choice, downloads the
+// The first-run installer (docs/COMPATIBILITY.md): one WebSocket call that checks every choice, downloads the
 // chosen models, then records the choices and marks the server installed. Nothing is written until every
 // input has been checked, and the server counts as installed only once the whole run has finished.
-import { localTimestamp } from './account.js';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { defineRoute, type SessionContext, type RouteOutput } from '../api/route.js';
-import type { Core } from '../core.js';
+import { defineSocketRoute, type RouteOutput, type SocketContext } from '../api/route.js';
+import type { Services } from '../services.js';
+import { localTimestamp } from '../util/local-time.js';
 import { CatalogError, loadCatalog, type CatalogModel } from '../install/catalog.js';
 import { download, DownloadError } from '../install/download.js';
 
@@ -18,10 +17,6 @@ const INSTALL_TYPES: Record<string, { host: string; words: string }> = {
 };
 const BACKENDS = ['comfyui', 'none'];
 const PORT = 7801;
-
-/** One installation at a time across every instance on the database: a lease, renewed while it runs. */
-const INSTALL_LEASE = 'installer';
-const LEASE_SECONDS = 120;
 
 /** Wait before resuming a broken transfer (multiplied by the attempt number). */
 const RETRY_DELAY_MS = 1000;
@@ -41,8 +36,8 @@ interface Choices {
 }
 
 /** Checks every input; returns the readable reason for the first bad one. */
-async function checkChoices(core: Core, p: { theme: string; installed_for: string; backend: string; models: string; language: string; install_amd: boolean }): Promise<Choices | string> {
-  if (!core.themes.get(p.theme)) return `There is no theme '${p.theme}'.`;
+async function checkChoices(s: Services, p: { theme: string; installed_for: string; backend: string; models: string; language: string; install_amd: boolean }): Promise<Choices | string> {
+  if (!s.themes.get(p.theme)) return `There is no theme '${p.theme}'.`;
   const installType = Object.hasOwn(INSTALL_TYPES, p.installed_for) ? INSTALL_TYPES[p.installed_for] : undefined; // not 'constructor' & co
   if (!installType) return `'${p.installed_for}' is not an install type this server offers (choose just_self or just_self_lan).`;
   if (!BACKENDS.includes(p.backend)) return `'${p.backend}' is not a backend this installer knows (choose comfyui or none).`;
@@ -50,7 +45,7 @@ async function checkChoices(core: Core, p: { theme: string; installed_for: strin
   if (p.models.trim() !== 'none' && p.models.trim() !== '') {
     let catalog: readonly CatalogModel[];
     try {
-      catalog = await loadCatalog(core.settings.string('Install.ModelCatalog'), core.dataDir);
+      catalog = await loadCatalog(s.settings.string('Install.ModelCatalog'), s.server.dataDir);
     } catch (err) {
       if (err instanceof CatalogError) return `The model list could not be read: ${err.message}.`;
       throw err;
@@ -61,7 +56,7 @@ async function checkChoices(core: Core, p: { theme: string; installed_for: strin
       if (!models.includes(model)) models.push(model);
     }
   }
-  const languageKnown = core.languages.offers(p.language);
+  const languageKnown = s.languages.offers(p.language);
   return {
     theme: p.theme,
     installType: { key: p.installed_for, ...installType },
@@ -73,9 +68,9 @@ async function checkChoices(core: Core, p: { theme: string; installed_for: strin
   };
 }
 
-async function runInstall(ctx: SessionContext, choices: Choices, say: (m: RouteOutput) => Promise<void>): Promise<void> {
-  const { core } = ctx;
-  const signal = ctx.socket!.signal;
+async function runInstall(ctx: SocketContext, choices: Choices, say: (m: RouteOutput) => Promise<void>): Promise<void> {
+  const { settings } = ctx;
+  const signal = ctx.socket.signal;
   const totalSteps = 4 + choices.models.length;
   let step = 1;
   const nextStep = async (): Promise<void> => {
@@ -89,7 +84,7 @@ async function runInstall(ctx: SessionContext, choices: Choices, say: (m: RouteO
   await say({ info: choices.backend === 'comfyui' ? 'ComfyUI is recorded as the backend; the backend extension sets it up when the server starts.' : 'No backend will be set up.' });
   await nextStep();
 
-  const modelsDir = path.join(core.dataDir, 'Models');
+  const modelsDir = path.join(ctx.server.dataDir, 'Models');
   for (const model of choices.models) {
     await say({ info: `Downloading ${model.name} from '${model.url}'...` });
     try {
@@ -114,32 +109,31 @@ async function runInstall(ctx: SessionContext, choices: Choices, say: (m: RouteO
     await nextStep();
   }
 
-  await core.settings.set('DefaultUser.Theme', choices.theme);
+  await settings.set('DefaultUser.Theme', choices.theme);
   await say({ info: `Default theme set to '${choices.theme}'.` });
-  await core.settings.set('DefaultUser.Language', choices.language);
+  await settings.set('DefaultUser.Language', choices.language);
   await say({ info: `Default language set to '${choices.language}'.` });
-  await core.settings.set('Network.Host', choices.installType.host);
-  await core.settings.set('Network.Port', PORT);
-  await core.settings.set('Network.PortCanChange', true);
+  await settings.set('Network.Host', choices.installType.host);
+  await settings.set('Network.Port', PORT);
+  await settings.set('Network.PortCanChange', true);
   await say({ info: `Set up ${choices.installType.words} (listening on ${choices.installType.host}, port ${PORT}). Network changes take effect when the server restarts.` });
-  await core.settings.set('Install.Backend', choices.backend);
-  await core.settings.set('Install.AMD', choices.amd);
+  await settings.set('Install.Backend', choices.backend);
+  await settings.set('Install.AMD', choices.amd);
   // The date part of the server-local `YYYY-MM-DD HH:MM` stamp SetAPIKey records.
-  await core.settings.set('InstallDate', localTimestamp().slice(0, 10));
-  await core.settings.set('InstallVersion', core.version);
-  await core.settings.set('IsInstalled', true);
+  await settings.set('InstallDate', localTimestamp().slice(0, 10));
+  await settings.set('InstallVersion', ctx.server.version);
+  await settings.set('IsInstalled', true);
   await nextStep();
   await say({ info: 'Installation complete.' });
 }
 
-export const installConfirmWS = defineRoute({
+export const installConfirmWS = defineSocketRoute({
   name: 'InstallConfirmWS',
   group: GROUP,
   description:
     'Runs the first-time installer over a WebSocket: checks the choices, downloads the chosen models (verified, resumable), then records theme, language, network mode and backend and marks the server installed. Sends info and progress messages, then success or error.',
   permission: 'install',
   userUpdate: true,
-  websocket: true,
   params: {
     theme: { type: 'string', description: 'The default theme id for every user.' },
     installed_for: { type: 'string', description: "Who the server is for: 'just_self' (this computer) or 'just_self_lan' (also the local network)." },
@@ -149,11 +143,22 @@ export const installConfirmWS = defineRoute({
     language: { type: 'string', description: 'The default language code for every user (unknown codes fall back to en).' },
     make_shortcut: { type: 'bool', description: 'Accepted for compatibility; swarmcore makes no desktop shortcut.', default: false },
   },
-  output: '{"info": "text"}\n{"progress": 1234, "total": 5678, "steps": 3, "total_steps": 5, "per_second": 100}\n{"success": true}\n// or\n{"error": "text"}',
+  output: [
+    { info: { type: 'string', description: 'A step done or a problem met, to show the user.' } },
+    {
+      progress: { type: 'long', description: 'Bytes of the current download so far.' },
+      total: { type: 'long', description: 'Bytes of the current download (0 between downloads).' },
+      steps: { type: 'int', description: 'The step running now, from 1.' },
+      total_steps: { type: 'int', description: 'How many steps there are.' },
+      per_second: { type: 'long', description: 'Download speed in bytes per second.' },
+    },
+    { success: { type: 'bool', description: 'The last message when the installation finished.', values: [true] } },
+    { error: { type: 'string', description: 'The last message when the installation was refused or failed.' } },
+  ],
+  example: '{"info": "text"}\n{"progress": 1234, "total": 5678, "steps": 3, "total_steps": 5, "per_second": 100}\n{"success": true}\n// or\n{"error": "text"}',
   async handler(ctx, params) {
-    const { core } = ctx;
-    const socket = ctx.socket!;
-    if (core.settings.bool('IsInstalled')) return { error: 'This server is already installed.' };
+    const socket = ctx.socket;
+    if (ctx.settings.bool('IsInstalled')) return { error: 'This server is already installed.' };
     const say = async (message: RouteOutput): Promise<void> => {
       if (socket.signal.aborted) throw new Abandoned();
       await socket.send(message).catch(() => {
@@ -164,13 +169,10 @@ export const installConfirmWS = defineRoute({
       await say({ info: `Error: ${text}` });
       return { error: text };
     };
-    const owner = randomUUID();
-    if (!(await core.store.leases.acquire(INSTALL_LEASE, owner, LEASE_SECONDS))) {
-      return fail('Another installation is running on this server right now. Wait for it to finish, then reload the page.');
-    }
-    const renew = setInterval(() => void core.store.leases.acquire(INSTALL_LEASE, owner, LEASE_SECONDS).catch(() => undefined), (LEASE_SECONDS * 1000) / 4);
+    const lock = await ctx.installer.acquire();
+    if (!lock) return fail('Another installation is running on this server right now. Wait for it to finish, then reload the page.');
     try {
-      const choices = await checkChoices(core, params);
+      const choices = await checkChoices(ctx, params);
       if (typeof choices === 'string') return await fail(choices);
       await runInstall(ctx, choices, say);
       return { success: true };
@@ -181,8 +183,7 @@ export const installConfirmWS = defineRoute({
       }
       throw err;
     } finally {
-      clearInterval(renew);
-      await core.store.leases.release(INSTALL_LEASE, owner);
+      await lock.release();
     }
   },
 });

@@ -1,15 +1,30 @@
-// Presets: add/edit, duplicate, delete, export, and the per-model preset links (reference/02 §1.1, §1.4, §1.5,
-// §1.20, §2.1-§2.5). Where the reference would clobber or crash, these answer with a preset_fail and change nothing.
-import { softError } from '../api/errors.js';
+// Presets: add/edit, duplicate, delete, export, and the per-model preset links (docs/COMPATIBILITY.md). Where the
+// reference would clobber or crash, these answer with a preset_fail and change nothing.
 import { tokenText } from '../api/params.js';
-import { defineRoute } from '../api/route.js';
+import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
+import type { Field } from '../api/params.js';
 import { strictFilenameClean } from '../accounts/names.js';
-import { PRESET_FAIL, PREVIEW_PLACEHOLDER, decidePreview } from '../presets/preview-image.js';
-import { bumpModelEditId, duplicatePreset, paramMapText, presetKey, presetNetData } from '../presets/presets.js';
-import type { PresetRecord } from '../store/types.js';
+import { PRESET_FAIL } from '../presets/preview-image.js';
+import { paramMapText, presetNetData } from '../presets/presets.js';
 
 const GROUP = 'BasicAPIFeatures';
 const fail = (text: string): { preset_fail: string } => ({ preset_fail: text });
+
+/** A preset as routes answer with it (`presetNetData`); the preview differs between them. */
+export function presetField(preview: string): Field {
+  return {
+    type: 'object',
+    description: 'One preset.',
+    fields: {
+      author: { type: 'string', description: 'The user who saved it.' },
+      title: { type: 'string', description: 'Its title; `/` separates folders.' },
+      description: { type: 'string', description: 'Free text.' },
+      preview_image: { type: 'string', description: preview },
+      is_starred: { type: 'bool', description: 'Whether it is starred.' },
+      param_map: { type: 'map', key: '<parameter id>', description: 'The parameters it sets.', values: { type: 'string', description: 'The value, as text.' } },
+    },
+  };
+}
 
 export const addNewPreset = defineRoute({
   name: 'AddNewPreset',
@@ -20,43 +35,32 @@ export const addNewPreset = defineRoute({
   params: {
     title: { type: 'string', description: 'The preset title; `/` makes folders. Cleaned like a file name.' },
     description: { type: 'string', description: 'Free text describing the preset.' },
-    raw: { type: 'object', description: 'The request body: its `param_map` key holds the parameters, an object of parameter id to value.' },
+    param_map: {
+      type: 'object',
+      description: 'The parameters the preset sets: parameter id to value (values are stored as text).',
+      shape: { type: 'map', key: '<parameter id>', description: 'The parameters.', values: { type: 'any', description: 'The value; anything but text is stored as its JSON text.' } },
+    },
     preview_image: { type: 'string', description: "A `data:image/jpeg;base64,` preview, `imgs/model_placeholder.jpg`, or the preset's own /ViewSpecial/ URL to keep the image.", default: null },
     preview_image_metadata: { type: 'string', description: 'Text stored inside the preview JPEG (normally the image parameters).', default: null },
     is_edit: { type: 'bool', description: 'True to change the preset named by `editing` instead of adding one.', default: false },
     editing: { type: 'string', description: 'With is_edit: the current title of the preset to change (defaults to `title`).', default: null },
     is_starred: { type: 'bool', description: 'Whether the preset is starred.', default: false },
   },
-  output: '"success": true\n// or\n"preset_fail": "A preset with that title already exists."',
+  output: [SUCCESS_OUTPUT, { preset_fail: { type: 'string', description: 'Why nothing was changed.' } }],
+  example: '"success": true\n// or\n"preset_fail": "A preset with that title already exists."',
   async handler(ctx, p) {
-    const { store } = ctx.core;
-    const userId = ctx.session.userId;
     const title = strictFilenameClean(p.title);
     if (title === '') return fail(PRESET_FAIL.invalidTitle);
-    const paramMap = p.raw.param_map;
-    if (typeof paramMap !== 'object' || paramMap === null || Array.isArray(paramMap)) {
-      throw softError('param_map must be a JSON object of parameter ids to values.');
-    }
-    const key = presetKey(title);
-    // An edit of a preset that is not there (or without `editing`) is a plain add, with the same exists check.
-    const existing = p.is_edit ? await store.presets.get(userId, presetKey(p.editing ?? title)) : null;
-    if ((!existing || existing.key !== key) && (await store.presets.get(userId, key))) return fail(PRESET_FAIL.exists);
-    const preview = await decidePreview(p.preview_image, p.preview_image_metadata);
-    if (preview.kind === 'fail') return fail(preview.text);
-    const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
-    const preset: PresetRecord = {
-      key,
+    const refused = await ctx.presets.save(ctx.session.userId, {
       title,
-      author: userId,
       description: p.description,
-      previewImage,
+      paramMap: paramMapText(p.param_map),
       isStarred: p.is_starred,
-      paramMap: paramMapText(paramMap as Record<string, unknown>),
-    };
-    bumpModelEditId();
-    // The store refuses atomically when another preset holds the title, so nothing is ever overwritten.
-    const saved = (existing && (await store.presets.replace(userId, existing.key, preset))) || (await store.presets.insert(userId, preset));
-    return saved ? { success: true } : fail(PRESET_FAIL.exists);
+      previewImage: p.preview_image,
+      previewMetadata: p.preview_image_metadata,
+      editing: p.is_edit ? (p.editing ?? title) : null,
+    });
+    return refused === null ? { success: true } : fail(refused);
   },
 });
 
@@ -67,13 +71,10 @@ export const duplicatePresetRoute = defineRoute({
   permission: 'manage_presets',
   userUpdate: true,
   params: { preset: { type: 'string', description: 'The title of the preset to copy (any letter case).' } },
-  output: '"success": true\n// or\n"preset_fail": "No such preset."',
+  output: [SUCCESS_OUTPUT, { preset_fail: { type: 'string', description: 'Why nothing was changed.' } }],
+  example: '"success": true\n// or\n"preset_fail": "No such preset."',
   async handler(ctx, { preset }) {
-    const userId = ctx.session.userId;
-    const source = await ctx.core.store.presets.get(userId, presetKey(preset));
-    if (!source) return fail(PRESET_FAIL.noSuchPreset);
-    await duplicatePreset(ctx.core.store, userId, source);
-    return { success: true };
+    return (await ctx.presets.duplicate(ctx.session.userId, preset)) ? { success: true } : fail(PRESET_FAIL.noSuchPreset);
   },
 });
 
@@ -84,9 +85,10 @@ export const deletePreset = defineRoute({
   permission: 'manage_presets',
   userUpdate: true,
   params: { preset: { type: 'string', description: 'The title of the preset to delete (any letter case).' } },
-  output: '"success": true',
+  output: { success: { type: 'bool', description: 'False when there was no such preset.' } },
+  example: '"success": true',
   async handler(ctx, { preset }) {
-    return { success: await ctx.core.store.presets.delete(ctx.session.userId, presetKey(preset)) };
+    return { success: await ctx.presets.delete(ctx.session.userId, preset) };
   },
 });
 
@@ -96,11 +98,19 @@ export const exportUserPresets = defineRoute({
   description: "Returns the user's presets with their preview images embedded, for saving to a file.",
   permission: 'fundamental_generate_tab_access',
   userUpdate: false,
-  params: { raw: { type: 'object', description: 'The request body: an optional `titles` array limits the export to presets with exactly those titles.' } },
-  output: '"presets": [{"author": "...", "title": "...", "description": "...", "preview_image": "data:image/jpeg;base64,...", "is_starred": false, "param_map": {}}]',
-  async handler(ctx, { raw }) {
-    const wanted = Array.isArray(raw.titles) ? new Set(raw.titles.map(tokenText)) : null;
-    const presets = await ctx.core.store.presets.list(ctx.session.userId);
+  params: {
+    titles: {
+      type: 'any',
+      description: 'Only the presets with exactly these titles (letter case counts); anything but an array means all.',
+      default: null,
+      shape: { type: 'string[]', description: 'Preset titles.' },
+    },
+  },
+  output: { presets: { type: 'array', description: 'The presets, in the order of the user\'s list.', items: presetField('The stored preview: a `data:image/jpeg;base64,` URL, or the placeholder path.') } },
+  example: '"presets": [{"author": "...", "title": "...", "description": "...", "preview_image": "data:image/jpeg;base64,...", "is_starred": false, "param_map": {}}]',
+  async handler(ctx, { titles }) {
+    const wanted = Array.isArray(titles) ? new Set(titles.map(tokenText)) : null;
+    const presets = await ctx.presets.list(ctx.session.userId);
     return { presets: presets.filter((p) => !wanted || wanted.has(p.title)).map((p) => presetNetData(p, true)) };
   },
 });
@@ -111,10 +121,18 @@ export const setPresetLinks = defineRoute({
   description: 'Replaces the links from models to presets: {"<model type>": {"<model name>": ["<preset title>", ...]}}.',
   permission: 'fundamental_model_access',
   userUpdate: true,
-  params: { raw: { type: 'object', description: 'The request body is the whole link map (apart from session_id).' } },
-  output: '"success": true',
-  async handler(ctx, { raw }) {
-    await ctx.core.store.genericData.set(ctx.session.userId, 'modelpresetlinks', 'full', JSON.stringify(raw));
+  params: {
+    links: {
+      type: 'body',
+      key: '<model type>',
+      description: 'The links of one model type; the body holds every model type (the whole map is replaced).',
+      values: { type: 'map', key: '<model name>', description: 'Models of this type.', values: { type: 'string[]', description: 'Titles of the presets linked to the model.' } },
+    },
+  },
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
+  async handler(ctx, { links }) {
+    await ctx.presets.setLinks(ctx.session.userId, links);
     return { success: true };
   },
 });

@@ -1,18 +1,30 @@
-// Generation status and interrupts (reference/02 §1.7, §1.13, §2.6, §2.7).
-import { defineRoute } from '../api/route.js';
-import type { Core } from '../core.js';
-import type { Session } from '../accounts/session.js';
+// Generation status and interrupts (docs/COMPATIBILITY.md).
+import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
+import type { Field, Fields } from '../api/params.js';
 
 const GROUP = 'BasicAPIFeatures';
 
-/** The object GetCurrentStatus answers with; generation sockets may push the same shape. */
-export function currentStatus(core: Core, session: Session): Record<string, unknown> {
-  return {
-    status: session.work.counts,
-    backend_status: core.backends.status(),
-    supported_features: core.backends.supportedFeatures(),
-  };
-}
+const COUNTER = (what: string): Field => ({ type: 'int', description: `How many ${what} this session has.` });
+
+/** The shape of `currentStatus`, for the docs of every route that answers with it. */
+export const CURRENT_STATUS_OUTPUT: Fields = {
+  status: {
+    type: 'object',
+    description: "This session's generation counters.",
+    fields: { waiting_gens: COUNTER('generations waiting or running'), loading_models: COUNTER('model loads waiting'), waiting_backends: COUNTER('generations waiting for a backend'), live_gens: COUNTER('generations running') },
+  },
+  backend_status: {
+    type: 'object',
+    description: "The overall state of the server's backends.",
+    fields: {
+      status: { type: 'string', description: 'The overall state.', values: ['empty', 'all_disabled', 'errored', 'some_loading', 'running', 'loading', 'disabled', 'idle', 'unknown'] },
+      class: { type: 'string', description: "The UI's styling class.", values: ['', 'error', 'warn', 'soft'] },
+      message: { type: 'string', description: 'Shown to the user (the UI translates it by its English text).' },
+      any_loading: { type: 'bool', description: 'True while any backend is loading.' },
+    },
+  },
+  supported_features: { type: 'string[]', description: 'Feature ids the backends (and extensions) support.' },
+};
 
 export const getCurrentStatus = defineRoute({
   name: 'GetCurrentStatus',
@@ -21,10 +33,10 @@ export const getCurrentStatus = defineRoute({
   permission: 'fundamental_generate_tab_access',
   userUpdate: false,
   params: {},
-  output:
-    '"status": {"waiting_gens": 0, "loading_models": 0, "waiting_backends": 0, "live_gens": 0},\n"backend_status": {"status": "running", "class": "", "message": "", "any_loading": false},\n"supported_features": ["feature_id1", "feature_id2"]',
+  output: CURRENT_STATUS_OUTPUT,
+  example: '"status": {"waiting_gens": 0, "loading_models": 0, "waiting_backends": 0, "live_gens": 0},\n"backend_status": {"status": "running", "class": "", "message": "", "any_loading": false},\n"supported_features": ["feature_id1", "feature_id2"]',
   handler(ctx) {
-    return currentStatus(ctx.core, ctx.session);
+    return ctx.generation.status(ctx.session);
   },
 });
 
@@ -37,14 +49,12 @@ export const interruptAll = defineRoute({
   params: {
     other_sessions: { type: 'bool', description: "True to also stop the work of the user's other sessions (other tabs, other clients).", default: false },
   },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   async handler(ctx, { other_sessions }) {
-    const { core, session } = ctx;
-    // One event for every target: it interrupts sessions here synchronously and on the other instances too
-    // (a session may have work running on any instance that loaded it).
-    const ids = other_sessions ? [session.id, ...(await core.sessions.idsOfUser(session.userId)).filter((id) => id !== session.id)] : [session.id];
-    await core.events.publish({ type: 'sessions.interrupt', sessionIds: ids });
-    ctx.log.debug({ userId: session.userId, sessionId: session.id, sessions: ids.length }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
+    const { session } = ctx;
+    const count = await ctx.generation.interrupt(session, other_sessions);
+    ctx.log.debug({ userId: session.userId, sessionId: session.id, sessions: count }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
     return { success: true };
   },
 });

@@ -1,11 +1,11 @@
 // What the page loads about its user, starred models, translations and client debug messages
-// (reference/02 §1.8, §1.9, §1.16, §1.19, §2.9, §2.10).
+// (docs/COMPATIBILITY.md).
 import { softError } from '../api/errors.js';
-import { defineRoute } from '../api/route.js';
+import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
+import { presetField } from './presets.js';
 import { USER_SETTINGS_BY_ID, effectiveUserSetting, type UserSettingLeaf } from '../accounts/user-settings.js';
 import { autocompletionsFor } from '../autocomplete/autocompletions.js';
 import { presetNetData } from '../presets/presets.js';
-import { parseJson } from '../store/rows.js';
 
 const GROUP = 'BasicAPIFeatures';
 /** Longest debug message logged; the rest is cut off. */
@@ -28,20 +28,33 @@ export const getMyUserData = defineRoute({
   permission: 'fundamental_generate_tab_access',
   userUpdate: false,
   params: {},
-  output: '"user_name": "local",\n"presets": [{"author": "local", "title": "...", "description": "...", "preview_image": "/ViewSpecial/Preset/...?editid=1", "is_starred": false, "param_map": {}}],\n"language": "en",\n"permissions": ["*"],\n"starred_models": {},\n"model_preset_links": {},\n"autocompletions": null',
+  output: {
+    user_name: { type: 'string', description: "The session's user id." },
+    presets: { type: 'array', description: "The user's presets, in list order.", items: presetField('A `/ViewSpecial/Preset/<title>?editid=<n>` URL for a stored image, or the placeholder path.') },
+    language: { type: 'string', description: "The user's language code." },
+    permissions: { type: 'string[]', description: "The user's permission ids (`*` for all)." },
+    starred_models: { type: 'map', key: '<model type>', description: 'As stored by SetStarredModels (`{}` when never set).', values: { type: 'string[]', description: 'Model names.' } },
+    model_preset_links: {
+      type: 'map',
+      key: '<model type>',
+      description: 'As stored by SetPresetLinks (`{}` when never set).',
+      values: { type: 'map', key: '<model name>', description: 'Links of one model type.', values: { type: 'string[]', description: 'Preset titles.' } },
+    },
+    autocompletions: { type: 'string[]', nullable: true, description: "The lines of the user's autocompletion source, or null when none is chosen." },
+  },
+  example: '"user_name": "local",\n"presets": [{"author": "local", "title": "...", "description": "...", "preview_image": "/ViewSpecial/Preset/...?editid=1", "is_starred": false, "param_map": {}}],\n"language": "en",\n"permissions": ["*"],\n"starred_models": {},\n"model_preset_links": {},\n"autocompletions": null',
   async handler(ctx) {
-    const { core, session } = ctx;
-    const userId = session.userId;
+    const userId = ctx.session.userId;
     const [user, access, presets, starred, links] = await Promise.all([
-      core.users.get(userId),
-      core.users.getAccess(userId),
-      core.store.presets.list(userId),
-      core.store.genericData.get(userId, 'starred_models', 'full'),
-      core.store.genericData.get(userId, 'modelpresetlinks', 'full'),
+      ctx.users.get(userId),
+      ctx.users.getAccess(userId),
+      ctx.presets.list(userId),
+      ctx.users.starredModels(userId),
+      ctx.presets.links(userId),
     ]);
     const own = user?.settings ?? {};
-    const setting = (id: string) => effectiveUserSetting(USER_SETTINGS_BY_ID.get(id) as UserSettingLeaf, own, core.settings);
-    const autocompletions = await autocompletionsFor(core.dataDir, String(setting('autocomplete.source')), {
+    const setting = (id: string) => effectiveUserSetting(USER_SETTINGS_BY_ID.get(id) as UserSettingLeaf, own, ctx.settings);
+    const autocompletions = await autocompletionsFor(ctx.server.dataDir, String(setting('autocomplete.source')), {
       escapeParens: setting('autocomplete.escapeparens') === true,
       suffix: String(setting('autocomplete.suffix')),
       spacingMode: String(setting('autocomplete.spacingmode')),
@@ -51,8 +64,8 @@ export const getMyUserData = defineRoute({
       presets: presets.map((p) => presetNetData(p, false)),
       language: setting('language'),
       permissions: [...(access?.permissions ?? [])],
-      starred_models: parseJson(starred, {}),
-      model_preset_links: parseJson(links, {}),
+      starred_models: starred,
+      model_preset_links: links,
       autocompletions,
     };
   },
@@ -64,10 +77,18 @@ export const setStarredModels = defineRoute({
   description: 'Replaces your starred models: {"<model type>": ["<model name>", ...]}.',
   permission: 'fundamental_model_access',
   userUpdate: true,
-  params: { raw: { type: 'object', description: 'The request body is the whole starred-models map (apart from session_id).' } },
-  output: '"success": true',
-  async handler(ctx, { raw }) {
-    await ctx.core.store.genericData.set(ctx.session.userId, 'starred_models', 'full', JSON.stringify(raw));
+  params: {
+    starred: {
+      type: 'body',
+      key: '<model type>',
+      description: 'The starred models of one model type; the body holds every model type (the whole map is replaced).',
+      values: { type: 'string[]', description: 'Model names.' },
+    },
+  },
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
+  async handler(ctx, { starred }) {
+    await ctx.users.setStarredModels(ctx.session.userId, starred);
     return { success: true };
   },
 });
@@ -79,9 +100,21 @@ export const getLanguage = defineRoute({
   permission: 'fundamental_generate_tab_access',
   userUpdate: false,
   params: { language: { type: 'string', description: 'The language code, exactly as listed (e.g. `en`, `de`).' } },
-  output: '"language": {"code": "de", "name": "German", "local_name": "Deutsch", "keys": {"Generate": "Generieren"}}',
+  output: {
+    language: {
+      type: 'object',
+      description: 'The language.',
+      fields: {
+        code: { type: 'string', description: 'Its code.' },
+        name: { type: 'string', description: 'Its English name.' },
+        local_name: { type: 'string', description: 'Its name in itself.' },
+        keys: { type: 'map', key: '<English UI text>', description: 'The translations.', values: { type: 'string', description: 'The translation; empty when not translated.' } },
+      },
+    },
+  },
+  example: '"language": {"code": "de", "name": "German", "local_name": "Deutsch", "keys": {"Generate": "Generieren"}}',
   handler(ctx, { language }) {
-    const found = ctx.core.languages.get(language);
+    const found = ctx.languages.get(language);
     if (!found) throw softError('No such language.');
     return { language: { code: found.code, name: found.name, local_name: found.localName, keys: found.keys } };
   },
@@ -94,7 +127,8 @@ export const serverDebugMessage = defineRoute({
   permission: 'server_debug_message',
   userUpdate: false,
   params: { message: { type: 'string', description: `The text to log; control characters are escaped and anything past ${DEBUG_MESSAGE_MAX_CHARS} characters is cut off.` } },
-  output: '"success": true',
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
   handler(ctx, { message }) {
     const cut = message.length > DEBUG_MESSAGE_MAX_CHARS ? `${message.slice(0, DEBUG_MESSAGE_MAX_CHARS)}... (${message.length - DEBUG_MESSAGE_MAX_CHARS} more characters)` : message;
     const userId = ctx.session.userId;

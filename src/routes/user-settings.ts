@@ -1,8 +1,8 @@
-// The user's own settings and parameter edits (reference/02 §1.3, §1.11, §1.18, §3). ChangeUserSettings checks
-// every entry first and stores all of them or none.
+// The user's own settings and parameter edits (docs/COMPATIBILITY.md). ChangeUserSettings checks every entry
+// first and stores all of them or none.
 import { softError } from '../api/errors.js';
-import { defineRoute } from '../api/route.js';
-import type { Core } from '../core.js';
+import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
+import type { Services } from '../services.js';
 import { checkUserSettingChanges, renderUserSettings, type OptionSources } from '../accounts/user-settings.js';
 import { autocompleteFiles } from '../autocomplete/autocompletions.js';
 import { listFiles } from '../util/list-files.js';
@@ -12,9 +12,10 @@ const GROUP = 'BasicAPIFeatures';
 const AUDIO_EXTENSIONS = ['wav', 'wave', 'mp3', 'aac', 'ogg', 'flac'];
 
 /** The server-dependent option lists of the settings tree, read now. */
-async function optionSources(core: Core): Promise<OptionSources> {
-  const [audioFiles, completionFiles] = await Promise.all([listFiles(path.join(core.dataDir, 'Audio'), AUDIO_EXTENSIONS), autocompleteFiles(core.dataDir)]);
-  return { themes: core.themes.all(), languages: core.languages.codes(), audioFiles, autocompleteFiles: completionFiles };
+async function optionSources(s: Services): Promise<OptionSources> {
+  const dataDir = s.server.dataDir;
+  const [audioFiles, completionFiles] = await Promise.all([listFiles(path.join(dataDir, 'Audio'), AUDIO_EXTENSIONS), autocompleteFiles(dataDir)]);
+  return { themes: s.themes.all(), languages: s.languages.codes(), audioFiles, autocompleteFiles: completionFiles };
 }
 
 export const getUserSettings = defineRoute({
@@ -24,13 +25,43 @@ export const getUserSettings = defineRoute({
   permission: 'read_user_settings',
   userUpdate: false,
   params: {},
-  output: '"themes": {"modern_dark": {"name": "Modern Dark", "is_dark": true, "css_paths": ["css/themes/modern.css", "css/themes/modern_dark.css"]}},\n"settings": {"theme": {"type": "dropdown", "name": "Theme", "value": "modern_dark", "description": "...", "values": ["modern_dark"], "value_names": ["Modern Dark"], "is_secret": false, "default_value": "modern_dark"}}',
+  output: {
+    themes: {
+      type: 'map',
+      key: '<theme id>',
+      description: 'Every theme, in registration order.',
+      values: {
+        type: 'object',
+        description: 'One theme.',
+        fields: { name: { type: 'string', description: 'Display name.' }, is_dark: { type: 'bool', description: 'Whether it is a dark theme.' }, css_paths: { type: 'string[]', description: 'Its stylesheets, relative to the site.' } },
+      },
+    },
+    settings: {
+      type: 'map',
+      key: '<setting id>',
+      description: "The user's settings tree, keyed by lower-case name.",
+      values: {
+        type: 'object',
+        description: 'One setting, or a group of them (`type` `group`, its settings in `value`).',
+        fields: {
+          type: { type: 'string', description: 'The value type (`text`, `integer`, `decimal`, `boolean`, `dropdown`, `list`, ...) or `group`.' },
+          name: { type: 'string', description: 'Its display name.' },
+          value: { type: 'any', description: "The user's value (a group: its settings, keyed the same way)." },
+          description: { type: 'string', description: 'What it does.' },
+          values: { type: 'string[]', nullable: true, description: 'The choices of a dropdown; null otherwise.' },
+          value_names: { type: 'string[]', nullable: true, description: 'The display names of `values`.' },
+          is_secret: { type: 'bool', description: 'Whether the value is hidden in the UI.' },
+          default_value: { type: 'any', optional: true, description: 'The value for users who have not changed it (not on groups).' },
+        },
+      },
+    },
+  },
+  example: '"themes": {"modern_dark": {"name": "Modern Dark", "is_dark": true, "css_paths": ["css/themes/modern.css", "css/themes/modern_dark.css"]}},\n"settings": {"theme": {"type": "dropdown", "name": "Theme", "value": "modern_dark", "description": "...", "values": ["modern_dark"], "value_names": ["Modern Dark"], "is_secret": false, "default_value": "modern_dark"}}',
   async handler(ctx) {
-    const { core } = ctx;
-    const user = await core.users.get(ctx.session.userId);
+    const user = await ctx.users.get(ctx.session.userId);
     const themes: Record<string, unknown> = {};
-    for (const t of core.themes.all()) themes[t.id] = { name: t.name, is_dark: t.isDark, css_paths: [...t.cssPaths] };
-    return { themes, settings: renderUserSettings(user?.settings ?? {}, core.settings, await optionSources(core), core.userSettings.tree()) };
+    for (const t of ctx.themes.all()) themes[t.id] = { name: t.name, is_dark: t.isDark, css_paths: [...t.cssPaths] };
+    return { themes, settings: renderUserSettings(user?.settings ?? {}, ctx.settings, await optionSources(ctx), ctx.userSettings.tree()) };
   },
 });
 
@@ -40,19 +71,20 @@ export const changeUserSettings = defineRoute({
   description: 'Changes some of your settings. Every entry is checked first; if one is wrong, nothing changes and the error names it. Unknown ids are ignored.',
   permission: 'edit_user_settings',
   userUpdate: true,
-  params: { raw: { type: 'object', description: 'The request body: its `settings` key maps dotted setting ids (any letter case, e.g. `fileformat.imageformat`) to new values.' } },
-  output: '"success": true',
-  async handler(ctx, { raw }) {
-    const { core } = ctx;
-    const input = raw.settings;
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw softError('settings must be a JSON object of setting ids to values.');
-    const check = checkUserSettingChanges(input as Record<string, unknown>, await optionSources(core), (id) => core.userSettings.get(id));
+  params: {
+    settings: {
+      type: 'object',
+      description: 'The settings to change: dotted setting id (any letter case, e.g. `fileformat.imageformat`) to its new value.',
+      shape: { type: 'map', key: '<setting id>', description: 'The changes.', values: { type: 'any', description: "The new value, of the setting's type." } },
+    },
+  },
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
+  async handler(ctx, { settings }) {
+    const check = checkUserSettingChanges(settings, await optionSources(ctx), (id) => ctx.userSettings.get(id));
     if (!check.ok) throw softError(check.message);
     if (check.ignored.length > 0) ctx.log.warn({ userId: ctx.session.userId, ignored: check.ignored.slice(0, 20) }, 'ChangeUserSettings ignored unknown setting ids');
-    if (Object.keys(check.changes).length > 0) {
-      await core.store.users.updateSettings(ctx.session.userId, (current) => ({ ...current, ...check.changes }));
-      await core.users.changed(ctx.session.userId);
-    }
+    if (Object.keys(check.changes).length > 0) await ctx.users.changeSettings(ctx.session.userId, check.changes);
     return { success: true };
   },
 });
@@ -63,12 +95,24 @@ export const setParamEdits = defineRoute({
   description: "Stores the user's parameter layout edits from the User tab (opaque to the server; ListT2IParams returns them).",
   permission: 'edit_params',
   userUpdate: true,
-  params: { raw: { type: 'object', description: 'The request body: its `edits` key holds the edits object.' } },
-  output: '"success": true',
-  async handler(ctx, { raw }) {
-    const edits = raw.edits;
-    if (typeof edits !== 'object' || edits === null || Array.isArray(edits)) throw softError('edits must be a JSON object.');
-    await ctx.core.store.users.update(ctx.session.userId, { paramEdits: JSON.stringify(edits) });
+  params: {
+    edits: {
+      type: 'object',
+      description: 'The layout edits of the User tab, stored as sent (`{"groups": {...}, "params": {...}}`).',
+      shape: {
+        type: 'object',
+        description: 'The edits.',
+        fields: {
+          groups: { type: 'map', key: '<group id>', optional: true, description: 'Changed parameter groups.', values: { type: 'any', description: 'open, advanced, priority.' } },
+          params: { type: 'map', key: '<parameter id>', optional: true, description: 'Changed parameters.', values: { type: 'any', description: 'visible, advanced, priority, min, max, step, group, ...' } },
+        },
+      },
+    },
+  },
+  output: SUCCESS_OUTPUT,
+  example: '"success": true',
+  async handler(ctx, { edits }) {
+    await ctx.users.setParamEdits(ctx.session.userId, edits);
     return { success: true };
   },
 });

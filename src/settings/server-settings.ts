@@ -1,4 +1,4 @@
-// Server settings: reference names and defaults (reference/01 §7), stored in the store (only changed values),
+// Server settings: reference names and defaults (docs/COMPATIBILITY.md), stored in the store (only changed values),
 // overridable per run (`--set`), cached here and reloaded when any instance changes them.
 import type { EventBus } from '../cluster/events.js';
 import type { KeyValueStore } from '../store/types.js';
@@ -110,9 +110,9 @@ export class ServerSettings {
     private readonly overrides: Record<string, SettingValue> = {},
   ) {
     CORE_SETTINGS.forEach((d) => this.define(d));
-    events.subscribe((e) => {
-      if (e.type === 'settings.changed' || e.type === 'resync') void this.reload();
-    });
+    // The reload's promise goes back to the bus, which logs a failure (the old values stay in use until the
+    // next change or resync) instead of letting it end the process.
+    events.subscribe((e) => (e.type === 'settings.changed' || e.type === 'resync' ? this.reload() : undefined));
   }
 
   define(def: SettingDef): void {

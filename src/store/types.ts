@@ -1,5 +1,6 @@
-import type { RateLimiter } from '../accounts/rate-limits.js';
+import type { RateLimiter } from '../cluster/rate-limits.js';
 import type { EventBus } from '../cluster/events.js';
+import type { Logger } from 'pino';
 
 // The one storage interface. Everything is asynchronous and engine-neutral: SQLite implements it today,
 // PostgreSQL next, and several server instances may share one database, so no caller may assume it is the only
@@ -164,8 +165,8 @@ export interface Store {
   /** Server-wide bookkeeping such as the set of permissions whose role defaults were applied. */
   readonly meta: KeyValueStore;
   readonly leases: LeaseStore;
-  /** The event bus that reaches every process using this database (see src/cluster/events.ts). */
-  createEventBus(): EventBus;
+  /** The event bus that reaches every process using this database (see src/cluster/events.ts); it logs failing handlers. */
+  createEventBus(log: Logger): EventBus;
   /** Rate limits shared by every instance on this database (in memory where only one instance can run). */
   createRateLimiter(): RateLimiter;
   close(): Promise<void>;

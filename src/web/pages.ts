@@ -4,13 +4,13 @@
 // the translation of its texts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import type { Core } from '../core.js';
+import type { Services } from '../services.js';
 import type { RequestInfo } from '../api/route.js';
 import { TOKEN_COOKIE } from '../accounts/login-tokens.js';
 import { redirect } from '../http/respond.js';
 import { cachedFile, WEB_ROOT } from '../http/static.js';
 import { loadCatalog } from '../install/catalog.js';
-import type { Theme } from './themes.js';
+import type { Theme } from '../themes/themes.js';
 
 /** The cookie the web UI keeps the chosen theme in (reference/02 §4). */
 export const THEME_COOKIE = 'sui_theme_id';
@@ -38,9 +38,9 @@ const CSP = [
  * What lets the request open the UI: a valid login token (`token`, which Logout can end), `open` when accounts
  * are off or the localhost bypass applies, or null. The token is checked once per page request.
  */
-async function pageLogin(core: Core, info: RequestInfo): Promise<'token' | 'open' | null> {
-  if (!core.settings.bool('UserAuthorization.AuthorizationRequired')) return 'open';
-  if ((await core.loginTokens.validate(info.cookies[TOKEN_COOKIE])) !== null) return 'token';
+async function pageLogin(services: Services, info: RequestInfo): Promise<'token' | 'open' | null> {
+  if (!services.settings.bool('UserAuthorization.AuthorizationRequired')) return 'open';
+  if ((await services.loginTokens.validate(info.cookies[TOKEN_COOKIE])) !== null) return 'token';
   return info.localhostBypass ? 'open' : null;
 }
 
@@ -63,42 +63,42 @@ function themeJson(t: Theme): Record<string, unknown> {
 }
 
 /** The server's default theme, else the first one registered. */
-function defaultTheme(core: Core): Theme {
-  return core.themes.get(core.settings.string('DefaultUser.Theme')) ?? core.themes.all()[0]!;
+function defaultTheme(services: Services): Theme {
+  return services.themes.get(services.settings.string('DefaultUser.Theme')) ?? services.themes.all()[0]!;
 }
 
 /** The theme a page opens with: the browser's remembered choice, else the default. */
-function pageTheme(core: Core, info: RequestInfo): Theme {
-  return core.themes.get(info.cookies[THEME_COOKIE] ?? '') ?? defaultTheme(core);
+function pageTheme(services: Services, info: RequestInfo): Theme {
+  return services.themes.get(info.cookies[THEME_COOKIE] ?? '') ?? defaultTheme(services);
 }
 
-function pageLanguage(core: Core, info: RequestInfo): string {
-  for (const code of [info.cookies[LANGUAGE_COOKIE], core.settings.string('DefaultUser.Language')]) {
-    if (code && core.languages.offers(code)) return code;
+function pageLanguage(services: Services, info: RequestInfo): string {
+  for (const code of [info.cookies[LANGUAGE_COOKIE], services.settings.string('DefaultUser.Language')]) {
+    if (code && services.languages.offers(code)) return code;
   }
   return 'en';
 }
 
 /** Languages for pickers: en, zh and ja first (as SwarmUI's pickers), then the rest by code. */
-function languageList(core: Core): Array<{ code: string; name: string; local_name: string }> {
-  const codes = new Set(['en', ...core.languages.codes()]);
+function languageList(services: Services): Array<{ code: string; name: string; local_name: string }> {
+  const codes = new Set(['en', ...services.languages.codes()]);
   const first = ['en', 'zh', 'ja'].filter((c) => codes.has(c));
   return [...first, ...[...codes].filter((c) => !first.includes(c)).sort()].map((code) => {
-    const l = core.languages.get(code);
+    const l = services.languages.get(code);
     return { code, name: l?.name ?? 'English', local_name: l?.localName ?? 'English' };
   });
 }
 
-async function pageData(core: Core, page: string, theme: Theme, language: string): Promise<Record<string, unknown>> {
-  const s = core.settings;
+async function pageData(services: Services, page: string, theme: Theme, language: string): Promise<Record<string, unknown>> {
+  const s = services.settings;
   const data: Record<string, unknown> = {
     page,
     instance_title: s.string('UserAuthorization.InstanceTitle'),
-    version: core.version,
+    version: services.server.version,
     theme: themeJson(theme),
     language,
-    translations: core.languages.get(language)?.keys ?? {},
-    languages: languageList(core),
+    translations: services.languages.get(language)?.keys ?? {},
+    languages: languageList(services),
     accounts_required: s.bool('UserAuthorization.AuthorizationRequired'),
   };
   if (page === 'login') {
@@ -109,10 +109,10 @@ async function pageData(core: Core, page: string, theme: Theme, language: string
     data.register_notice = s.string('UserAuthorization.Registration.RegisterNotice');
     data.allow_password_registration = s.bool('UserAuthorization.Registration.SimplePasswordRegistration');
   } else if (page === 'install') {
-    data.themes = core.themes.all().map(themeJson);
-    data.default_theme = defaultTheme(core).id;
+    data.themes = services.themes.all().map(themeJson);
+    data.default_theme = defaultTheme(services).id;
     try {
-      const catalog = await loadCatalog(s.string('Install.ModelCatalog'), core.dataDir);
+      const catalog = await loadCatalog(s.string('Install.ModelCatalog'), services.server.dataDir);
       data.models = catalog.map((m) => ({ id: m.id, name: m.name, description: m.description, size: m.size, default: m.default }));
     } catch (err) {
       data.models = [];
@@ -138,13 +138,13 @@ interface PageOptions {
 }
 
 /** Sends web/pages/<page>.html (kept in memory, re-read when the file changes) with its head filled in. */
-async function sendPage(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, page: string, { status = 200, fill = (h) => h, data: extra }: PageOptions = {}): Promise<boolean> {
+async function sendPage(services: Services, req: IncomingMessage, res: ServerResponse, info: RequestInfo, page: string, { status = 200, fill = (h) => h, data: extra }: PageOptions = {}): Promise<boolean> {
   const file = await cachedFile(path.join(WEB_ROOT, 'pages', `${page}.html`));
   if (!file?.body) return false;
-  const theme = pageTheme(core, info);
-  const language = pageLanguage(core, info);
+  const theme = pageTheme(services, info);
+  const language = pageLanguage(services, info);
   const links = theme.cssPaths.map((p) => `<link rel="stylesheet" href="/${escapeAttr(p)}" data-theme-sheet>`).join('');
-  const data = `<script type="application/json" id="page-data">${scriptJson({ ...(await pageData(core, page, theme, language)), ...extra })}</script>`;
+  const data = `<script type="application/json" id="page-data">${scriptJson({ ...(await pageData(services, page, theme, language)), ...extra })}</script>`;
   const html = fill(file.body.toString('utf8'))
     .replace(HEAD_MARKER, () => SHARED_HEAD + links + data)
     .replace('<html lang="en">', () => `<html lang="${escapeAttr(language)}" data-theme="${escapeAttr(theme.id)}" class="${theme.isDark ? 'theme-dark' : 'theme-light'}">`);
@@ -160,12 +160,18 @@ async function sendPage(core: Core, req: IncomingMessage, res: ServerResponse, i
   return true;
 }
 
+/** What pages need from the server (the Core has it). */
+export interface WebHost {
+  readonly services: Services;
+}
+
 /** Handles page paths; false when the path is not a page. */
-export async function handlePage(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<boolean> {
+export async function handlePage(host: WebHost, req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<boolean> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const services = host.services;
   const pathname = (req.url ?? '/').split('?')[0]!;
   const lower = pathname.toLowerCase();
-  const installed = core.settings.bool('IsInstalled');
+  const installed = services.settings.bool('IsInstalled');
   switch (lower) {
     case '/':
       redirect(res, 'Text2Image');
@@ -175,32 +181,32 @@ export async function handlePage(core: Core, req: IncomingMessage, res: ServerRe
         redirect(res, 'Install');
         return true;
       }
-      const login = await pageLogin(core, info);
+      const login = await pageLogin(services, info);
       if (!login) redirect(res, 'Login');
       else {
         // The user page's API-key rows come from the registry, so key types an extension adds appear too.
-        const apiKeys = core.apiKeys.all().map((k) => ({ type: k.keyType, title: k.title, link: k.createLink }));
-        return sendPage(core, req, res, info, 'main', { data: { can_logout: login === 'token', api_keys: apiKeys } });
+        const apiKeys = services.apiKeys.types.all().map((k) => ({ type: k.keyType, title: k.title, link: k.createLink }));
+        return sendPage(services, req, res, info, 'main', { data: { can_logout: login === 'token', api_keys: apiKeys } });
       }
       return true;
     }
     case '/install':
       if (installed) redirect(res, 'Text2Image');
-      else return sendPage(core, req, res, info, 'install');
+      else return sendPage(services, req, res, info, 'install');
       return true;
     case '/login':
-      if (await pageLogin(core, info)) redirect(res, 'Text2Image');
-      else return sendPage(core, req, res, info, 'login');
+      if (await pageLogin(services, info)) redirect(res, 'Text2Image');
+      else return sendPage(services, req, res, info, 'login');
       return true;
     case '/register':
-      if (await pageLogin(core, info)) redirect(res, 'Text2Image');
-      else if (!core.settings.bool('UserAuthorization.Registration.AllowRegistration')) redirect(res, 'Login');
-      else return sendPage(core, req, res, info, 'register');
+      if (await pageLogin(services, info)) redirect(res, 'Text2Image');
+      else if (!services.settings.bool('UserAuthorization.Registration.AllowRegistration')) redirect(res, 'Login');
+      else return sendPage(services, req, res, info, 'register');
       return true;
   }
   const section = lower.startsWith('/error/') ? lower.slice('/error/'.length) : '';
   const errorStatus = ERROR_STATUS.get(section);
-  if (errorStatus !== undefined) return sendPage(core, req, res, info, 'error', { status: errorStatus, fill: showSection(section) });
+  if (errorStatus !== undefined) return sendPage(services, req, res, info, 'error', { status: errorStatus, fill: showSection(section) });
   // Page files are reachable only through their routes above, with their head filled in.
   if (lower.startsWith('/pages/')) {
     redirect(res, '/Error/404');

@@ -1,12 +1,11 @@
 // GET /ViewSpecial/Preset/<title> (reference/02 §2.2): the raw preview image of one of the requesting user's
 // presets. The user comes from the login cookie (or the local user with accounts off), as for GetNewSession.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Core } from '../core.js';
 import type { RequestInfo } from '../api/route.js';
 import { apiError } from '../api/errors.js';
 import { resolveRequestUser } from '../accounts/request-user.js';
 import { sendApiError } from '../http/respond.js';
-import { presetKey } from '../presets/presets.js';
+import type { WebHost } from './pages.js';
 
 const PREFIX = 'viewspecial/';
 const DATA_URL = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+);base64,([A-Za-z0-9+/]*={0,2})$/i;
@@ -27,16 +26,16 @@ export function parseViewSpecialPath(pathname: string): { subtype: string; name:
 }
 
 /** Serves /ViewSpecial/ paths; false when the request is not one. */
-export async function handleViewSpecial(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<boolean> {
+export async function handleViewSpecial(host: WebHost, req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<boolean> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const target = parseViewSpecialPath((req.url ?? '/').split('?')[0]!);
   if (!target) return false;
-  const who = await resolveRequestUser(core, info);
+  const who = await resolveRequestUser(host.services, info);
   if (!who) {
     sendApiError(res, apiError('invalid_user'));
     return true;
   }
-  const preset = target.subtype.toLowerCase() === 'preset' && target.name !== '' ? await core.store.presets.get(who.userId, presetKey(target.name)) : null;
+  const preset = target.subtype.toLowerCase() === 'preset' && target.name !== '' ? await host.services.presets.get(who.userId, target.name) : null;
   const image = preset ? DATA_URL.exec(preset.previewImage) : null;
   if (!image) {
     sendApiError(res, apiError('file_not_found'));

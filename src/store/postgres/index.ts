@@ -2,7 +2,8 @@
 // over LISTEN/NOTIFY and rate-limit counters live in a table, so every instance sees the same state.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { RateLimiter, RateLimitRule } from '../../accounts/rate-limits.js';
+import pino, { type Logger } from 'pino';
+import type { RateLimiter, RateLimitRule } from '../../cluster/rate-limits.js';
 import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
 import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from '../rows.js';
 import type {
@@ -46,17 +47,23 @@ export function redactUrl(url: string): string {
   }
 }
 
-export async function openPostgresStore(url: string): Promise<Store> {
+/** What a log line says about a connection error: pg attaches the client (with its connection settings) to some. */
+function connectionError(err: unknown): { message: string; code?: string } {
+  const e = err as { message?: unknown; code?: unknown };
+  return { message: String(e.message ?? err), ...(typeof e.code === 'string' ? { code: e.code } : {}) };
+}
+
+export async function openPostgresStore(url: string, log: Logger = pino({ level: 'silent' })): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
   // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => undefined);
+  pool.on('error', (err) => log.warn({ err: connectionError(err) }, 'an idle PostgreSQL connection failed; the pool replaces it'));
   try {
     await migrate(pool);
   } catch (err) {
     await pool.end();
     throw new Error(`Cannot use the PostgreSQL database at ${redactUrl(url)}: ${(err as Error).message}`);
   }
-  return new PostgresStore(pool, url);
+  return new PostgresStore(pool, url, log);
 }
 
 async function migrate(pool: pg.Pool): Promise<void> {
@@ -125,6 +132,7 @@ class PostgresStore implements Store {
   constructor(
     private readonly pool: pg.Pool,
     private readonly url: string,
+    private readonly log: Logger,
   ) {
     this.location = redactUrl(url);
     this.users = new PgUsers(pool);
@@ -138,13 +146,13 @@ class PostgresStore implements Store {
     this.leases = new PgLeases(pool);
   }
 
-  createEventBus(): EventBus {
-    this.bus ??= new PostgresEventBus(this.pool, this.url);
+  createEventBus(log: Logger): EventBus {
+    this.bus ??= new PostgresEventBus(this.pool, this.url, log);
     return this.bus;
   }
 
   createRateLimiter(): RateLimiter {
-    return new PgRateLimiter(this.pool);
+    return new PgRateLimiter(this.pool, this.log);
   }
 
   async close(): Promise<void> {
@@ -436,7 +444,10 @@ class PgLeases implements LeaseStore {
  * max + 1, which is how the statement tells the caller "refused" without a second query.
  */
 class PgRateLimiter implements RateLimiter {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly log: Logger,
+  ) {}
 
   async tryUse(rule: RateLimitRule, key: string): Promise<boolean> {
     const nowMs = Date.now();
@@ -451,7 +462,10 @@ class PgRateLimiter implements RateLimiter {
         [`${rule.name}\u0001${key}`, nowMs, rule.periodMs, rule.max],
       )
     )[0]!;
-    if (Math.random() < 0.01) void this.pool.query('DELETE FROM rate_limits WHERE window_start < $1', [nowMs - 3600_000]).catch(() => undefined);
+    if (Math.random() < 0.01) {
+      // Old windows only take space; a failed clean-up is retried by a later call.
+      this.pool.query('DELETE FROM rate_limits WHERE window_start < $1', [nowMs - 3600_000]).catch((err: unknown) => this.log.warn({ err: connectionError(err) }, 'removing old rate-limit windows failed'));
+    }
     return Number(r.count) <= rule.max;
   }
 }
@@ -466,14 +480,18 @@ class PostgresEventBus extends LocalEventBus {
   constructor(
     private readonly pool: pg.Pool,
     private readonly url: string,
+    log: Logger,
   ) {
-    super();
+    super(log);
     this.ready = this.connect();
   }
 
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url });
-    client.on('error', () => this.reconnect(client));
+    client.on('error', (err) => {
+      this.log.warn({ err: connectionError(err) }, 'the PostgreSQL event connection failed; reconnecting');
+      this.reconnect(client);
+    });
     client.on('end', () => this.reconnect(client));
     client.on('notification', (msg) => {
       if (msg.channel !== EVENT_CHANNEL || !msg.payload) return;
@@ -493,7 +511,10 @@ class PostgresEventBus extends LocalEventBus {
       if (this.stopped) return;
       this.connect().then(
         () => this.deliver({ type: 'resync' }),
-        () => setTimeout(retry, 1000).unref(),
+        (err: unknown) => {
+          this.log.warn({ err: connectionError(err) }, 'reconnecting the PostgreSQL event connection failed; trying again in a second');
+          setTimeout(retry, 1000).unref();
+        },
       );
     };
     setTimeout(retry, 200).unref();

@@ -3,6 +3,7 @@
 // the last commits, which FULL would prevent at the price of an fsync per write.
 // better-sqlite3 is synchronous; each method is one short transaction, exposed through the async interface.
 import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from '../rows.js';
@@ -23,7 +24,7 @@ import type {
   UserStore,
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { MemoryRateLimiter, type RateLimiter } from '../../accounts/rate-limits.js';
+import { MemoryRateLimiter, type RateLimiter } from '../../cluster/rate-limits.js';
 import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
 
 type DB = Database.Database;
@@ -100,8 +101,8 @@ class SqliteStore implements Store {
 
   private bus: SqliteEventBus | undefined;
 
-  createEventBus(): EventBus {
-    this.bus ??= new SqliteEventBus(this.db);
+  createEventBus(log: Logger): EventBus {
+    this.bus ??= new SqliteEventBus(this.db, log);
     return this.bus;
   }
 
@@ -127,11 +128,14 @@ class SqliteEventBus extends LocalEventBus {
   private readonly own = new Set<number>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly db: DB) {
-    super();
+  constructor(
+    private readonly db: DB,
+    log: Logger,
+  ) {
+    super(log);
     this.lastId = Number((db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM cluster_events').get() as Row).id);
     this.lastVersion = this.dataVersion();
-    this.timer = setInterval(() => this.poll(), SqliteEventBus.POLL_MS);
+    this.timer = setInterval(() => this.pollLogged(), SqliteEventBus.POLL_MS);
     this.timer.unref();
   }
 
@@ -149,6 +153,15 @@ class SqliteEventBus extends LocalEventBus {
       else this.own.add(id);
     }
     this.deliver(event);
+  }
+
+  /** The timer's poll: a failing read (a locked or damaged file) is logged and tried again next time. */
+  private pollLogged(): void {
+    try {
+      this.poll();
+    } catch (err) {
+      this.log.error({ err }, 'reading events from the SQLite file failed; trying again shortly');
+    }
   }
 
   private poll(): void {

@@ -1,0 +1,66 @@
+// The generation service: each live session's work counters and interrupts, the registered backends and the
+// status GetCurrentStatus reports. It sits above accounts: it follows sessions through SessionService.watch.
+import type { Session } from '../accounts/session.js';
+import type { SessionService } from '../accounts/sessions.js';
+import type { EventBus } from '../cluster/events.js';
+import { BackendRegistry } from './backends.js';
+import { SessionWork, type WorkCounts } from './session-work.js';
+
+const IDLE_COUNTS: Readonly<WorkCounts> = { waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 };
+
+export class GenerationService {
+  /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
+  readonly backends = new BackendRegistry();
+  private readonly works = new Map<string, SessionWork>();
+
+  constructor(
+    private readonly events: EventBus,
+    private readonly sessions: SessionService,
+  ) {
+    sessions.watch({
+      forget: (id, ended) => {
+        const work = this.works.get(id);
+        this.works.delete(id);
+        if (ended) work?.interrupt('session ended');
+      },
+      busy: (id) => (this.works.get(id)?.liveClaims().length ?? 0) > 0,
+    });
+    events.subscribe((e) => {
+      if (e.type === 'sessions.interrupt') e.sessionIds.forEach((id) => this.works.get(id)?.interrupt());
+    });
+  }
+
+  /** The session's work on this instance: hold a claim on it while generating. */
+  workOf(session: Session): SessionWork {
+    let work = this.works.get(session.id);
+    if (!work) {
+      work = new SessionWork();
+      this.works.set(session.id, work);
+    }
+    return work;
+  }
+
+  /** The object GetCurrentStatus answers with; generation sockets may push the same shape. */
+  status(session: Session): Record<string, unknown> {
+    return {
+      status: this.works.get(session.id)?.counts ?? { ...IDLE_COUNTS },
+      backend_status: this.backends.status(),
+      supported_features: this.backends.supportedFeatures(),
+    };
+  }
+
+  /**
+   * Stops the work of this session, or with `allOfUser` of every session of its user, on every instance (a
+   * session may have work running on any instance that loaded it). Returns how many sessions were told.
+   */
+  async interrupt(session: Session, allOfUser: boolean): Promise<number> {
+    const ids = allOfUser ? [session.id, ...(await this.sessions.idsOfUser(session.userId)).filter((id) => id !== session.id)] : [session.id];
+    await this.events.publish({ type: 'sessions.interrupt', sessionIds: ids });
+    return ids.length;
+  }
+
+  /** Stops every generation on this instance (the server is stopping). */
+  stopAll(reason: string): void {
+    for (const work of this.works.values()) work.interrupt(reason);
+  }
+}

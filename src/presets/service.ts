@@ -1,0 +1,91 @@
+// The presets service: every read and write of a user's presets and of their model-to-preset links. Routes
+// and pages go through it; it is the only code here that touches the preset store.
+import { parseJson } from '../store/rows.js';
+import type { GenericDataStore, PresetRecord, PresetStore } from '../store/types.js';
+import { bumpModelEditId, presetKey } from './presets.js';
+import { PRESET_FAIL, PREVIEW_PLACEHOLDER, decidePreview } from './preview-image.js';
+
+/** The generic-data name the reference keeps model-to-preset links under. */
+const PRESET_LINKS = 'modelpresetlinks';
+
+export interface PresetInput {
+  /** Already cleaned like a file name, and not empty. */
+  title: string;
+  description: string;
+  /** Parameter values in stored text form. */
+  paramMap: Record<string, string>;
+  isStarred: boolean;
+  /** The preview as the client sent it (see decidePreview), and the text to embed in it. */
+  previewImage: string | null;
+  previewMetadata: string | null;
+  /** The current title of the preset to change; null to add a new one. */
+  editing: string | null;
+}
+
+export class PresetService {
+  constructor(
+    private readonly presets: PresetStore,
+    private readonly data: GenericDataStore,
+  ) {}
+
+  /** The user's presets in list order. */
+  list(userId: string): Promise<PresetRecord[]> {
+    return this.presets.list(userId);
+  }
+
+  /** A preset by title, in any letter case. */
+  get(userId: string, title: string): Promise<PresetRecord | null> {
+    return this.presets.get(userId, presetKey(title));
+  }
+
+  /**
+   * Adds a preset, or changes (and possibly renames) the one named by `editing`. Returns the `preset_fail` text
+   * when it refuses; nothing is ever overwritten, since the store refuses atomically when the title is taken.
+   */
+  async save(userId: string, p: PresetInput): Promise<string | null> {
+    const key = presetKey(p.title);
+    // An edit of a preset that is not there is a plain add, with the same exists check.
+    const existing = p.editing !== null ? await this.presets.get(userId, presetKey(p.editing)) : null;
+    if ((!existing || existing.key !== key) && (await this.presets.get(userId, key))) return PRESET_FAIL.exists;
+    const preview = await decidePreview(p.previewImage, p.previewMetadata);
+    if (preview.kind === 'fail') return preview.text;
+    const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
+    const preset: PresetRecord = { key, title: p.title, author: userId, description: p.description, previewImage, isStarred: p.isStarred, paramMap: p.paramMap };
+    bumpModelEditId();
+    const saved = (existing && (await this.presets.replace(userId, existing.key, preset))) || (await this.presets.insert(userId, preset));
+    return saved ? null : PRESET_FAIL.exists;
+  }
+
+  /**
+   * Copies a preset as `<title> (n)` with the smallest free n >= 2, appended to the list; null when there is no
+   * such preset. Safe when several copies run at once: a name taken between the check and the insert is retried
+   * with the next number.
+   */
+  async duplicate(userId: string, title: string): Promise<PresetRecord | null> {
+    const source = await this.get(userId, title);
+    if (!source) return null;
+    const taken = new Set((await this.presets.list(userId)).map((p) => p.key));
+    for (let n = 2; ; n++) {
+      const copyTitle = `${source.title} (${n})`;
+      const key = presetKey(copyTitle);
+      if (taken.has(key)) continue;
+      const copy: PresetRecord = { ...source, key, title: copyTitle, author: userId, paramMap: { ...source.paramMap } };
+      if (await this.presets.insert(userId, copy)) return copy;
+      taken.add(key);
+    }
+  }
+
+  /** False when there was no such preset. */
+  delete(userId: string, title: string): Promise<boolean> {
+    return this.presets.delete(userId, presetKey(title));
+  }
+
+  /** The links from models to presets, `{"<model type>": {"<model name>": ["<preset title>", ...]}}`. */
+  async links(userId: string): Promise<unknown> {
+    return parseJson(await this.data.get(userId, PRESET_LINKS, 'full'), {});
+  }
+
+  setLinks(userId: string, links: Readonly<Record<string, unknown>>): Promise<void> {
+    return this.data.set(userId, PRESET_LINKS, 'full', JSON.stringify(links));
+  }
+}
