@@ -21,6 +21,8 @@ export interface UserAccess {
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 /** The generic-data name the reference keeps starred models under. */
 const STARRED_MODELS = 'starred_models';
+/** The permission that lets a user open sessions as someone else. */
+const IMPERSONATE = 'manage_users';
 
 export class UserService {
   private readonly access = new Map<string, Promise<UserAccess | null>>();
@@ -36,6 +38,8 @@ export class UserService {
       if (e.type === 'user.changed') this.access.delete(e.userId);
       else if (e.type === 'roles.changed' || e.type === 'resync') this.access.clear();
     });
+    // A role edited here may have taken manage_users from someone (other instances learn through the events).
+    roles.onChange(() => this.endLapsedImpersonations());
   }
 
   get(id: string): Promise<UserRecord | null> {
@@ -53,6 +57,23 @@ export class UserService {
       entry.then((found) => (found ? undefined : forget()), forget);
     }
     return entry;
+  }
+
+  /** Whether the user may impersonate others: what sessions and tokens opened by impersonation depend on. */
+  async mayImpersonate(userId: string): Promise<boolean> {
+    return (await this.getAccess(userId))?.has(IMPERSONATE) === true;
+  }
+
+  /**
+   * Ends, on every instance, the sessions and login tokens opened by impersonation whose impersonator no longer
+   * holds manage_users or no longer exists. Checks only `among` when given, else every impersonator on record.
+   */
+  async endLapsedImpersonations(among?: readonly string[]): Promise<number> {
+    let ended = 0;
+    for (const impersonator of among ?? (await this.sessions.impersonators())) {
+      if (!(await this.mayImpersonate(impersonator))) ended += await this.sessions.endImpersonationsBy(impersonator);
+    }
+    return ended;
   }
 
   private async loadAccess(userId: string): Promise<UserAccess | null> {
@@ -144,19 +165,26 @@ export class UserService {
     return this.store.genericData.set(id, STARRED_MODELS, 'full', JSON.stringify(starred));
   }
 
+  /** Replaces the user's roles; what they opened by impersonation ends if they lose manage_users. */
   async setRoles(id: string, roles: readonly string[]): Promise<boolean> {
     const ok = await this.store.users.update(id, { roles: [...roles] });
-    if (ok) await this.changed(id);
-    return ok;
+    if (!ok) return false;
+    await this.changed(id);
+    await this.endLapsedImpersonations([id]);
+    return true;
   }
 
-  /** Deletes a user with its sessions, tokens, presets and data, and ends its live sessions everywhere. */
+  /**
+   * Deletes a user with its sessions, tokens, presets and data, and ends its live sessions everywhere, with
+   * the sessions and tokens it opened by impersonating others.
+   */
   async delete(id: string): Promise<boolean> {
     const sessionIds = await this.store.sessions.listIdsByUser(id);
     const ok = await this.store.users.delete(id);
     if (!ok) return false;
     await this.events.publish({ type: 'sessions.ended', sessionIds });
     await this.events.publish({ type: 'user.changed', userId: id, deleted: true });
+    await this.sessions.endImpersonationsBy(id);
     return true;
   }
 

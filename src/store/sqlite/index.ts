@@ -232,8 +232,8 @@ class SqliteSessions implements SessionStore {
 
   async insert(s: SessionRecord): Promise<void> {
     this.db
-      .prepare('INSERT INTO sessions (id, user_id, origin_address, origin_token, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(s.id, s.userId, s.originAddress, s.originToken, s.createdAt, s.lastActive);
+      .prepare('INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(s.id, s.userId, s.originAddress, s.originToken, s.impersonatedBy, s.createdAt, s.lastActive);
   }
 
   async get(id: string): Promise<SessionRecord | null> {
@@ -261,6 +261,15 @@ class SqliteSessions implements SessionStore {
   async listIdsByUser(userId: string): Promise<string[]> {
     return ids(this.db.prepare('SELECT id FROM sessions WHERE user_id = ?').all(userId));
   }
+
+  async deleteByImpersonator(impersonator: string): Promise<string[]> {
+    return ids(this.db.prepare('DELETE FROM sessions WHERE impersonated_by = ? RETURNING id').all(impersonator));
+  }
+
+  async listImpersonators(): Promise<string[]> {
+    const sql = 'SELECT impersonated_by AS id FROM sessions WHERE impersonated_by IS NOT NULL UNION SELECT impersonated_by FROM login_tokens WHERE impersonated_by IS NOT NULL';
+    return ids(this.db.prepare(sql).all());
+  }
 }
 
 
@@ -272,8 +281,8 @@ class SqliteLoginTokens implements LoginTokenStore {
     const userExists = this.db.prepare('SELECT 1 FROM users WHERE id = ?').get(t.userId) !== undefined;
     if (!userExists) return false;
     this.db
-      .prepare('INSERT INTO login_tokens (id, user_id, validation_hash, origin_address, user_agent, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(t.id, t.userId, t.validationHash, t.originAddress, t.userAgent, t.createdAt, t.lastActive);
+      .prepare('INSERT INTO login_tokens (id, user_id, validation_hash, origin_address, user_agent, impersonated_by, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.userId, t.validationHash, t.originAddress, t.userAgent, t.impersonatedBy, t.createdAt, t.lastActive);
     return true;
   }
 
@@ -315,6 +324,17 @@ class SqliteLoginTokens implements LoginTokenStore {
     return this.db
       .transaction(() => {
         const tokenIds = ids(this.db.prepare('DELETE FROM login_tokens WHERE last_active < ? RETURNING id').all(cutoff));
+        const delSessions = this.db.prepare('DELETE FROM sessions WHERE origin_token = ? RETURNING id');
+        const sessionIds = tokenIds.flatMap((t) => ids(delSessions.all(t)));
+        return { tokenIds, sessionIds };
+      })
+      .immediate();
+  }
+
+  async deleteByImpersonator(impersonator: string): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
+    return this.db
+      .transaction(() => {
+        const tokenIds = ids(this.db.prepare('DELETE FROM login_tokens WHERE impersonated_by = ? RETURNING id').all(impersonator));
         const delSessions = this.db.prepare('DELETE FROM sessions WHERE origin_token = ? RETURNING id');
         const sessionIds = tokenIds.flatMap((t) => ids(delSessions.all(t)));
         return { tokenIds, sessionIds };
