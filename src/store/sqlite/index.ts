@@ -320,10 +320,11 @@ class SqliteLoginTokens implements LoginTokenStore {
       .immediate();
   }
 
-  async deleteIdle(cutoff: number): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
+  /** Deletes the tokens matching `where` and the sessions they created, in one transaction. */
+  private deleteWithSessions(where: string, value: unknown): { tokenIds: string[]; sessionIds: string[] } {
     return this.db
       .transaction(() => {
-        const tokenIds = ids(this.db.prepare('DELETE FROM login_tokens WHERE last_active < ? RETURNING id').all(cutoff));
+        const tokenIds = ids(this.db.prepare(`DELETE FROM login_tokens WHERE ${where} RETURNING id`).all(value));
         const delSessions = this.db.prepare('DELETE FROM sessions WHERE origin_token = ? RETURNING id');
         const sessionIds = tokenIds.flatMap((t) => ids(delSessions.all(t)));
         return { tokenIds, sessionIds };
@@ -331,15 +332,12 @@ class SqliteLoginTokens implements LoginTokenStore {
       .immediate();
   }
 
+  async deleteIdle(cutoff: number): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
+    return this.deleteWithSessions('last_active < ?', cutoff);
+  }
+
   async deleteByImpersonator(impersonator: string): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
-    return this.db
-      .transaction(() => {
-        const tokenIds = ids(this.db.prepare('DELETE FROM login_tokens WHERE impersonated_by = ? RETURNING id').all(impersonator));
-        const delSessions = this.db.prepare('DELETE FROM sessions WHERE origin_token = ? RETURNING id');
-        const sessionIds = tokenIds.flatMap((t) => ids(delSessions.all(t)));
-        return { tokenIds, sessionIds };
-      })
-      .immediate();
+    return this.deleteWithSessions('impersonated_by = ?', impersonator);
   }
 }
 
