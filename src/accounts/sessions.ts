@@ -126,6 +126,11 @@ export class SessionService {
     if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
   }
 
+  /** Whether the session still exists in the store (this instance's cache may not have heard yet that it ended). */
+  async isStored(id: string): Promise<boolean> {
+    return (await this.store.sessions.get(id)) !== null;
+  }
+
   /** The ids of all sessions of a user, on every instance. */
   idsOfUser(userId: string): Promise<string[]> {
     return this.store.sessions.listIdsByUser(userId);

@@ -2,10 +2,11 @@
 // whenever any instance reports a change to that user or to the roles.
 import type { EventBus } from '../cluster/events.js';
 import { parseJson } from '../store/rows.js';
-import type { Store, UserRecord } from '../store/types.js';
+import type { LoginTokenRecord, Store, UserRecord } from '../store/types.js';
 import type { LoginTokenService } from './login-tokens.js';
 import { hashPassword } from './passwords.js';
 import type { RoleService } from './roles.js';
+import type { Session } from './session.js';
 import type { SessionService } from './sessions.js';
 
 /** The user everyone is when accounts are off, and direct local connections under the localhost bypass. */
@@ -129,6 +130,18 @@ export class UserService {
     await this.sessions.endUserSessions(id);
     await this.tokens.revokeAllExcept(id, null);
     return true;
+  }
+
+  /**
+   * Creates a login token from inside a session (CreateAuthToken). The token carries the session's impersonator,
+   * and is withdrawn when the session was ended meanwhile (a password reset, say, whose event has not reached
+   * this instance yet): ending a session's logins can never leave a token made from it behind.
+   */
+  async createLoginToken(session: Session, originAddress: string, reason: string): Promise<{ raw: string; record: LoginTokenRecord } | null> {
+    const token = await this.tokens.create(session.userId, originAddress, reason, session.impersonatedBy);
+    if (!token || (await this.sessions.isStored(session.id))) return token;
+    await this.tokens.revoke(session.userId, token.record.id);
+    return null;
   }
 
   /** Replaces a reference-format hash after a successful login, keeping who set the password. */

@@ -161,8 +161,7 @@ export const createAuthToken = defineRoute({
   async handler(ctx, { reason }) {
     requireAccounts(ctx);
     if (reason.trim() === '' || reason.length > 500) throw softError('The reason must be between 1 and 500 characters.');
-    // A token made inside an impersonated session ends with the impersonator's right, as the session does.
-    const token = await ctx.loginTokens.create(ctx.session.userId, ctx.request.ipString, reason, ctx.session.impersonatedBy);
+    const token = await ctx.users.createLoginToken(ctx.session, ctx.request.ipString, reason);
     if (!token) throw softError('The token could not be created.');
     return { token: token.raw };
   },
