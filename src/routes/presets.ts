@@ -41,7 +41,7 @@ export const addNewPreset = defineRoute({
     // An edit of a preset that is not there (or without `editing`) is a plain add, with the same exists check.
     const existing = p.is_edit ? await store.presets.get(userId, presetKey(p.editing ?? title)) : null;
     if ((!existing || existing.key !== key) && (await store.presets.get(userId, key))) return fail(PRESET_FAIL.exists);
-    const preview = await decidePreview(p.preview_image, p.preview_image_metadata);
+    const preview = await decidePreview(p.preview_image, p.preview_image_metadata, { owner: userId, log: ctx.log });
     if (preview.kind === 'fail') return fail(preview.text);
     const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
     const preset: PresetRecord = {
