@@ -37,7 +37,8 @@ export const DEFAULT_POOL_OPTIONS: ThumbnailPoolOptions = {
   jobTimeoutMs: 60_000,
   // A 24 MP 4:4:4 decode runs out of heap at 160 MB and fits in 256 MB.
   heapMb: 384,
-  recycleAbovePixels: 2_000_000,
+  // A worker keeps about 50 bytes per pixel it decoded: over 4 MP, that is worth a new process (~50 ms built).
+  recycleAbovePixels: 4_000_000,
   idleMs: 10_000,
 };
 
@@ -54,6 +55,7 @@ export interface PoolJob {
 interface Queued extends PoolJob {
   resolve: (result: PoolResult) => void;
   queuedAt: number;
+  sequence: number;
 }
 
 interface Slot {
@@ -65,11 +67,14 @@ interface Slot {
 }
 
 export class ThumbnailPool {
-  /** Waiting jobs per owner; the map's order is the turn order (an owner served moves to the end). */
+  /** Waiting jobs per owner, oldest first. */
   private readonly waiting = new Map<string, Queued[]>();
+  /** When each owner with jobs last had one started (a job sequence number): the least recently served goes next. */
+  private readonly lastStarted = new Map<string, number>();
   private readonly running = new Set<string>();
   private readonly slots: Slot[];
   private waitingCount = 0;
+  private sequence = 0;
 
   constructor(private readonly options: ThumbnailPoolOptions = DEFAULT_POOL_OPTIONS) {
     this.slots = Array.from({ length: Math.max(1, options.workers) }, () => ({ worker: null, job: null, startedAt: 0, deadline: undefined, idle: undefined }));
@@ -80,7 +85,7 @@ export class ThumbnailPool {
     if (queue.length + (this.running.has(job.owner) ? 1 : 0) >= this.options.perUserJobs) return Promise.resolve({ ok: false, reason: 'busy' });
     if (this.waitingCount >= this.options.maxWaiting) return Promise.resolve({ ok: false, reason: 'server-busy' });
     return new Promise((resolve) => {
-      queue.push({ ...job, resolve, queuedAt: Date.now() });
+      queue.push({ ...job, resolve, queuedAt: Date.now(), sequence: ++this.sequence });
       this.waiting.set(job.owner, queue);
       this.waitingCount++;
       job.log?.debug({ owner: job.owner, pixels: job.pixels, waiting: queue.length }, 'preview thumbnail queued');
@@ -97,6 +102,7 @@ export class ThumbnailPool {
   close(): void {
     for (const queue of this.waiting.values()) for (const job of queue) job.resolve({ ok: false, reason: 'over-limits' });
     this.waiting.clear();
+    this.lastStarted.clear();
     this.waitingCount = 0;
     for (const slot of this.slots) {
       if (slot.job) this.finish(slot, { ok: false, reason: 'over-limits' }, true);
@@ -104,17 +110,25 @@ export class ThumbnailPool {
     }
   }
 
-  /** The next job by turns: the first owner in turn order with nothing running. */
+  /**
+   * The next job by turns: among owners with nothing running, the one served least recently (never served first,
+   * then by who has waited longest), so no owner gets a second job started while another owner's first one waits.
+   */
   private next(): Queued | null {
+    let chosen: string | null = null;
+    let best: [number, number] = [Infinity, Infinity];
     for (const [owner, queue] of this.waiting) {
       if (this.running.has(owner)) continue;
-      const job = queue.shift()!;
-      this.waiting.delete(owner);
-      if (queue.length > 0) this.waiting.set(owner, queue);
-      this.waitingCount--;
-      return job;
+      const rank: [number, number] = [this.lastStarted.get(owner) ?? 0, queue[0]!.sequence];
+      if (rank[0] < best[0] || (rank[0] === best[0] && rank[1] < best[1])) [chosen, best] = [owner, rank];
     }
-    return null;
+    if (chosen === null) return null;
+    const queue = this.waiting.get(chosen)!;
+    const job = queue.shift()!;
+    if (queue.length === 0) this.waiting.delete(chosen);
+    this.waitingCount--;
+    this.lastStarted.set(chosen, ++this.sequence);
+    return job;
   }
 
   private dispatch(): void {
@@ -176,6 +190,7 @@ export class ThumbnailPool {
     slot.job = null;
     clearTimeout(slot.deadline);
     this.running.delete(job.owner);
+    if (!this.waiting.has(job.owner)) this.lastStarted.delete(job.owner);
     if (endWorker) this.retire(slot);
     else if (slot.worker) {
       slot.worker.unref();
