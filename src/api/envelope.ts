@@ -62,7 +62,7 @@ export async function dispatch(core: Core, d: DispatchInput): Promise<DispatchRe
     const params = bindParams(route.params, d.input);
     const ctx: RouteContext = { core, session, request: d.request, response: d.response, socket: d.socket, log: d.log };
     const body = await (route.handler as (c: RouteContext, p: unknown) => Promise<RouteOutput | null> | RouteOutput | null)(ctx, params);
-    if (body && 'error' in body) d.log.warn({ route: route.name, error: body.error, error_id: body.error_id }, 'route answered with an error');
+    if (body && 'error' in body) d.log.debug({ route: route.name, error: body.error, error_id: body.error_id }, 'route answered with an error');
     return { status: 200, body: body ?? null };
   } catch (err) {
     if (err instanceof ApiError) return { status: err.status, body: err.body };

@@ -44,7 +44,7 @@ export const interruptAll = defineRoute({
     // (a session may have work running on any instance that loaded it).
     const ids = other_sessions ? [session.id, ...(await core.sessions.idsOfUser(session.userId)).filter((id) => id !== session.id)] : [session.id];
     await core.events.publish({ type: 'sessions.interrupt', sessionIds: ids });
-    ctx.log.debug({ userId: session.userId, sessionId: session.id, sessions: ids.length }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
+    ctx.log.debug({ userId: session.userId, sessions: ids.length }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
     return { success: true };
   },
 });

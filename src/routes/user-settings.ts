@@ -48,7 +48,7 @@ export const changeUserSettings = defineRoute({
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw softError('settings must be a JSON object of setting ids to values.');
     const check = checkUserSettingChanges(input as Record<string, unknown>, await optionSources(core), (id) => core.userSettings.get(id));
     if (!check.ok) throw softError(check.message);
-    if (check.ignored.length > 0) ctx.log.warn({ userId: ctx.session.userId, ignored: check.ignored.slice(0, 20) }, 'ChangeUserSettings ignored unknown setting ids');
+    if (check.ignored.length > 0) ctx.log.debug({ userId: ctx.session.userId, ignored: check.ignored.slice(0, 20) }, 'ChangeUserSettings ignored unknown setting ids');
     if (Object.keys(check.changes).length > 0) {
       await core.store.users.updateSettings(ctx.session.userId, (current) => ({ ...current, ...check.changes }));
       await core.users.changed(ctx.session.userId);
