@@ -13,6 +13,7 @@ import { UnknownSettingError } from './settings/server-settings.js';
 import { renderMarkdown, renderOpenApi } from './api/docs.js';
 import type { Extension } from './extensions.js';
 import type { Services } from './services.js';
+import { LOG_REDACT } from './util/log-redaction.js';
 
 class CliError extends Error {}
 
@@ -47,9 +48,9 @@ function databaseUrlOf(o: StoreOptions): string | undefined {
 
 function makeLogger(level: string): Logger {
   if (process.stdout.isTTY) {
-    return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+    return pino({ level, redact: LOG_REDACT, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
   }
-  return pino({ level });
+  return pino({ level, redact: LOG_REDACT });
 }
 
 /** Opens the store without listening, for administration commands. */

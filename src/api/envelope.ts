@@ -83,7 +83,7 @@ export async function dispatch(host: ApiHost, d: DispatchInput): Promise<Dispatc
       if (route.permission !== null && !access.has(route.permission)) throw apiError('bad_permissions');
     }
     const body = await route.run(routeContext(s, session, d), d.input);
-    if (body && 'error' in body) d.log.warn({ route: route.name, error: body.error, error_id: body.error_id }, 'route answered with an error');
+    if (body && 'error' in body) d.log.debug({ route: route.name, error: body.error, error_id: body.error_id }, 'route answered with an error');
     return { status: 200, body: body ?? null };
   } catch (err) {
     if (err instanceof ApiError) return { status: err.status, body: err.body };

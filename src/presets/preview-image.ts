@@ -1,8 +1,9 @@
-// What AddNewPreset does with `preview_image` (reference/02 §1.1 step 3, §2.4): only JPEG data URLs become
-// stored previews, everything path-like is refused, and the thumbnail is made in a worker thread.
-import { Worker } from 'node:worker_threads';
-import type { ThumbnailResult } from './thumbnail.js';
-import type { ThumbnailJob } from './thumbnail-worker.js';
+// What AddNewPreset does with `preview_image` (docs/COMPATIBILITY.md, presets): only JPEG data URLs become stored
+// previews, everything path-like is refused, the frame header is checked before anything is decoded, and the
+// thumbnail is made in a worker process of the shared pool.
+import type { Logger } from 'pino';
+import { DEFAULT_POOL_OPTIONS, ThumbnailPool, type PoolResult } from './thumbnail-pool.js';
+import { MAX_PIXELS_PER_BYTE, checkJpegHeader } from './thumbnail.js';
 
 export const PREVIEW_PLACEHOLDER = 'imgs/model_placeholder.jpg';
 export const JPEG_DATA_PREFIX = 'data:image/jpeg;base64,';
@@ -17,19 +18,35 @@ export const PRESET_FAIL = {
   previewTooLarge: 'The preview image is too large: send a JPEG of at most 16 MiB and 25 megapixels.',
   previewTooNarrow: 'The preview image is too long and narrow: its long side may be at most 64 times its short side.',
   previewUnreadable: 'The preview image could not be read as a JPEG.',
+  previewImplausible: `The preview image is damaged: its header claims more pixels than the file can hold (a JPEG needs at least 1 byte per ${MAX_PIXELS_PER_BYTE} pixels), so it was not decoded.`,
+  previewOverLimits: 'The preview image took more time or memory than one preview may use; send a smaller JPEG.',
+  previewBusy: `You already have ${DEFAULT_POOL_OPTIONS.perUserJobs} preview images being made; try again once they are done.`,
+  previewServerBusy: 'The server has too many preview images waiting to be made; try again shortly.',
 } as const;
 
 /** keep = use the edited preset's image (or the placeholder); image = a new data URL; fail = a preset_fail text. */
 export type PreviewDecision = { kind: 'keep' } | { kind: 'placeholder' } | { kind: 'image'; dataUrl: string } | { kind: 'fail'; text: string };
+
+/** Who sends the preview: their previews are made one at a time, taking turns with other users'. */
+export interface PreviewRequester {
+  owner: string;
+  log?: Logger;
+}
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const THUMBNAIL_FAIL = {
   invalid: PRESET_FAIL.previewUnreadable,
   'too-large': PRESET_FAIL.previewTooLarge,
   'too-narrow': PRESET_FAIL.previewTooNarrow,
-} satisfies Record<Extract<ThumbnailResult, { ok: false }>['reason'], string>;
+  implausible: PRESET_FAIL.previewImplausible,
+  'over-limits': PRESET_FAIL.previewOverLimits,
+  busy: PRESET_FAIL.previewBusy,
+  'server-busy': PRESET_FAIL.previewServerBusy,
+} satisfies Record<Extract<PoolResult, { ok: false }>['reason'], string>;
 
-export async function decidePreview(preview: string | null, metadata: string | null): Promise<PreviewDecision> {
+const thumbnails = new ThumbnailPool(DEFAULT_POOL_OPTIONS);
+
+export async function decidePreview(preview: string | null, metadata: string | null, requester: PreviewRequester): Promise<PreviewDecision> {
   // The UI echoes the /ViewSpecial/ URL it was given when the image did not change.
   if (preview === null || preview.trim() === '' || preview.startsWith('/ViewSpecial/')) return { kind: 'keep' };
   if (preview === PREVIEW_PLACEHOLDER) return { kind: 'placeholder' };
@@ -38,58 +55,11 @@ export async function decidePreview(preview: string | null, metadata: string | n
   const b64 = preview.slice(JPEG_DATA_PREFIX.length);
   if (Math.floor((b64.length * 3) / 4) > MAX_PREVIEW_BYTES + 2) return { kind: 'fail', text: PRESET_FAIL.previewTooLarge };
   if (b64.length % 4 !== 0 || !BASE64.test(b64)) return { kind: 'fail', text: PRESET_FAIL.previewUnreadable };
-  const result = await thumbnails.make(Buffer.from(b64, 'base64'), metadata);
+  const source = Buffer.from(b64, 'base64');
+  // Refusals that the header alone decides cost no decode and never wait behind anyone's queue.
+  const header = checkJpegHeader(source);
+  if (!header.ok) return { kind: 'fail', text: THUMBNAIL_FAIL[header.reason] };
+  const result = await thumbnails.make({ owner: requester.owner, source, metadata, pixels: header.width * header.height, log: requester.log });
   if (!result.ok) return { kind: 'fail', text: THUMBNAIL_FAIL[result.reason] };
   return { kind: 'image', dataUrl: JPEG_DATA_PREFIX + Buffer.from(result.jpeg).toString('base64') };
 }
-
-/** One lazily started worker; jobs queue in its message port. */
-class ThumbnailWorker {
-  private worker: Worker | null = null;
-  private nextId = 1;
-  private readonly pending = new Map<number, (r: ThumbnailResult) => void>();
-
-  make(source: Uint8Array, metadata: string | null): Promise<ThumbnailResult> {
-    const worker = this.start();
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      const job: ThumbnailJob = { id, source, metadata };
-      worker.postMessage(job);
-      worker.ref();
-    });
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const worker = newWorker();
-    worker.unref();
-    worker.on('message', (msg: { id: number; result: ThumbnailResult }) => {
-      const resolve = this.pending.get(msg.id);
-      this.pending.delete(msg.id);
-      if (this.pending.size === 0) worker.unref();
-      resolve?.(msg.result);
-    });
-    const fail = (): void => {
-      if (this.worker !== worker) return;
-      this.worker = null;
-      for (const resolve of this.pending.values()) resolve({ ok: false, reason: 'invalid' });
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', fail);
-    this.worker = worker;
-    return worker;
-  }
-}
-
-/** The worker beside this file: the built .js, or under tsx (tests, development) the .ts with tsx loaded first. */
-function newWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./thumbnail-worker.js', import.meta.url));
-  // Loader hooks of the main thread do not reach workers on Node 20, so the worker registers tsx itself.
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(new URL('./thumbnail-worker.ts', import.meta.url).href);
-  return new Worker(`import(${tsx}).then((api) => { api.register(); return import(${entry}); });`, { eval: true });
-}
-
-const thumbnails = new ThumbnailWorker();

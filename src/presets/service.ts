@@ -47,7 +47,7 @@ export class PresetService {
     // An edit of a preset that is not there is a plain add, with the same exists check.
     const existing = p.editing !== null ? await this.presets.get(userId, presetKey(p.editing)) : null;
     if ((!existing || existing.key !== key) && (await this.presets.get(userId, key))) return PRESET_FAIL.exists;
-    const preview = await decidePreview(p.previewImage, p.previewMetadata);
+    const preview = await decidePreview(p.previewImage, p.previewMetadata, { owner: userId });
     if (preview.kind === 'fail') return preview.text;
     const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
     const preset: PresetRecord = { key, title: p.title, author: userId, description: p.description, previewImage, isStarred: p.isStarred, paramMap: p.paramMap };

@@ -1,20 +1,27 @@
-// Preset preview thumbnails (reference/02 §2.4): decode a JPEG, scale it so its shorter side is 256 px, re-encode
-// at quality 75 and carry one metadata text as an EXIF UserComment. Pure JavaScript and CPU-bound: the server
-// runs this in a worker thread (thumbnail-worker.ts), never on the event loop.
+// Preset preview thumbnails (docs/COMPATIBILITY.md, presets): decode a JPEG, scale it so its shorter side is 256 px,
+// re-encode at quality 75 and carry one metadata text as an EXIF UserComment. Pure JavaScript and CPU-bound: the
+// server runs this in a worker process (thumbnail-pool.ts), never on the event loop.
 import jpeg from 'jpeg-js';
 import { readExifText, withExifUserComment } from './exif.js';
 
 export const THUMBNAIL_SHORT_SIDE = 256;
 export const THUMBNAIL_QUALITY = 75;
-/** Largest source image decoded, in megapixels (a 25 MP decode takes about two seconds in the worker). */
+/** Largest source image decoded, in megapixels: a 24 MP camera photo fits (its decode takes 7-9 s of CPU here). */
 export const MAX_SOURCE_MEGAPIXELS = 25;
+// A complete JPEG spends at least one bit per 8x8 block (1 byte per 512 pixels); fewer bytes mean the decoder would invent the rest.
+export const MAX_PIXELS_PER_BYTE = 1024;
+/** The decoder's own memory cap, a second line behind the header checks: a 25 MP 4:4:4 decode needs about 480 MB. */
+const DECODER_MEMORY_MB = 512;
 /**
  * Largest thumbnail produced: a very thin source would otherwise become enormous once its short side is 256.
  * With that short side this allows sources whose long side is at most 64 times the short one.
  */
 export const MAX_THUMBNAIL_PIXELS = 4 * 1024 * 1024;
 
-export type ThumbnailResult = { ok: true; jpeg: Uint8Array } | { ok: false; reason: 'invalid' | 'too-large' | 'too-narrow' };
+/** Why a source is refused: unreadable, over the pixel budget, too thin, or claiming more pixels than its bytes hold. */
+export type RefusalReason = 'invalid' | 'too-large' | 'too-narrow' | 'implausible';
+export type ThumbnailResult = { ok: true; jpeg: Uint8Array } | { ok: false; reason: RefusalReason };
+export type HeaderCheck = { ok: true; width: number; height: number } | { ok: false; reason: RefusalReason };
 
 /** Reads width and height from the JPEG's start-of-frame header without decoding it; null when there is none. */
 export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
@@ -43,6 +50,18 @@ export function jpegSize(bytes: Uint8Array): { width: number; height: number } |
     i += 2 + length;
   }
   return null;
+}
+
+/** Decides from the frame header alone, before any decoding, whether a source is within the pixel budget. */
+export function checkJpegHeader(source: Uint8Array): HeaderCheck {
+  const size = jpegSize(source);
+  if (!size) return { ok: false, reason: 'invalid' };
+  const pixels = size.width * size.height;
+  if (pixels > MAX_SOURCE_MEGAPIXELS * 1_000_000) return { ok: false, reason: 'too-large' };
+  const target = thumbnailSize(size.width, size.height);
+  if (target.width * target.height > MAX_THUMBNAIL_PIXELS) return { ok: false, reason: 'too-narrow' };
+  if (pixels > source.length * MAX_PIXELS_PER_BYTE) return { ok: false, reason: 'implausible' };
+  return { ok: true, ...size };
 }
 
 /** The reference's target size: factor 256 / shorter side, each dimension truncated (small images grow). */
@@ -100,18 +119,16 @@ export function resizeRgba(src: Uint8Array, sw: number, sh: number, dw: number, 
  * carried; a blank text means none.
  */
 export function makeThumbnail(source: Uint8Array, metadata: string | null): ThumbnailResult {
-  const size = jpegSize(source);
-  if (!size) return { ok: false, reason: 'invalid' };
-  if (size.width * size.height > MAX_SOURCE_MEGAPIXELS * 1_000_000) return { ok: false, reason: 'too-large' };
-  const target = thumbnailSize(size.width, size.height);
-  if (target.width * target.height > MAX_THUMBNAIL_PIXELS) return { ok: false, reason: 'too-narrow' };
+  const header = checkJpegHeader(source);
+  if (!header.ok) return header;
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
-    decoded = jpeg.decode(source, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_SOURCE_MEGAPIXELS, maxMemoryUsageInMB: 512 });
+    decoded = jpeg.decode(source, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_SOURCE_MEGAPIXELS, maxMemoryUsageInMB: DECODER_MEMORY_MB });
   } catch {
     return { ok: false, reason: 'invalid' };
   }
   if (decoded.width <= 0 || decoded.height <= 0) return { ok: false, reason: 'invalid' };
+  const target = thumbnailSize(decoded.width, decoded.height);
   const pixels = resizeRgba(decoded.data, decoded.width, decoded.height, target.width, target.height);
   const encoded = jpeg.encode({ data: pixels, width: target.width, height: target.height }, THUMBNAIL_QUALITY).data;
   const text = metadata ?? readExifText(source) ?? '';

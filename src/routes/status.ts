@@ -54,7 +54,7 @@ export const interruptAll = defineRoute({
   async handler(ctx, { other_sessions }) {
     const { session } = ctx;
     const count = await ctx.generation.interrupt(session, other_sessions);
-    ctx.log.debug({ userId: session.userId, sessionId: session.id, sessions: count }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
+    ctx.log.debug({ userId: session.userId, sessions: count }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
     return { success: true };
   },
 });

@@ -83,7 +83,7 @@ export const changeUserSettings = defineRoute({
   async handler(ctx, { settings }) {
     const check = checkUserSettingChanges(settings, await optionSources(ctx), (id) => ctx.userSettings.get(id));
     if (!check.ok) throw softError(check.message);
-    if (check.ignored.length > 0) ctx.log.warn({ userId: ctx.session.userId, ignored: check.ignored.slice(0, 20) }, 'ChangeUserSettings ignored unknown setting ids');
+    if (check.ignored.length > 0) ctx.log.debug({ userId: ctx.session.userId, ignored: check.ignored.slice(0, 20) }, 'ChangeUserSettings ignored unknown setting ids');
     if (Object.keys(check.changes).length > 0) await ctx.users.changeSettings(ctx.session.userId, check.changes);
     return { success: true };
   },
