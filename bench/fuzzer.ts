@@ -185,9 +185,23 @@ class Target {
     return a.json;
   }
 
-  paramEdits(userId: string): string {
-    const row = this.db.prepare('SELECT param_edits FROM users WHERE id = ?').get(userId) as { param_edits: string } | undefined;
-    return row?.param_edits ?? '(no user)';
+  private tables: { name: string; query: Database.Statement; byUser: boolean }[] | null = null;
+
+  /** Every row of every table that belongs to `userId` (by `user_id`, or `id` in users), and the server settings. */
+  storedState(userId: string): Record<string, unknown[]> {
+    this.tables ??= (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[])
+      .filter(({ name }) => !/session|event|lease|rate/i.test(name))
+      .flatMap(({ name }) => {
+        const cols = (this.db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string }[]).map((c) => c.name);
+        const owner = cols.includes('user_id') ? 'user_id' : name === 'users' ? 'id' : name === 'server_settings' ? '' : null;
+        if (owner === null) return [];
+        const keep = cols.filter((c) => !/last_active|last_used|^seq$/.test(c)).map((c) => `"${c}"`).join(', ');
+        const where = owner === '' ? '' : ` WHERE "${owner}" = ?`;
+        return [{ name, query: this.db.prepare(`SELECT ${keep} FROM "${name}"${where} ORDER BY 1, 2`), byUser: owner !== '' }];
+      });
+    const out: Record<string, unknown[]> = {};
+    for (const { name, query, byUser } of this.tables) out[name] = byUser ? query.all(userId) : query.all();
+    return out;
   }
 
   close(): void {
@@ -202,23 +216,15 @@ function forwarded(): string {
   return `10.${(addressCounter >> 16) & 255}.${(addressCounter >> 8) & 255}.${addressCounter & 255}`;
 }
 
-/** A user's readable state, normalised so only real changes differ (edit counters and activity times left out). */
+/**
+ * A user's state: every stored row that belongs to the user (found by column, so a new table is covered
+ * without touching this file; sessions and activity times left out, as any call may touch them), the server
+ * settings, and what GetMyUserData shows (edit counters left out). Dead session = `alive: false`.
+ */
 async function snapshot(t: Target, userId: string, sid: string, agent: http.Agent): Promise<{ text: string; alive: boolean }> {
-  const read = (route: string, extra: Record<string, unknown> = {}): Promise<WireAnswer> => t.api(route, { session_id: sid, ...extra }, {}, agent);
-  const [data, settings, tokens, exported, ...keys] = await Promise.all([read('GetMyUserData'), read('GetUserSettings'), read('ListMyAuthTokens'), read('ExportUserPresets'), ...KEY_TYPES.map((k) => read('GetAPIKeyStatus', { keyType: k }))]);
-  if (data!.status === 401) return { text: '', alive: false };
-  const settingValues: Record<string, unknown> = {};
-  const s = (settings!.json as { settings?: Record<string, { value?: unknown }> }).settings ?? {};
-  for (const [id, v] of Object.entries(s)) settingValues[id] = v.value;
-  const tokenIds = isObject(tokens!.json) && Array.isArray(tokens!.json.tokens) ? (tokens!.json.tokens as { id: string }[]).map((x) => x.id).sort() : tokens!.json;
-  const state = {
-    data: data!.text.replace(/editid=\d+/g, 'editid=N'),
-    settings: settingValues,
-    tokens: tokenIds,
-    exported: exported!.text,
-    keys: keys.map((k) => k.text),
-    paramEdits: t.paramEdits(userId),
-  };
+  const data = await t.api('GetMyUserData', { session_id: sid }, {}, agent);
+  if (data.status === 401) return { text: '', alive: false };
+  const state = { api: data.text.replace(/editid=\d+/g, 'editid=N'), ...t.storedState(userId) };
   return { text: JSON.stringify(state), alive: true };
 }
 
