@@ -30,7 +30,11 @@ const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : w
 const requests = whole('requests', values.requests, 1);
 const lanes = whole('lanes', values.lanes, 1);
 console.log(`fuzz: seed ${seed}, ${requests} calls, ${lanes} lanes (replay with: npm run fuzz -- --seed ${seed} --requests ${requests} --lanes ${lanes})`);
-const r = await runFuzz({ seed, requests, lanes, progress: (line) => console.log(`  ${line}`) });
+// Ctrl-C ends the run early and still prints the totals of the calls made so far.
+const abort = new AbortController();
+process.once('SIGINT', () => abort.abort());
+const r = await runFuzz({ seed, requests, lanes, signal: abort.signal, progress: (line) => console.log(`  ${line}`), onFailure: (f) => console.log(`  VIOLATION: ${f}`) });
+if (r.interrupted) console.log(`interrupted after ${r.requests} of ${requests} calls`);
 const sorted = (o: Record<string, number>): string =>
   Object.entries(o)
     .sort(([a], [b]) => a.localeCompare(b))

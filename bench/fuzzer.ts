@@ -33,6 +33,10 @@ export interface FuzzOptions {
   progress?: (line: string) => void;
   /** Stop after this many violations (default 20). */
   maxFailures?: number;
+  /** Called with each violation as it is found. */
+  onFailure?: (message: string) => void;
+  /** Ends the run early (e.g. on Ctrl-C); the result then covers the calls made so far. */
+  signal?: AbortSignal;
 }
 
 export interface FuzzResult {
@@ -46,6 +50,8 @@ export interface FuzzResult {
   refused: number;
   webSocketCalls: number;
   failures: string[];
+  /** True when `signal` ended the run before all calls were made. */
+  interrupted: boolean;
   durationMs: number;
   routes: string[];
 }
@@ -149,15 +155,18 @@ class Fuzz {
     readonly routes: RouteInfo[],
   ) {
     this.failLimit = opts.maxFailures ?? 20;
-    this.result = { seed: opts.seed, requests: 0, checkRequests: 0, byRoute: {}, byKind: {}, succeeded: 0, refused: 0, webSocketCalls: 0, failures: [], durationMs: 0, routes: routes.map((r) => r.name) };
+    this.result = { seed: opts.seed, requests: 0, checkRequests: 0, byRoute: {}, byKind: {}, succeeded: 0, refused: 0, webSocketCalls: 0, failures: [], interrupted: false, durationMs: 0, routes: routes.map((r) => r.name) };
   }
 
   get stopped(): boolean {
-    return this.result.failures.length >= this.failLimit;
+    if (this.opts.signal?.aborted) this.result.interrupted = true;
+    return this.result.failures.length >= this.failLimit || this.result.interrupted;
   }
 
   fail(message: string): void {
-    if (this.result.failures.length < this.failLimit) this.result.failures.push(message);
+    if (this.result.failures.length >= this.failLimit) return;
+    this.result.failures.push(message);
+    this.opts.onFailure?.(message);
   }
 }
 
