@@ -241,7 +241,16 @@ function describeDiff(before: string, after: string): string {
   const a = JSON.parse(before) as Record<string, unknown>;
   const b = JSON.parse(after) as Record<string, unknown>;
   const changed = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-  return changed.map((k) => `${k}: ${JSON.stringify(a[k]).slice(0, 300)} -> ${JSON.stringify(b[k]).slice(0, 300)}`).join('; ');
+  return changed
+    .map((k) => {
+      const x = a[k];
+      const y = b[k];
+      if (!Array.isArray(x) || !Array.isArray(y)) return `${k}: ${JSON.stringify(x).slice(0, 300)} -> ${JSON.stringify(y).slice(0, 300)}`;
+      const xs = new Set(x.map((e) => JSON.stringify(e)));
+      const ys = new Set(y.map((e) => JSON.stringify(e)));
+      return `${k}: removed ${[...xs].filter((e) => !ys.has(e)).join(', ').slice(0, 600)}; added ${[...ys].filter((e) => !xs.has(e)).join(', ').slice(0, 600)}`;
+    })
+    .join('; ');
 }
 
 /** A fuzzing user: its credentials, what it owns, and its last known state. */
@@ -326,7 +335,9 @@ class Lane {
 
   private passwordInput(): string {
     const r = this.rng;
-    return r.pick([this.clientPassword, 'f'.repeat(64), r.hex(64), 'short', 'x'.repeat(600), '', `__swarmdoprehash:${r.hex(8)}`]);
+    // Every guessable password is refused by length; a valid one is the lane's own or random, so no other lane
+    // can log in as this one after it changed its password.
+    return r.pick([this.clientPassword, r.hex(64), r.hex(64), 'short', 'x'.repeat(600), '', `__swarmdoprehash:${r.hex(8)}`]);
   }
 
   private jsonJunk(depth = 0): unknown {
