@@ -1,0 +1,28 @@
+// The server side of `npm run soak`: the real server started in this process (so the event loop can be
+// watched from inside without touching src/), controlled by the soak driver over IPC.
+//   -> {type: 'ready', url}            once listening
+//   <- {type: 'reset'}    -> {type: 'reset'}  start measuring (after warm-up): clears the event-loop histogram
+//   <- {type: 'report'}   -> {type: 'report', p99Ms, maxMs, meanMs}
+//   <- {type: 'gc'}       -> {type: 'gc'}  a full collection, so RSS samples compare like with like
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pino from 'pino';
+import { startServer } from '../src/index.js';
+
+const dataDir = process.argv[2];
+if (!dataDir || !process.send) throw new Error('usage: forked by bench/soak.ts with a data dir');
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, logger: pino({ level: 'warn' }, pino.destination(2)) });
+process.on('message', (m: { type: string }) => {
+  if (m.type === 'reset') {
+    delay.reset();
+    process.send!({ type: 'reset' });
+  }
+  if (m.type === 'gc') {
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send!({ type: 'gc' });
+  }
+  if (m.type === 'report') process.send!({ type: 'report', p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6, meanMs: delay.mean / 1e6 });
+  if (m.type === 'stop') void server.close().then(() => process.exit(0));
+});
+process.send({ type: 'ready', url: server.url });
