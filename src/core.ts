@@ -15,8 +15,7 @@ import { UserService } from './accounts/users.js';
 import type { EventBus } from './cluster/events.js';
 import { extensionApi, type Extension } from './extensions.js';
 import { ServerSettings } from './settings/server-settings.js';
-import { openSqliteStore } from './store/sqlite/index.js';
-import { openPostgresStore } from './store/postgres/index.js';
+import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { ThemeRegistry } from './web/themes.js';
 import { LanguageRegistry } from './i18n/languages.js';
@@ -92,7 +91,7 @@ export class Core {
 
   static async open(options: CoreOptions): Promise<Core> {
     const log = options.logger ?? pino({ level: 'silent' });
-    const store = options.store ?? (options.databaseUrl ? await openPostgresStore(options.databaseUrl) : await openSqliteStore(options.dataDir));
+    const store = options.store ?? (await openStore(options));
     const events = options.events ?? store.createEventBus();
     const core = new Core(path.resolve(options.dataDir), store, events, log, options.extensions ?? []);
     try {

@@ -42,9 +42,10 @@ export const interruptAll = defineRoute({
     const { core, session } = ctx;
     // One event for every target: it interrupts sessions here synchronously and on the other instances too
     // (a session may have work running on any instance that loaded it).
-    const ids = other_sessions ? [session.id, ...(await core.sessions.idsOfUser(session.userId)).filter((id) => id !== session.id)] : [session.id];
-    await core.events.publish({ type: 'sessions.interrupt', sessionIds: ids });
-    ctx.log.debug({ userId: session.userId, sessionId: session.id, sessions: ids.length }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
+    // Events carry session keys, never the ids clients hold.
+    const keys = other_sessions ? [session.key, ...(await core.sessions.idsOfUser(session.userId)).filter((key) => key !== session.key)] : [session.key];
+    await core.events.publish({ type: 'sessions.interrupt', sessionIds: keys });
+    ctx.log.debug({ userId: session.userId, sessions: keys.length }, other_sessions ? 'user stopped the work of all their sessions' : 'user stopped the work of one session');
     return { success: true };
   },
 });

@@ -100,6 +100,9 @@ export class ServerSettings {
   private readonly defs = new Map<string, SettingDef>();
   private readonly byLower = new Map<string, SettingDef>();
   private stored: Record<string, unknown> = {};
+  /** Sequence numbers of the last reload started and the newest one whose result is in `stored`. */
+  private reloadsStarted = 0;
+  private reloadApplied = 0;
   /** Effective values by the key as asked, computed once per change: settings are read on every request. */
   private readonly effective = new Map<string, SettingValue>();
 
@@ -131,8 +134,16 @@ export class ServerSettings {
     return [...this.defs.values()];
   }
 
+  /**
+   * Rereads the stored values. Reloads overlap (one per settings.changed event); each takes a sequence number
+   * when it starts, and a result that arrives after a later-started reload's result is discarded as stale.
+   */
   async reload(): Promise<void> {
-    this.stored = await this.store.all();
+    const seq = ++this.reloadsStarted;
+    const stored = await this.store.all();
+    if (seq < this.reloadApplied) return;
+    this.reloadApplied = seq;
+    this.stored = stored;
     this.effective.clear();
   }
 
