@@ -100,9 +100,9 @@ export class ServerSettings {
   private readonly defs = new Map<string, SettingDef>();
   private readonly byLower = new Map<string, SettingDef>();
   private stored: Record<string, unknown> = {};
-  /** Sequence numbers of the last reload started and the newest one whose result is in `stored`. */
-  private reloadsStarted = 0;
-  private reloadApplied = 0;
+  /** The read under way, and the one queued after it (see reload). */
+  private reading: Promise<void> | null = null;
+  private readAgain: Promise<void> | null = null;
   /** Effective values by the key as asked, computed once per change: settings are read on every request. */
   private readonly effective = new Map<string, SettingValue>();
 
@@ -135,15 +135,26 @@ export class ServerSettings {
   }
 
   /**
-   * Rereads the stored values. Reloads overlap (one per settings.changed event); each takes a sequence number
-   * when it starts, and a result that arrives after a later-started reload's result is discarded as stale.
+   * Rereads the stored values. Reads never overlap, so a slow early read cannot land after a later one and
+   * bring back an old value: a call while a read is under way (which may have started before the change the
+   * caller knows of) gets one more read after it, shared by every call that arrives meanwhile.
    */
-  async reload(): Promise<void> {
-    const seq = ++this.reloadsStarted;
-    const stored = await this.store.all();
-    if (seq < this.reloadApplied) return;
-    this.reloadApplied = seq;
-    this.stored = stored;
+  reload(): Promise<void> {
+    if (!this.reading) {
+      this.reading = this.readStored().finally(() => (this.reading = null));
+      return this.reading;
+    }
+    this.readAgain ??= this.reading
+      .catch(() => undefined)
+      .then(() => {
+        this.readAgain = null;
+        return this.reload();
+      });
+    return this.readAgain;
+  }
+
+  private async readStored(): Promise<void> {
+    this.stored = await this.store.all();
     this.effective.clear();
   }
 

@@ -3,7 +3,6 @@
 // PostgreSQL: one database per data dir, so a restart on the same data dir finds its data again.
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { after } from 'node:test';
 import pg from 'pg';
 
 /** The server to create test databases on; trust auth as user postgres on the development and CI machines. */
@@ -61,11 +60,12 @@ export function databaseForDataDir(dataDir: string): Promise<string> {
   const dir = path.resolve(dataDir);
   let pending = dataDirDatabases.get(dir);
   if (!pending) {
-    // Whatever a test file leaves is dropped when the file ends.
-    if (dataDirDatabases.size === 0 && !cleanupRegistered) {
+    // Whatever a test file leaves is dropped when its process has nothing else to do (a hook of node:test
+    // would belong to whichever test happens to be running).
+    if (!cleanupRegistered) {
       cleanupRegistered = true;
-      after(async () => {
-        for (const d of [...dataDirDatabases.keys()]) await dropDataDirDatabase(d).catch(() => undefined);
+      process.once('beforeExit', () => {
+        void Promise.all([...dataDirDatabases.keys()].map((d) => dropDataDirDatabase(d).catch(() => undefined)));
       });
     }
     const name = `swarmcore_dir_${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
