@@ -15,7 +15,7 @@ import { sessionKey } from '../src/store/session-key.js';
 import { SQLITE_FILE_NAME, openSqliteStore } from '../src/store/sqlite/index.js';
 import type { Store } from '../src/store/types.js';
 import { postgresBytes } from './helpers/database.js';
-import { ADMIN_URL, createTestDatabase, postgresAvailable } from './helpers/postgres.js';
+import { ADMIN_URL, createTestDatabase, postgresAvailable, withPostgres } from './helpers/postgres.js';
 import { ROOT, SHARED_SECRET_KEY, TestServer, needsService, runCli } from './helpers/server.js';
 
 const NO_PG = `PostgreSQL is not reachable at ${new URL(ADMIN_URL).host}`;
@@ -43,16 +43,6 @@ function runNode(args: string[]): Promise<{ code: number; stderr: string }> {
   });
 }
 
-async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 type Schema = Record<string, { columns: string[]; indexes: string[] }>;
 /** Tables one engine has for what it does its own way: SQLite's event rows, PostgreSQL's rate-limit counters. */
 const ENGINE_TABLES = ['cluster_events', 'rate_limits'];
@@ -74,7 +64,7 @@ function sqliteSchema(file: string): Schema {
 }
 
 async function postgresSchema(url: string): Promise<Schema> {
-  return withPg(url, async (c) => {
+  return withPostgres(url, async (c) => {
     const out: Schema = {};
     const cols = (
       await c.query(`SELECT c.table_name AS t, c.column_name AS name, c.data_type AS type, c.is_nullable AS nullable,
@@ -129,7 +119,7 @@ describe('start-up races', () => {
   });
 
   async function rolesOf(url: string): Promise<{ roles: Record<string, string[]>; tracked: string[] }> {
-    return withPg(url, async (c) => {
+    return withPostgres(url, async (c) => {
       const roles: Record<string, string[]> = {};
       for (const r of (await c.query('SELECT id, data FROM roles ORDER BY id')).rows as Array<{ id: string; data: string }>) roles[r.id] = (JSON.parse(r.data) as { permissions: string[] }).permissions;
       const tracked = JSON.parse(((await c.query("SELECT value FROM server_meta WHERE key = 'roles.tracked_permissions'")).rows[0] as { value: string }).value) as string[];
@@ -350,7 +340,7 @@ describe('secrets at rest', () => {
     if (!needsService(t, available, NO_PG)) return;
     const db = await createTestDatabase();
     try {
-      await withPg(db.url, async (c) => {
+      await withPostgres(db.url, async (c) => {
         for (const m of MIGRATIONS.filter((m) => m.version < 4)) await c.query(migrationSql(m, 'postgres'));
         await c.query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL); INSERT INTO schema_migrations VALUES (1, '', 0), (2, '', 0), (3, '', 0)");
         await c.query(`INSERT INTO users (id, roles, created_at) VALUES ('old', '[]', 0); INSERT INTO sessions VALUES ('${rawId}', 'old', 'here', NULL, 0, ${Math.floor(Date.now() / 1000)})`);

@@ -3,26 +3,15 @@
 import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
-import { SUITE_ON_POSTGRES, databaseForDataDir } from './postgres.js';
+import { SUITE_ON_POSTGRES, databaseForDataDir, withPostgres } from './postgres.js';
 
 export type Row = Record<string, unknown>;
-
-async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Runs one statement (`?` placeholders) on the data dir's database; the rows it returns. */
 export async function queryStore(dataDir: string, sql: string, params: unknown[] = []): Promise<Row[]> {
   if (SUITE_ON_POSTGRES) {
     let n = 0;
-    return withPg(await databaseForDataDir(dataDir), async (c) => (await c.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as Row[]);
+    return withPostgres(await databaseForDataDir(dataDir), async (c) => (await c.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as Row[]);
   }
   const db = new Database(path.join(dataDir, 'swarmcore.db'));
   try {
@@ -42,7 +31,7 @@ export async function storedBytes(dataDir: string, databaseUrl?: string): Promis
 
 /** A pg_dump-like text of a PostgreSQL database: each table's rows as JSON. */
 export function postgresBytes(url: string): Promise<Buffer> {
-  return withPg(url, async (c) => {
+  return withPostgres(url, async (c) => {
     const tables = (await c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).rows as Array<{ tablename: string }>;
     const text: string[] = [];
     for (const { tablename } of tables) text.push(tablename, JSON.stringify((await c.query(`SELECT * FROM "${tablename}"`)).rows));

@@ -94,7 +94,8 @@ async function migrate(pool: pg.Pool, timeoutMs: number): Promise<void> {
   try {
     // Instances starting together migrate one at a time; the wait for the lock is not a hang, so unbounded.
     await client.query('SET statement_timeout = 0');
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    // The client-side bound is lifted for this one wait too (pg reads query_timeout from the query's config).
+    await client.query({ text: 'SELECT pg_advisory_lock($1)', values: [MIGRATION_LOCK], query_timeout: 600_000 } as pg.QueryConfig);
     await client.query('BEGIN');
     try {
       await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)');
@@ -138,41 +139,17 @@ function asTimeout(err: unknown, timeoutMs: number): unknown {
   return timedOut ? new DatabaseTimeoutError(Math.round(timeoutMs / 100) / 10) : err;
 }
 
-class PgTransaction implements SqlDb {
+/** Statements on the pool (each on any free connection) or on one client (inside a transaction). */
+class PgStatements implements SqlDb {
   readonly engine = 'postgres' as const;
   constructor(
-    private readonly client: pg.PoolClient,
-    private readonly timeoutMs: number,
-  ) {}
-  async all(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
-    try {
-      return (await this.client.query(toPg(sql), params as unknown[])).rows as Row[];
-    } catch (err) {
-      throw asTimeout(err, this.timeoutMs);
-    }
-  }
-  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
-    try {
-      return (await this.client.query(toPg(sql), params as unknown[])).rowCount ?? 0;
-    } catch (err) {
-      throw asTimeout(err, this.timeoutMs);
-    }
-  }
-  transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
-    return fn(this);
-  }
-}
-
-class PgConnection implements SqlDb {
-  readonly engine = 'postgres' as const;
-  constructor(
-    readonly pool: pg.Pool,
+    private readonly target: pg.Pool | pg.PoolClient,
     readonly timeoutMs: number,
   ) {}
 
   async all(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
     try {
-      return (await this.pool.query(toPg(sql), params as unknown[])).rows as Row[];
+      return (await this.target.query(toPg(sql), params as unknown[])).rows as Row[];
     } catch (err) {
       throw asTimeout(err, this.timeoutMs);
     }
@@ -180,10 +157,24 @@ class PgConnection implements SqlDb {
 
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
     try {
-      return (await this.pool.query(toPg(sql), params as unknown[])).rowCount ?? 0;
+      return (await this.target.query(toPg(sql), params as unknown[])).rowCount ?? 0;
     } catch (err) {
       throw asTimeout(err, this.timeoutMs);
     }
+  }
+
+  /** Inside a transaction already: simply runs `fn` (PgConnection overrides this for the pool). */
+  transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+}
+
+class PgConnection extends PgStatements {
+  constructor(
+    readonly pool: pg.Pool,
+    timeoutMs: number,
+  ) {
+    super(pool, timeoutMs);
   }
 
   /**
@@ -191,14 +182,14 @@ class PgConnection implements SqlDb {
    * a time across every instance, as SQLite's BEGIN IMMEDIATE makes them: a read-modify-write inside one sees
    * no concurrent change, with no serialization failures to retry.
    */
-  async transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
+  override async transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
       throw asTimeout(err, this.timeoutMs);
     }
-    const tx = new PgTransaction(client, this.timeoutMs);
+    const tx = new PgStatements(client, this.timeoutMs);
     let failure: unknown;
     try {
       await tx.run('BEGIN');

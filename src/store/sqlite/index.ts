@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { MemoryRateLimiter } from '../../accounts/rate-limits.js';
 import { LocalEventBus, type ClusterEvent } from '../../cluster/events.js';
+import { DatabaseTimeoutError } from '../errors.js';
 import { OWNER_ONLY, restrictFiles } from '../files.js';
 import { MIGRATIONS, migrationSql } from '../migrations.js';
 import { json, nowSeconds, parseJson, type Row } from '../rows.js';
@@ -98,15 +99,29 @@ function migrate(db: DB): void {
 
 const bind = (params: readonly unknown[]): unknown[] => params.map((v) => (v === true ? 1 : v === false ? 0 : v === undefined ? null : v));
 
+/** Another process holding the write lock past the busy timeout is the SQLite form of a database not answering. */
+function bounded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new DatabaseTimeoutError(BUSY_TIMEOUT_MS / 1000);
+    throw err;
+  }
+}
+
 function runAll(db: DB, sql: string, params: readonly unknown[]): Row[] {
-  const statement = db.prepare(sql);
-  return statement.reader ? (statement.all(...bind(params)) as Row[]) : (statement.run(...bind(params)), []);
+  return bounded(() => {
+    const statement = db.prepare(sql);
+    return statement.reader ? (statement.all(...bind(params)) as Row[]) : (statement.run(...bind(params)), []);
+  });
 }
 
 function runChanges(db: DB, sql: string, params: readonly unknown[]): number {
-  const statement = db.prepare(sql);
-  if (statement.reader) return statement.all(...bind(params)).length;
-  return statement.run(...bind(params)).changes;
+  return bounded(() => {
+    const statement = db.prepare(sql);
+    if (statement.reader) return statement.all(...bind(params)).length;
+    return statement.run(...bind(params)).changes;
+  });
 }
 
 /** Statements inside an open transaction: straight onto the connection, which the transaction holds. */
@@ -157,7 +172,7 @@ class SqliteConnection implements SqlDb {
     this.held = new Promise((resolve) => (release = resolve));
     try {
       // IMMEDIATE takes the write lock now: no other process can change what this transaction reads.
-      this.db.exec('BEGIN IMMEDIATE');
+      bounded(() => this.db.exec('BEGIN IMMEDIATE'));
       try {
         const result = await fn(new SqliteTransaction(this.db));
         this.db.exec('COMMIT');
