@@ -304,6 +304,27 @@ describe('secrets at rest', () => {
     assert.equal(await keyThroughStore(store, 'local'), API_KEY);
   });
 
+  test('a changed sealed API key is refused, not decrypted', async () => {
+    const dir = newDir('tampered');
+    let store = await openSqliteStore(dir);
+    await store.users.create({ id: 'u', passwordHash: '', passwordSetByAdmin: true, roles: [], settings: {}, paramEdits: '', createdAt: 0 });
+    await store.genericData.set('u', 'civitai_api', 'key', API_KEY);
+    await store.close();
+    const db = new Database(path.join(dir, SQLITE_FILE_NAME));
+    const sealed = (db.prepare("SELECT data FROM generic_data WHERE name = 'key'").get() as { data: string }).data;
+    const [iv, body, tag] = sealed.slice('scbox1:'.length).split(':') as [string, string, string];
+    const flipped = Buffer.from(body, 'base64');
+    flipped[0] = flipped[0]! ^ 1;
+    db.prepare("UPDATE generic_data SET data = ? WHERE name = 'key'").run(`scbox1:${iv}:${flipped.toString('base64')}:${tag}`);
+    db.close();
+    store = await openSqliteStore(dir);
+    try {
+      await assert.rejects(store.genericData.get('u', 'civitai_api', 'key'), /cannot be opened with this secret key/);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a database opened with another secret key is refused at start with a message naming the key', async () => {
     const dir = newDir('other-key');
     await (await openSqliteStore(dir)).close();
@@ -361,21 +382,24 @@ describe('secrets at rest', () => {
 describe('data files', () => {
   const modeOf = (file: string): string => (statSync(file).mode & 0o777).toString(8);
 
-  test('the database files and the secret key are readable by the owner only, and older 0644 files are fixed at start', async () => {
+  test('the data dir, the database files and the secret key are the owner\'s only, and older 0755/0644 modes are fixed at start', async () => {
     const dir = newDir('modes');
     const server = await TestServer.start({ dataDir: dir });
     await server.session();
     const files = [SQLITE_FILE_NAME, `${SQLITE_FILE_NAME}-wal`, `${SQLITE_FILE_NAME}-shm`, SECRET_KEY_FILE];
+    const modes = (): string[][] => [['.', modeOf(dir)], ...files.map((f) => [f, modeOf(path.join(dir, f))])];
+    const ownerOnly = [['.', '700'], ...files.map((f) => [f, '600'])];
     try {
-      assert.deepEqual(files.map((f) => [f, modeOf(path.join(dir, f))]), files.map((f) => [f, '600']));
+      assert.deepEqual(modes(), ownerOnly);
     } finally {
       await server.stop();
     }
+    chmodSync(dir, 0o755);
     for (const f of [SQLITE_FILE_NAME, SECRET_KEY_FILE]) chmodSync(path.join(dir, f), 0o644);
     const again = await TestServer.start({ dataDir: dir });
     await again.session();
     try {
-      assert.deepEqual(files.map((f) => [f, modeOf(path.join(dir, f))]), files.map((f) => [f, '600']));
+      assert.deepEqual(modes(), ownerOnly);
     } finally {
       await again.stop();
     }

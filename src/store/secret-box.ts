@@ -3,8 +3,9 @@
 // SWARMCORE_SECRET_KEY (base64 of 32 bytes) or from `<dataDir>/secret.key`, made on first start (mode 0600).
 // Several instances on one PostgreSQL database must share the key (the same variable or a copy of the file).
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { restrictDataDir } from './files.js';
 
 export const SECRET_KEY_FILE = 'secret.key';
 export const SECRET_KEY_ENV = 'SWARMCORE_SECRET_KEY';
@@ -52,6 +53,8 @@ export function loadSecretBox(dataDir: string, env: NodeJS.ProcessEnv = process.
     if (key.length !== KEY_BYTES) throw new Error(`${SECRET_KEY_ENV} must be the base64 of ${KEY_BYTES} random bytes (e.g. openssl rand -base64 32)`);
     return new SecretBox(key);
   }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  restrictDataDir(dataDir);
   const file = path.join(dataDir, SECRET_KEY_FILE);
   try {
     // 'wx': of several processes starting at once exactly one creates the key; the others read it.

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { MemoryRateLimiter } from '../../accounts/rate-limits.js';
 import { LocalEventBus, type ClusterEvent } from '../../cluster/events.js';
 import { DatabaseTimeoutError } from '../errors.js';
-import { OWNER_ONLY, restrictFiles } from '../files.js';
+import { OWNER_ONLY, restrictDataDir, restrictFiles } from '../files.js';
 import { MIGRATIONS, migrationSql } from '../migrations.js';
 import { json, nowSeconds, parseJson, type Row } from '../rows.js';
 import { loadSecretBox, type SecretBox } from '../secret-box.js';
@@ -31,6 +31,7 @@ export interface SqliteStoreOptions {
 /** Opens (creating if needed) the database in `dataDir` and brings its schema up to date. */
 export async function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {}): Promise<Store> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  restrictDataDir(dataDir);
   const file = path.join(dataDir, SQLITE_FILE_NAME);
   // Created owner-only before SQLite opens it; SQLite gives the -wal and -shm files the same mode.
   closeSync(openSync(file, 'a', OWNER_ONLY));
