@@ -13,8 +13,7 @@ import { LANGUAGE_CODE } from './i18n/languages.js';
 import { BUILT_IN_ROUTES } from './routes/index.js';
 import { createServices, type Services } from './services.js';
 import type { ServerSettings } from './settings/server-settings.js';
-import { openPostgresStore } from './store/postgres/index.js';
-import { openSqliteStore } from './store/sqlite/index.js';
+import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { VERSION } from './util/project.js';
 
@@ -64,7 +63,7 @@ export class Core {
 
   static async open(options: CoreOptions): Promise<Core> {
     const log = options.logger ?? pino({ level: 'silent' });
-    const store = options.store ?? (options.databaseUrl ? await openPostgresStore(options.databaseUrl, log) : await openSqliteStore(options.dataDir));
+    const store = options.store ?? (await openStore({ ...options, log }));
     const events = options.events ?? store.createEventBus(log);
     const core = new Core(path.resolve(options.dataDir), store, events, log, options.extensions ?? []);
     const { settings, roles, users } = core.services;

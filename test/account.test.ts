@@ -1,10 +1,10 @@
 // ChangePassword and API keys over HTTP (reference/02 §1.2, §1.6, §1.17, §2.8; PRODUCT.md §2.1).
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { queryStore } from './helpers/database.js';
 import { TestServer, prehash, runCli } from './helpers/server.js';
 
 const ACCOUNTS_ON = { 'UserAuthorization.AuthorizationRequired': true, 'UserAuthorization.AllowLocalhostBypass': false, 'Network.TrustedProxies': '127.0.0.1' };
@@ -63,11 +63,9 @@ describe('ChangePassword', () => {
     // Only the new password logs in now, and it is no longer marked as set by an administrator.
     assert.equal(await login('bob', 'pw123456'), null);
     assert.notEqual(await login('bob', 'new-pass-1'), null);
-    const db = new Database(path.join(server.dataDir, 'swarmcore.db'), { readonly: true });
-    const row = db.prepare('SELECT password_hash, password_set_by_admin FROM users WHERE id = ?').get('bob') as { password_hash: string; password_set_by_admin: number };
-    db.close();
-    assert.match(row.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-    assert.equal(row.password_set_by_admin, 0);
+    const [row] = (await queryStore(server.dataDir, 'SELECT password_hash, password_set_by_admin FROM users WHERE id = ?', ['bob'])) as Array<{ password_hash: string; password_set_by_admin: unknown }>;
+    assert.match(row!.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    assert.equal(Boolean(row!.password_set_by_admin), false);
   });
 
   test('a wrong old password is refused and changes nothing', async () => {

@@ -112,7 +112,7 @@ describe('store contract', () => {
   test('PostgreSQL meets the store contract', async (t) => {
     if (!needsService(t, available, NO_PG)) return;
     const db = await createTestDatabase();
-    const store = await openPostgresStore(db.url);
+    const store = await openPostgresStore(db.url, { dataDir: mkdtempSync(path.join(tmpdir(), "swarmcore-contract-")) });
     try {
       await storeContract(store);
     } finally {

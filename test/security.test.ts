@@ -1,12 +1,13 @@
 // Security properties of accounts, sessions and tokens (PRODUCT.md §2.4-§2.6).
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { readFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { newSessionId } from '../src/accounts/sessions.js';
+import { sessionKey } from '../src/store/session-key.js';
+import { queryStore, storedBytes } from './helpers/database.js';
 import { TestServer, prehash, runCli } from './helpers/server.js';
 
 const ACCOUNTS_ON = {
@@ -61,19 +62,13 @@ describe('secrets at rest', () => {
     const sid = (await server.api('GetNewSession', {}, { Cookie: `swarm_token=${token}`, ...client() })).body.session_id as string;
     const apiToken = (await server.call('CreateAuthToken', sid, { reason: 'check' })).body.token as string;
     const needles = [token, token.split('.')[2]!, apiToken, apiToken.split('.')[2]!, password, 'secretive-pass'];
-    let bytes = Buffer.alloc(0);
-    for (const f of ['swarmcore.db', 'swarmcore.db-wal']) {
-      const p = path.join(dataDir, f);
-      if (existsSync(p)) bytes = Buffer.concat([bytes, readFileSync(p)]);
-    }
+    const bytes = await storedBytes(dataDir);
     assert.ok(bytes.length > 0);
     // The token id is stored (it is not secret), proving the search looks at the right data.
     assert.ok(bytes.includes(Buffer.from(token.split('.')[1]!)));
     for (const needle of needles) assert.ok(!bytes.includes(Buffer.from(needle)), `found ${needle.slice(0, 12)}... in the database`);
-    const db = new Database(path.join(dataDir, 'swarmcore.db'), { readonly: true });
-    const user = db.prepare("SELECT password_hash FROM users WHERE id = 'secretive'").get() as { password_hash: string };
-    db.close();
-    assert.match(user.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    const [user] = await queryStore(dataDir, "SELECT password_hash FROM users WHERE id = 'secretive'");
+    assert.match(String(user!.password_hash), /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 });
 
@@ -110,19 +105,16 @@ describe('expiry and legacy hashes', () => {
     const fresh = (await s.api('GetNewSession', {}, { Cookie: `swarm_token=${token}`, ...client() })).body.session_id as string;
     const old = (await s.api('GetNewSession', {}, { Cookie: `swarm_token=${token}`, ...client() })).body.session_id as string;
     await s.stop();
-    const db = new Database(path.join(d, 'swarmcore.db'));
     const now = Math.floor(Date.now() / 1000);
-    db.prepare('UPDATE sessions SET last_active = ? WHERE id = ?').run(now - 31 * 86400 - 60, old);
-    db.prepare('UPDATE sessions SET last_active = ? WHERE id = ?').run(now - 30 * 86400, fresh);
-    db.close();
+    // Stored by session key, never by the id the client holds.
+    await queryStore(d, 'UPDATE sessions SET last_active = ? WHERE id = ?', [now - 31 * 86400 - 60, sessionKey(old)]);
+    await queryStore(d, 'UPDATE sessions SET last_active = ? WHERE id = ?', [now - 30 * 86400, sessionKey(fresh)]);
     s = await TestServer.start({ dataDir: d, settings: ACCOUNTS_ON });
     try {
       assert.equal((await s.call('ListMyAuthTokens', old)).status, 401);
       assert.equal((await s.call('ListMyAuthTokens', fresh)).status, 200);
       await s.stop();
-      const db2 = new Database(path.join(d, 'swarmcore.db'));
-      db2.prepare('UPDATE login_tokens SET last_active = ?').run(now - 3 * 86400);
-      db2.close();
+      await queryStore(d, 'UPDATE login_tokens SET last_active = ?', [now - 3 * 86400]);
       s = await TestServer.start({ dataDir: d, settings: { ...ACCOUNTS_ON, 'UserAuthorization.LoginTokenIdleDays': 2 } });
       const res = await s.api('GetNewSession', {}, { Cookie: `swarm_token=${token}`, ...client() });
       assert.deepEqual(Object.keys(res.body), ['error']);
@@ -139,17 +131,13 @@ describe('expiry and legacy hashes', () => {
     const client_form = await prehash('oldtimer', 'ancient-pass');
     const salt = randomBytes(16);
     const hash = pbkdf2Sync(Buffer.from(`*SwarmHashedPw:oldtimer:${client_form}*`), salt, 10000, 32, 'sha256');
-    const db = new Database(path.join(d, 'swarmcore.db'));
-    db.prepare("UPDATE users SET password_hash = ? WHERE id = 'oldtimer'").run(`swarmpw_v1:${salt.toString('base64')}:${hash.toString('base64')}`);
-    db.close();
+    await queryStore(d, "UPDATE users SET password_hash = ? WHERE id = 'oldtimer'", [`swarmpw_v1:${salt.toString('base64')}:${hash.toString('base64')}`]);
     const s = await TestServer.start({ dataDir: d, settings: ACCOUNTS_ON });
     try {
       assert.deepEqual((await s.api('Login', { username: 'oldtimer', password: 'f'.repeat(64) }, client())).body, { error_id: 'invalid_login' });
       assert.deepEqual((await s.api('Login', { username: 'oldtimer', password: client_form }, client())).body, { success: 'true' });
-      const check = new Database(path.join(d, 'swarmcore.db'), { readonly: true });
-      const stored = (check.prepare("SELECT password_hash FROM users WHERE id = 'oldtimer'").get() as { password_hash: string }).password_hash;
-      check.close();
-      assert.match(stored, /^\$argon2id\$/);
+      const [stored] = await queryStore(d, "SELECT password_hash FROM users WHERE id = 'oldtimer'");
+      assert.match(String(stored!.password_hash), /^\$argon2id\$/);
       assert.deepEqual((await s.api('Login', { username: 'oldtimer', password: client_form }, client())).body, { success: 'true' });
     } finally {
       await s.close();

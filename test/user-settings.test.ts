@@ -1,9 +1,8 @@
 // User settings over HTTP (reference/02 §1.3, §1.11, §1.18, §3): the GetUserSettings format, conversions,
 // all-or-none changes, server defaults from DefaultUser.*, and what is stored.
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { queryStore } from './helpers/database.js';
 import { TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -35,14 +34,9 @@ function flatten(tree: Record<string, Meta>, prefix = '', out: Record<string, Me
   return out;
 }
 
-function storedSettings(userId: string): unknown {
-  const db = new Database(path.join(server.dataDir, 'swarmcore.db'), { readonly: true });
-  try {
-    const row = db.prepare('SELECT settings FROM users WHERE id = ?').get(userId) as { settings: string };
-    return JSON.parse(row.settings);
-  } finally {
-    db.close();
-  }
+async function storedSettings(userId: string): Promise<unknown> {
+  const [row] = await queryStore(server.dataDir, 'SELECT settings FROM users WHERE id = ?', [userId]);
+  return JSON.parse(String(row!.settings));
 }
 
 describe('GetUserSettings', () => {
@@ -124,14 +118,14 @@ describe('ChangeUserSettings', () => {
       assert.ok((res.body.error as string).includes(`'${id}'`), `${id}: ${String(res.body.error)}`);
     }
     assert.deepEqual(flatten(await settingsOf(u.sid)), before);
-    assert.deepEqual(storedSettings(u.id), {});
+    assert.deepEqual(await storedSettings(u.id), {});
   });
 
   test('one bad value among good ones changes nothing', async () => {
     const u = await freshUser();
     const res = await server.call('ChangeUserSettings', u.sid, { settings: { theme: 'modern_light', 'fileformat.imagequality': 50, 'UI.DeleteImageBehavior': 'nope', maxpromptlines: 4 } });
     assert.equal(res.body.error, "The setting 'UI.DeleteImageBehavior' must be one of: nothing, next, previous; \"nope\" is not.");
-    assert.deepEqual(storedSettings(u.id), {});
+    assert.deepEqual(await storedSettings(u.id), {});
     assert.equal((await settingsOf(u.sid)).theme!.value, 'solarized');
   });
 
@@ -141,17 +135,17 @@ describe('ChangeUserSettings', () => {
       settings: { maxpromptlines: 2.5, maximagesinminigrid: '3.5', savefiles: 0, enterkeygenerates: ' True ', buttonsundermainimages: 12.5, reuseparamexcludelist: false, hoverdelayseconds: '1e-1' },
     });
     assert.deepEqual(res.body, { success: true });
-    assert.deepEqual(storedSettings(u.id), { maxpromptlines: 2, maximagesinminigrid: 4, savefiles: false, enterkeygenerates: true, buttonsundermainimages: '12.5', reuseparamexcludelist: 'false', hoverdelayseconds: 0.1 });
+    assert.deepEqual(await storedSettings(u.id), { maxpromptlines: 2, maximagesinminigrid: 4, savefiles: false, enterkeygenerates: true, buttonsundermainimages: '12.5', reuseparamexcludelist: 'false', hoverdelayseconds: 0.1 });
   });
 
   test('unknown ids are ignored; restricted roles, group ids and null values are refused', async () => {
     const u = await freshUser();
     assert.deepEqual((await server.call('ChangeUserSettings', u.sid, { settings: { nosuchsetting: 1, 'ui.nothing': 'x', theme: 'beweish' } })).body, { success: true });
-    assert.deepEqual(storedSettings(u.id), { theme: 'beweish' });
+    assert.deepEqual(await storedSettings(u.id), { theme: 'beweish' });
     assert.deepEqual((await server.call('ChangeUserSettings', u.sid, { settings: { Roles: 'owner' } })).body, { error: "The setting 'Roles' can only be changed by an administrator." });
     assert.deepEqual((await server.call('ChangeUserSettings', u.sid, { settings: { ui: {} } })).body, { error: "'ui' is a group of settings; set the settings inside it one by one, as 'ui.<name>'." });
     assert.deepEqual((await server.call('ChangeUserSettings', u.sid, { settings: { theme: null } })).body, { error: "The setting 'theme' takes a text, not null." });
-    assert.deepEqual(storedSettings(u.id), { theme: 'beweish' });
+    assert.deepEqual(await storedSettings(u.id), { theme: 'beweish' });
   });
 
   test('settings missing or not an object gets a clear error naming it', async () => {
@@ -177,7 +171,7 @@ describe('ChangeUserSettings', () => {
     assert.equal(before.maxpromptlines!.value, 3);
     await server.call('ChangeUserSettings', u.sid, { settings: { 'FileFormat.ImageFormat': 'WEBP', theme: 'solarized' } });
     // A value equal to the server default is still the user's own choice from now on.
-    assert.deepEqual(storedSettings(u.id), { 'fileformat.imageformat': 'WEBP', theme: 'solarized' });
+    assert.deepEqual(await storedSettings(u.id), { 'fileformat.imageformat': 'WEBP', theme: 'solarized' });
     const after = await settingsOf(u.sid);
     assert.equal((after.fileformat!.value as Record<string, Meta>).imageformat!.value, 'WEBP');
     assert.equal(after.maxpromptlines!.value, 3);
@@ -204,10 +198,8 @@ describe('SetParamEdits', () => {
     const u = await freshUser();
     const edits = { groups: { sampling: { open: true, advanced: false, priority: -5 } }, params: { steps: { visible: false, examples: 'a || b', min: 1.5 } } };
     assert.deepEqual((await server.call('SetParamEdits', u.sid, { edits })).body, { success: true });
-    const db = new Database(path.join(server.dataDir, 'swarmcore.db'), { readonly: true });
-    const row = db.prepare('SELECT param_edits FROM users WHERE id = ?').get(u.id) as { param_edits: string };
-    db.close();
-    assert.equal(row.param_edits, JSON.stringify(edits));
+    const [row] = await queryStore(server.dataDir, 'SELECT param_edits FROM users WHERE id = ?', [u.id]);
+    assert.equal(row!.param_edits, JSON.stringify(edits));
   });
 
   test('edits missing or not an object gets a clear error naming it', async () => {

@@ -43,37 +43,43 @@ export class RoleService {
     });
   }
 
-  /** Ensures the built-in roles exist and grants defaults for permissions not granted before. */
+  /**
+   * Ensures the built-in roles exist and grants defaults for permissions not granted before. One transaction:
+   * instances starting together apply each default once, and never over an administrator's concurrent edit.
+   */
   async applyDefaults(): Promise<void> {
-    const roles = new Map((await this.store.roles.list()).map((r) => [r.id, r]));
-    const changed = new Set<string>();
-    for (const b of BUILT_IN_ROLES) {
-      if (!roles.has(b.id)) {
-        roles.set(b.id, newRole(b.id, b.name, b.description, true));
-        changed.add(b.id);
-      }
-    }
-    const tracked = new Set(((await this.store.meta.get(TRACKED_KEY)) as string[] | undefined) ?? []);
-    const trackedBefore = tracked.size;
-    for (const p of this.permissions.all()) {
-      if (tracked.has(p.id)) continue;
-      tracked.add(p.id);
-      const level = PermissionLevel[p.default];
+    const { roles, changed } = await this.store.transaction(async (tx) => {
+      const roles = new Map((await tx.roles.list()).map((r) => [r.id, r]));
+      const changed = new Set<string>();
       for (const b of BUILT_IN_ROLES) {
-        if (b.level > level) continue;
-        const role = roles.get(b.id)!;
-        if (!role.permissions.includes(p.id)) role.permissions.push(p.id);
-        changed.add(b.id);
+        if (!roles.has(b.id)) {
+          roles.set(b.id, newRole(b.id, b.name, b.description, true));
+          changed.add(b.id);
+        }
       }
-    }
-    // The owner always keeps the wildcard, whatever was edited.
-    const owner = roles.get('owner')!;
-    if (!owner.permissions.includes('*')) {
-      owner.permissions.unshift('*');
-      changed.add('owner');
-    }
-    for (const id of changed) await this.store.roles.put(roles.get(id)!);
-    if (tracked.size !== trackedBefore) await this.store.meta.set(TRACKED_KEY, [...tracked]);
+      const tracked = new Set(((await tx.meta.get(TRACKED_KEY)) as string[] | undefined) ?? []);
+      const trackedBefore = tracked.size;
+      for (const p of this.permissions.all()) {
+        if (tracked.has(p.id)) continue;
+        tracked.add(p.id);
+        const level = PermissionLevel[p.default];
+        for (const b of BUILT_IN_ROLES) {
+          if (b.level > level) continue;
+          const role = roles.get(b.id)!;
+          if (!role.permissions.includes(p.id)) role.permissions.push(p.id);
+          changed.add(b.id);
+        }
+      }
+      // The owner always keeps the wildcard, whatever was edited.
+      const owner = roles.get('owner')!;
+      if (!owner.permissions.includes('*')) {
+        owner.permissions.unshift('*');
+        changed.add('owner');
+      }
+      for (const id of changed) await tx.roles.put(roles.get(id)!);
+      if (tracked.size !== trackedBefore) await tx.meta.set(TRACKED_KEY, [...tracked]);
+      return { roles, changed };
+    });
     if (changed.size > 0) await this.events.publish({ type: 'roles.changed' });
     this.cache = roles;
   }

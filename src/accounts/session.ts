@@ -3,7 +3,10 @@
 import type { SessionRecord } from '../store/types.js';
 
 export class Session {
+  /** The id the client holds (never stored: the store, the cache and cluster events use `key`). */
   readonly id: string;
+  /** sessionKey(id): how the store, this process's cache and cluster events name the session. */
+  readonly key: string;
   readonly userId: string;
   readonly originAddress: string;
   readonly originToken: string | null;
@@ -15,8 +18,9 @@ export class Session {
   /** Unix seconds last written to the store (refreshes are throttled). */
   persistedLastActive: number;
 
-  constructor(record: SessionRecord) {
-    this.id = record.id;
+  constructor(record: SessionRecord, rawId: string) {
+    this.id = rawId;
+    this.key = record.id;
     this.userId = record.userId;
     this.originAddress = record.originAddress;
     this.originToken = record.originToken;

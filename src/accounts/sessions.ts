@@ -1,9 +1,11 @@
 // Sessions (reference/01 §3 with PRODUCT.md §2 fixes): 160-bit ids, persisted, bound to the login token that
 // created them, expired after 31 idle days. Live sessions are cached here; the cache is only a copy of the
-// store, dropped by `sessions.ended` events from any instance.
+// store, dropped by `sessions.ended` events from any instance. Store rows, the cache and events use the session
+// key (sessionKey of the id); the raw id exists only in the client and in the Session a request resolved.
 import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../cluster/events.js';
+import { sessionKey } from '../store/session-key.js';
 import type { Store } from '../store/types.js';
 import { LAST_USE_REFRESH_SECONDS, type LoginTokenService } from './login-tokens.js';
 import { Session } from './session.js';
@@ -17,13 +19,14 @@ export function newSessionId(): string {
 
 /** What a layer above accounts keeps per live session (generation work) learns about it through this. */
 export interface SessionWatcher {
-  /** The session left this process's memory; `ended` when it no longer exists at all. */
-  forget(sessionId: string, ended: boolean): void;
-  /** True while the session must stay in memory (work is running for it). */
-  busy(sessionId: string): boolean;
+  /** The session (by session key) left this process's memory; `ended` when it no longer exists at all. */
+  forget(key: string, ended: boolean): void;
+  /** True while the session (by session key) must stay in memory (work is running for it). */
+  busy(key: string): boolean;
 }
 
 export class SessionService {
+  /** Live sessions by session key. */
   private readonly live = new Map<string, Session>();
   private readonly loading = new Map<string, Promise<Session | null>>();
   private readonly watchers: SessionWatcher[] = [];
@@ -35,9 +38,9 @@ export class SessionService {
     private readonly log: Logger,
   ) {
     events.subscribe((e) => {
-      if (e.type === 'sessions.ended') e.sessionIds.forEach((id) => this.drop(id));
+      if (e.type === 'sessions.ended') e.sessionIds.forEach((key) => this.drop(key));
       else if (e.type === 'user.changed' && e.deleted) {
-        for (const s of this.live.values()) if (s.userId === e.userId) this.drop(s.id);
+        for (const s of this.live.values()) if (s.userId === e.userId) this.drop(s.key);
       } else if (e.type === 'resync') {
         return this.revalidate(); // the bus logs a failure
       }
@@ -52,39 +55,41 @@ export class SessionService {
   /** `impersonatedBy`: the user who opened it by impersonation; it ends when they lose manage_users. */
   async create(userId: string, originAddress: string, originToken: string | null, impersonatedBy: string | null = null): Promise<Session> {
     const now = nowSeconds();
-    const record = { id: newSessionId(), userId, originAddress, originToken, impersonatedBy, createdAt: now, lastActive: now };
+    const id = newSessionId();
+    const record = { id: sessionKey(id), userId, originAddress, originToken, impersonatedBy, createdAt: now, lastActive: now };
     await this.store.sessions.insert(record);
-    const session = new Session(record);
-    this.live.set(session.id, session);
+    const session = new Session(record, id);
+    this.live.set(session.key, session);
     return session;
   }
 
-  /** Finds a live session; loads it from the store when another instance (or a previous run) created it. */
+  /** Finds a live session by the client's id; loads it from the store when another instance (or a previous run) created it. */
   async get(id: string): Promise<Session | null> {
-    const cached = this.live.get(id);
+    const key = sessionKey(id);
+    const cached = this.live.get(key);
     if (cached && cached.lastUsed >= nowSeconds() - SESSION_IDLE_SECONDS) return cached;
     // Not cached, or idle by this instance's view: the store may know of use elsewhere.
-    if (cached) this.live.delete(id);
-    let pending = this.loading.get(id);
+    if (cached) this.live.delete(key);
+    let pending = this.loading.get(key);
     if (!pending) {
-      pending = this.load(id).finally(() => this.loading.delete(id));
-      this.loading.set(id, pending);
+      pending = this.load(key, id).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
     }
     return pending;
   }
 
-  private async load(id: string): Promise<Session | null> {
-    const record = await this.store.sessions.get(id);
+  private async load(key: string, id: string): Promise<Session | null> {
+    const record = await this.store.sessions.get(key);
     if (!record) return null;
     const stale = record.lastActive < nowSeconds() - SESSION_IDLE_SECONDS;
     const tokenGone = record.originToken !== null && !(await this.tokens.isLive(record.originToken));
     const userGone = (await this.store.users.get(record.userId)) === null;
     if (stale || tokenGone || userGone) {
-      await this.store.sessions.delete([id]);
+      await this.store.sessions.delete([key]);
       return null;
     }
-    const session = this.live.get(id) ?? new Session(record);
-    this.live.set(id, session);
+    const session = this.live.get(key) ?? new Session(record, id);
+    this.live.set(key, session);
     return session;
   }
 
@@ -95,15 +100,16 @@ export class SessionService {
     if (now - session.persistedLastActive < LAST_USE_REFRESH_SECONDS) return;
     session.persistedLastActive = now;
     // A lost refresh only makes the session look idle a little earlier; the call itself goes on.
-    this.store.sessions.touch(session.id, now).catch((err: unknown) => this.log.warn({ err, sessionId: session.id }, "recording the session's last use failed"));
-    if (session.originToken) this.tokens.touch(session.originToken, now).catch((err: unknown) => this.log.warn({ err, sessionId: session.id }, "recording the login token's last use failed"));
+    this.store.sessions.touch(session.key, now).catch((err: unknown) => this.log.warn({ err }, "recording the session's last use failed"));
+    if (session.originToken) this.tokens.touch(session.originToken, now).catch((err: unknown) => this.log.warn({ err }, "recording the login token's last use failed"));
   }
 
-  /** Ends sessions on every instance. */
+  /** Ends sessions (by the ids clients hold) on every instance. */
   async end(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.store.sessions.delete(ids);
-    await this.events.publish({ type: 'sessions.ended', sessionIds: [...ids] });
+    const keys = ids.map(sessionKey);
+    await this.store.sessions.delete(keys);
+    await this.events.publish({ type: 'sessions.ended', sessionIds: keys });
   }
 
   /**
@@ -113,9 +119,9 @@ export class SessionService {
   async endImpersonationsBy(impersonator: string): Promise<number> {
     const direct = await this.store.sessions.deleteByImpersonator(impersonator);
     const { sessionIds: viaTokens } = await this.store.loginTokens.deleteByImpersonator(impersonator);
-    const ids = [...direct, ...viaTokens];
-    if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
-    return ids.length;
+    const keys = [...direct, ...viaTokens];
+    if (keys.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: keys });
+    return keys.length;
   }
 
   /** Users who opened sessions or login tokens by impersonation that still exist. */
@@ -123,18 +129,18 @@ export class SessionService {
     return this.store.sessions.listImpersonators();
   }
 
-  /** Ends every session of a user except the listed ones. */
-  async endUserSessions(userId: string, keep: readonly string[] = []): Promise<void> {
-    const ids = await this.store.sessions.deleteByUser(userId, keep);
-    if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
-  }
-
-  /** Whether the session still exists in the store (this instance's cache may not have heard yet that it ended). */
+  /** Whether the session (by the id the client holds) still exists in the store; this cache may not have heard yet that it ended. */
   async isStored(id: string): Promise<boolean> {
-    return (await this.store.sessions.get(id)) !== null;
+    return (await this.store.sessions.get(sessionKey(id))) !== null;
   }
 
-  /** The ids of all sessions of a user, on every instance. */
+  /** Ends every session of a user except the listed ones (ids clients hold). */
+  async endUserSessions(userId: string, keep: readonly string[] = []): Promise<void> {
+    const keys = await this.store.sessions.deleteByUser(userId, keep.map(sessionKey));
+    if (keys.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: keys });
+  }
+
+  /** The session keys of all sessions of a user, on every instance (what `sessions.interrupt` events carry). */
   idsOfUser(userId: string): Promise<string[]> {
     return this.store.sessions.listIdsByUser(userId);
   }
@@ -152,12 +158,12 @@ export class SessionService {
     const cutoff = nowSeconds() - maxIdleSeconds;
     let evicted = 0;
     for (const s of [...this.live.values()]) {
-      if (s.lastUsed >= cutoff || this.watchers.some((w) => w.busy(s.id))) continue;
-      this.live.delete(s.id);
-      for (const w of this.watchers) w.forget(s.id, false);
+      if (s.lastUsed >= cutoff || this.watchers.some((w) => w.busy(s.key))) continue;
+      this.live.delete(s.key);
+      for (const w of this.watchers) w.forget(s.key, false);
       evicted++;
       if (s.lastUsed > s.persistedLastActive) {
-        await this.store.sessions.touch(s.id, s.lastUsed).catch((err: unknown) => this.log.warn({ err, sessionId: s.id }, "recording an evicted session's last use failed"));
+        await this.store.sessions.touch(s.key, s.lastUsed).catch((err: unknown) => this.log.warn({ err }, "recording an evicted session's last use failed"));
       }
     }
     return evicted;
@@ -168,21 +174,21 @@ export class SessionService {
     const cutoff = nowSeconds() - SESSION_IDLE_SECONDS;
     const ids = await this.store.sessions.deleteIdle(cutoff);
     if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
-    for (const s of [...this.live.values()]) if (s.lastUsed < cutoff) this.drop(s.id);
+    for (const s of [...this.live.values()]) if (s.lastUsed < cutoff) this.drop(s.key);
     return ids.length;
   }
 
   /** Drops cached sessions the store no longer has (after events may have been missed). */
   private async revalidate(): Promise<void> {
     for (const s of [...this.live.values()]) {
-      if (!(await this.store.sessions.get(s.id).catch(() => s))) this.drop(s.id);
+      if (!(await this.store.sessions.get(s.key).catch(() => s))) this.drop(s.key);
     }
   }
 
-  private drop(id: string): void {
-    const s = this.live.get(id);
+  private drop(key: string): void {
+    const s = this.live.get(key);
     if (!s) return;
-    this.live.delete(id);
-    for (const w of this.watchers) w.forget(id, true);
+    this.live.delete(key);
+    for (const w of this.watchers) w.forget(key, true);
   }
 }

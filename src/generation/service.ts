@@ -11,6 +11,7 @@ const IDLE_COUNTS: Readonly<WorkCounts> = { waiting_gens: 0, loading_models: 0, 
 export class GenerationService {
   /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
   readonly backends = new BackendRegistry();
+  /** Work by session key. */
   private readonly works = new Map<string, SessionWork>();
 
   constructor(
@@ -18,12 +19,12 @@ export class GenerationService {
     private readonly sessions: SessionService,
   ) {
     sessions.watch({
-      forget: (id, ended) => {
-        const work = this.works.get(id);
-        this.works.delete(id);
+      forget: (key, ended) => {
+        const work = this.works.get(key);
+        this.works.delete(key);
         if (ended) work?.interrupt('session ended');
       },
-      busy: (id) => (this.works.get(id)?.liveClaims().length ?? 0) > 0,
+      busy: (key) => (this.works.get(key)?.liveClaims().length ?? 0) > 0,
     });
     events.subscribe((e) => {
       if (e.type === 'sessions.interrupt') e.sessionIds.forEach((id) => this.works.get(id)?.interrupt());
@@ -32,10 +33,10 @@ export class GenerationService {
 
   /** The session's work on this instance: hold a claim on it while generating. */
   workOf(session: Session): SessionWork {
-    let work = this.works.get(session.id);
+    let work = this.works.get(session.key);
     if (!work) {
       work = new SessionWork();
-      this.works.set(session.id, work);
+      this.works.set(session.key, work);
     }
     return work;
   }
@@ -43,7 +44,7 @@ export class GenerationService {
   /** The object GetCurrentStatus answers with; generation sockets may push the same shape. */
   status(session: Session): Record<string, unknown> {
     return {
-      status: this.works.get(session.id)?.counts ?? { ...IDLE_COUNTS },
+      status: this.works.get(session.key)?.counts ?? { ...IDLE_COUNTS },
       backend_status: this.backends.status(),
       supported_features: this.backends.supportedFeatures(),
     };
@@ -54,9 +55,10 @@ export class GenerationService {
    * session may have work running on any instance that loaded it). Returns how many sessions were told.
    */
   async interrupt(session: Session, allOfUser: boolean): Promise<number> {
-    const ids = allOfUser ? [session.id, ...(await this.sessions.idsOfUser(session.userId)).filter((id) => id !== session.id)] : [session.id];
-    await this.events.publish({ type: 'sessions.interrupt', sessionIds: ids });
-    return ids.length;
+    // Events carry session keys, never the ids clients hold.
+    const keys = allOfUser ? [session.key, ...(await this.sessions.idsOfUser(session.userId)).filter((key) => key !== session.key)] : [session.key];
+    await this.events.publish({ type: 'sessions.interrupt', sessionIds: keys });
+    return keys.length;
   }
 
   /** Stops every generation on this instance (the server is stopping). */

@@ -100,6 +100,9 @@ export class ServerSettings {
   private readonly defs = new Map<string, SettingDef>();
   private readonly byLower = new Map<string, SettingDef>();
   private stored: Record<string, unknown> = {};
+  /** The read under way, and the one queued after it (see reload). */
+  private reading: Promise<void> | null = null;
+  private readAgain: Promise<void> | null = null;
   /** Effective values by the key as asked, computed once per change: settings are read on every request. */
   private readonly effective = new Map<string, SettingValue>();
 
@@ -131,7 +134,26 @@ export class ServerSettings {
     return [...this.defs.values()];
   }
 
-  async reload(): Promise<void> {
+  /**
+   * Rereads the stored values. Reads never overlap, so a slow early read cannot land after a later one and
+   * bring back an old value: a call while a read is under way (which may have started before the change the
+   * caller knows of) gets one more read after it, shared by every call that arrives meanwhile.
+   */
+  reload(): Promise<void> {
+    if (!this.reading) {
+      this.reading = this.readStored().finally(() => (this.reading = null));
+      return this.reading;
+    }
+    this.readAgain ??= this.reading
+      .catch(() => undefined)
+      .then(() => {
+        this.readAgain = null;
+        return this.reload();
+      });
+    return this.readAgain;
+  }
+
+  private async readStored(): Promise<void> {
     this.stored = await this.store.all();
     this.effective.clear();
   }

@@ -2,9 +2,9 @@ import type { RateLimiter } from '../cluster/rate-limits.js';
 import type { EventBus } from '../cluster/events.js';
 import type { Logger } from 'pino';
 
-// The one storage interface. Everything is asynchronous and engine-neutral: SQLite implements it today,
-// PostgreSQL next, and several server instances may share one database, so no caller may assume it is the only
-// writer. Every method is one atomic operation; times are unix seconds.
+// The one storage interface. Everything is asynchronous and engine-neutral (SQLite and PostgreSQL, one SQL
+// implementation in sql.ts); several server instances may share one database, so no caller may assume it is
+// the only writer. Every method is one atomic operation; `transaction` groups several; times are unix seconds.
 
 export interface UserRecord {
   id: string;
@@ -21,6 +21,7 @@ export interface UserRecord {
 }
 
 export interface SessionRecord {
+  /** The session key (sessionKey() of the id the client holds, see session-key.ts); the raw id is never stored. */
   id: string;
   userId: string;
   originAddress: string;
@@ -83,6 +84,7 @@ export interface UserStore {
   listIds(): Promise<string[]>;
 }
 
+/** Sessions by session key (never the raw id). */
 export interface SessionStore {
   insert(session: SessionRecord): Promise<void>;
   get(id: string): Promise<SessionRecord | null>;
@@ -130,6 +132,7 @@ export interface PresetStore {
   delete(userId: string, key: string): Promise<boolean>;
 }
 
+/** Per-user data; rows named `key` (SetAPIKey's upstream API keys) are sealed at rest (secret-box.ts). */
 export interface GenericDataStore {
   get(userId: string, dataname: string, name: string): Promise<string | null>;
   set(userId: string, dataname: string, name: string, data: string): Promise<void>;
@@ -177,6 +180,12 @@ export interface Store {
   readonly leases: LeaseStore;
   /** The event bus that reaches every process using this database (see src/cluster/events.ts); it logs failing handlers. */
   createEventBus(log: Logger): EventBus;
+  /**
+   * Runs `fn` as one transaction: its reads and writes through `tx` see no concurrent transaction (SQLite: BEGIN
+   * IMMEDIATE; PostgreSQL: one advisory lock for every store transaction). Use only `tx` inside `fn` (the outer
+   * store waits for the transaction on SQLite), publish events after it returns, and keep `fn` short.
+   */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** Rate limits shared by every instance on this database (in memory where only one instance can run). */
   createRateLimiter(): RateLimiter;
   close(): Promise<void>;

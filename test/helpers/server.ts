@@ -1,4 +1,5 @@
-// Test harness: runs the real server as a child process on a real SQLite file and talks to it over HTTP and
+// Test harness: runs the real server as a child process on a real SQLite file (or, with
+// SWARMCORE_TEST_DATABASE_URL set, a real PostgreSQL database per data dir) and talks to it over HTTP and
 // WebSocket. Nothing is mocked.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -6,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { SUITE_ON_POSTGRES, databaseForDataDir, dropDataDirDatabase } from './postgres.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'src/cli.ts');
@@ -15,7 +17,7 @@ export interface StartOptions {
   dataDir?: string;
   /** Server settings for this run, as `--set Key=value`. */
   settings?: Record<string, string | number | boolean>;
-  /** Store everything in this PostgreSQL database instead of SQLite. */
+  /** Store everything in this PostgreSQL database (shared with other servers) instead of the run's engine. */
   databaseUrl?: string;
   /** Extra CLI arguments after `serve`. */
   args?: string[];
@@ -33,6 +35,8 @@ export class TestServer {
   output = '';
   /** Set when the server stores in PostgreSQL; the CLI then uses the same database. */
   databaseUrl: string | undefined;
+  /** Whether the test gave the database (shared by several servers, with the shared secret key). */
+  private sharedDatabase = false;
   private constructor(
     readonly url: string,
     readonly dataDir: string,
@@ -44,10 +48,11 @@ export class TestServer {
     const ownsDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'swarmcore-test-'));
     const args = ['--import', 'tsx', CLI, 'serve', '--data-dir', dataDir, '--port', '0', '--log-level', 'warn'];
-    if (options.databaseUrl) args.push('--database-url', options.databaseUrl);
+    const databaseUrl = options.databaseUrl ?? (SUITE_ON_POSTGRES ? await databaseForDataDir(dataDir) : undefined);
+    if (databaseUrl) args.push('--database-url', databaseUrl);
     for (const [k, v] of Object.entries(options.settings ?? {})) args.push('--set', `${k}=${String(v)}`);
     args.push(...(options.args ?? []));
-    const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...sharedKeyEnv(options.databaseUrl !== undefined), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${output}`)), 30_000);
@@ -68,7 +73,8 @@ export class TestServer {
     });
     const server = new TestServer(url, dataDir, proc, ownsDir);
     server.output = output;
-    server.databaseUrl = options.databaseUrl;
+    server.databaseUrl = databaseUrl;
+    server.sharedDatabase = options.databaseUrl !== undefined;
     proc.stdout!.on('data', (c: Buffer) => (server.output += c.toString()));
     proc.stderr!.on('data', (c: Buffer) => (server.output += c.toString()));
     return server;
@@ -118,7 +124,7 @@ export class TestServer {
 
   /** Runs the CLI against this server's data dir. */
   cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return runCli([...args, '--data-dir', this.dataDir, ...(this.databaseUrl ? ['--database-url', this.databaseUrl] : [])]);
+    return runCli([...args, '--data-dir', this.dataDir, ...(this.sharedDatabase && this.databaseUrl ? ['--database-url', this.databaseUrl] : [])]);
   }
 
   /** Stops gracefully (SIGTERM) or hard (SIGKILL); keeps the data dir. */
@@ -129,16 +135,26 @@ export class TestServer {
     await exited;
   }
 
-  /** Stops and removes the data dir when the test made it. */
+  /** Stops and removes the data dir (and its database) when the test made it. */
   async close(): Promise<void> {
     await this.stop();
-    if (this.ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+    if (!this.ownsDir) return;
+    rmSync(this.dataDir, { recursive: true, force: true });
+    await dropDataDirDatabase(this.dataDir);
   }
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+/** A secret key for servers that share one database across data dirs: they must all seal with the same key. */
+export const SHARED_SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
+const sharedKeyEnv = (shared: boolean): Record<string, string> => (shared && !process.env.SWARMCORE_SECRET_KEY ? { SWARMCORE_SECRET_KEY: SHARED_SECRET_KEY } : {});
+
+/** Runs the CLI; in a PostgreSQL run, `--data-dir` brings that data dir's database along. */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dirAt = args.indexOf('--data-dir');
+  const sharedDatabase = args.includes('--database-url');
+  const extra = SUITE_ON_POSTGRES && dirAt >= 0 && !sharedDatabase ? ['--database-url', await databaseForDataDir(args[dirAt + 1]!)] : [];
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args, ...extra], { cwd: ROOT, env: { ...process.env, ...sharedKeyEnv(sharedDatabase), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -1,48 +1,71 @@
-// SQLite store (better-sqlite3, WAL). synchronous=NORMAL: in WAL mode every commit is in the log before the
-// call returns, so an acknowledged write survives kill -9 of the server; only an OS crash or power loss can take
-// the last commits, which FULL would prevent at the price of an fsync per write.
-// better-sqlite3 is synchronous; each method is one short transaction, exposed through the async interface.
-import Database from 'better-sqlite3';
+// SQLite engine (better-sqlite3, WAL) for one machine. synchronous=NORMAL: in WAL mode every commit is in the
+// log before the call returns, so an acknowledged write survives kill -9 of the server; only an OS crash or
+// power loss can take the last commits, which FULL would prevent at the price of an fsync per write.
+// better-sqlite3 is synchronous; the one connection is shared, and an open transaction holds it until it ends
+// (other callers wait their turn), so `transaction(fn)` may await between its statements.
 import type { Logger } from 'pino';
-import { mkdirSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from '../rows.js';
-import type {
-  GenericDataStore,
-  KeyValueStore,
-  LeaseStore,
-  LoginTokenRecord,
-  LoginTokenStore,
-  PresetRecord,
-  PresetStore,
-  RoleRecord,
-  RoleStore,
-  SessionRecord,
-  SessionStore,
-  Store,
-  UserRecord,
-  UserStore,
-} from '../types.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
-import { MemoryRateLimiter, type RateLimiter } from '../../cluster/rate-limits.js';
-import { LocalEventBus, type ClusterEvent, type EventBus } from '../../cluster/events.js';
+import { MemoryRateLimiter } from '../../cluster/rate-limits.js';
+import { LocalEventBus, type ClusterEvent } from '../../cluster/events.js';
+import { DatabaseTimeoutError } from '../errors.js';
+import { OWNER_ONLY, restrictDataDir, restrictFiles } from '../files.js';
+import { MIGRATIONS, migrationSql } from '../migrations.js';
+import { json, nowSeconds, parseJson, type Row } from '../rows.js';
+import { loadSecretBox, type SecretBox } from '../secret-box.js';
+import { sessionKey } from '../session-key.js';
+import { SqlStore, prepareSecrets, type SqlDb } from '../sql.js';
+import type { Store } from '../types.js';
 
 type DB = Database.Database;
 
 export const SQLITE_FILE_NAME = 'swarmcore.db';
+/** How long a statement waits for another process's write lock before failing. */
+const BUSY_TIMEOUT_MS = 5000;
+
+export interface SqliteStoreOptions {
+  /** Seals secrets at rest; by default the key from SWARMCORE_SECRET_KEY or `<dataDir>/secret.key`. */
+  secretBox?: SecretBox;
+}
 
 /** Opens (creating if needed) the database in `dataDir` and brings its schema up to date. */
-export async function openSqliteStore(dataDir: string): Promise<Store> {
-  mkdirSync(dataDir, { recursive: true });
+export async function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {}): Promise<Store> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  restrictDataDir(dataDir);
   const file = path.join(dataDir, SQLITE_FILE_NAME);
+  // Created owner-only before SQLite opens it; SQLite gives the -wal and -shm files the same mode.
+  closeSync(openSync(file, 'a', OWNER_ONLY));
+  const box = options.secretBox ?? loadSecretBox(dataDir);
   const db = new Database(file);
-  cacheStatements(db);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
-  return new SqliteStore(db, file);
+  try {
+    cacheStatements(db);
+    // The busy timeout first: switching to WAL needs a lock that several processes starting at once contend for.
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.function('swarmcore_session_key', { deterministic: true }, (id: unknown) => sessionKey(String(id)));
+    migrate(db);
+    restrictFiles([file, `${file}-wal`, `${file}-shm`]);
+    const conn = new SqliteConnection(db);
+    await prepareSecrets(conn, box);
+    let bus: SqliteEventBus | undefined;
+    return new SqlStore(conn, {
+      location: file,
+      jsonText: (column, field) => `json_extract(${column}, '$.${field}')`,
+      createEventBus: (log) => (bus ??= new SqliteEventBus(conn, db, log)),
+      createRateLimiter: () => new MemoryRateLimiter(),
+      close: async () => {
+        bus?.stop();
+        await conn.idle();
+        if (db.open) db.close();
+      },
+    }, box);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
 }
 
 /** Every statement text is compiled once: preparing costs more than running most of these queries. */
@@ -59,60 +82,111 @@ function cacheStatements(db: DB): void {
   }) as DB['prepare'];
 }
 
+/**
+ * Reads the applied versions and applies the rest in one IMMEDIATE transaction, so processes starting together
+ * on a new data dir take turns: the second sees what the first applied instead of creating the tables again.
+ */
 function migrate(db: DB): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
-  for (const m of SQLITE_MIGRATIONS) {
-    if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      const sql = migrationSql(m, 'sqlite');
+      if (sql.trim() !== '') db.exec(sql);
       db.prepare('INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)').run(m.version, m.description, nowSeconds());
-    }).immediate();
+    }
+  }).immediate();
+}
+
+const bind = (params: readonly unknown[]): unknown[] => params.map((v) => (v === true ? 1 : v === false ? 0 : v === undefined ? null : v));
+
+/** Another process holding the write lock past the busy timeout is the SQLite form of a database not answering. */
+function bounded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new DatabaseTimeoutError(BUSY_TIMEOUT_MS / 1000);
+    throw err;
   }
 }
 
+function runAll(db: DB, sql: string, params: readonly unknown[]): Row[] {
+  return bounded(() => {
+    const statement = db.prepare(sql);
+    return statement.reader ? (statement.all(...bind(params)) as Row[]) : (statement.run(...bind(params)), []);
+  });
+}
 
-class SqliteStore implements Store {
+function runChanges(db: DB, sql: string, params: readonly unknown[]): number {
+  return bounded(() => {
+    const statement = db.prepare(sql);
+    if (statement.reader) return statement.all(...bind(params)).length;
+    return statement.run(...bind(params)).changes;
+  });
+}
+
+/** Statements inside an open transaction: straight onto the connection, which the transaction holds. */
+class SqliteTransaction implements SqlDb {
   readonly engine = 'sqlite' as const;
-  readonly users: UserStore;
-  readonly sessions: SessionStore;
-  readonly loginTokens: LoginTokenStore;
-  readonly presets: PresetStore;
-  readonly genericData: GenericDataStore;
-  readonly roles: RoleStore;
-  readonly settings: KeyValueStore;
-  readonly meta: KeyValueStore;
-  readonly leases: LeaseStore;
+  constructor(private readonly db: DB) {}
+  async all(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    return runAll(this.db, sql, params);
+  }
+  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    return runChanges(this.db, sql, params);
+  }
+  transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+}
 
-  constructor(
-    private readonly db: DB,
-    readonly location: string,
-  ) {
-    this.users = new SqliteUsers(db);
-    this.sessions = new SqliteSessions(db);
-    this.loginTokens = new SqliteLoginTokens(db);
-    this.presets = new SqlitePresets(db);
-    this.genericData = new SqliteGenericData(db);
-    this.roles = new SqliteRoles(db);
-    this.settings = new SqliteKeyValue(db, 'server_settings');
-    this.meta = new SqliteKeyValue(db, 'server_meta');
-    this.leases = new SqliteLeases(db);
+class SqliteConnection implements SqlDb {
+  readonly engine = 'sqlite' as const;
+  /** Settles when the open transaction ends; null while none is open. */
+  private held: Promise<void> | null = null;
+
+  constructor(private readonly db: DB) {}
+
+  /** Waits until no transaction holds the connection. */
+  async idle(): Promise<void> {
+    while (this.held) await this.held;
   }
 
-  private bus: SqliteEventBus | undefined;
-
-  createEventBus(log: Logger): EventBus {
-    this.bus ??= new SqliteEventBus(this.db, log);
-    return this.bus;
+  get busy(): boolean {
+    return this.held !== null;
   }
 
-  createRateLimiter(): RateLimiter {
-    return new MemoryRateLimiter();
+  // Each waits inline and then runs without yielding: between the check and the statement no transaction starts.
+  async all(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    while (this.held) await this.held;
+    return runAll(this.db, sql, params);
   }
 
-  async close(): Promise<void> {
-    this.bus?.stop();
-    if (this.db.open) this.db.close();
+  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    while (this.held) await this.held;
+    return runChanges(this.db, sql, params);
+  }
+
+  async transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
+    while (this.held) await this.held;
+    let release!: () => void;
+    this.held = new Promise((resolve) => (release = resolve));
+    try {
+      // IMMEDIATE takes the write lock now: no other process can change what this transaction reads.
+      bounded(() => this.db.exec('BEGIN IMMEDIATE'));
+      try {
+        const result = await fn(new SqliteTransaction(this.db));
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    } finally {
+      this.held = null;
+      release();
+    }
   }
 }
 
@@ -129,6 +203,7 @@ class SqliteEventBus extends LocalEventBus {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
+    private readonly conn: SqliteConnection,
     private readonly db: DB,
     log: Logger,
   ) {
@@ -144,6 +219,8 @@ class SqliteEventBus extends LocalEventBus {
   }
 
   override async publish(event: ClusterEvent): Promise<void> {
+    // Never inside someone's open transaction: its rollback would take the event along.
+    while (this.conn.busy) await this.conn.idle();
     if (this.db.open) {
       this.poll();
       const id = Number(this.db.prepare('INSERT INTO cluster_events (payload, created_at) VALUES (?, ?)').run(json(event), nowSeconds()).lastInsertRowid);
@@ -165,7 +242,7 @@ class SqliteEventBus extends LocalEventBus {
   }
 
   private poll(): void {
-    if (!this.db.open) return;
+    if (!this.db.open || this.conn.busy) return;
     const version = this.dataVersion();
     if (version === this.lastVersion) return;
     this.lastVersion = version;
@@ -181,299 +258,5 @@ class SqliteEventBus extends LocalEventBus {
 
   stop(): void {
     clearInterval(this.timer);
-  }
-}
-
-
-const USER_COLUMNS = userColumns((v) => (v ? 1 : 0));
-
-class SqliteUsers implements UserStore {
-  constructor(private readonly db: DB) {}
-
-  async get(id: string): Promise<UserRecord | null> {
-    const r = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
-    return r ? userFromRow(r) : null;
-  }
-
-  async create(u: UserRecord): Promise<boolean> {
-    const res = this.db
-      .prepare('INSERT INTO users (id, password_hash, password_set_by_admin, roles, settings, param_edits, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
-      .run(u.id, u.passwordHash, u.passwordSetByAdmin ? 1 : 0, json(u.roles), json(u.settings), u.paramEdits, u.createdAt);
-    return res.changes === 1;
-  }
-
-  async update(id: string, patch: Partial<Omit<UserRecord, 'id' | 'createdAt'>>): Promise<boolean> {
-    const sets: string[] = [];
-    const values: unknown[] = [];
-    for (const [field, value] of Object.entries(patch)) {
-      const col = USER_COLUMNS[field];
-      if (!col || value === undefined) continue;
-      sets.push(`${col[0]} = ?`);
-      values.push(col[1](value as never));
-    }
-    if (sets.length === 0) return (await this.get(id)) !== null;
-    const res = this.db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
-    return res.changes === 1;
-  }
-
-  async updateSettings(id: string, change: (current: Record<string, unknown>) => Record<string, unknown>): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        const r = this.db.prepare('SELECT settings FROM users WHERE id = ?').get(id) as Row | undefined;
-        if (!r) return false;
-        const next = change(parseJson<Record<string, unknown>>(r.settings, {}));
-        this.db.prepare('UPDATE users SET settings = ? WHERE id = ?').run(json(next), id);
-        return true;
-      })
-      .immediate();
-  }
-
-  async delete(id: string): Promise<boolean> {
-    // Sessions, tokens, presets and generic data go with it (ON DELETE CASCADE).
-    return this.db.prepare('DELETE FROM users WHERE id = ?').run(id).changes === 1;
-  }
-
-  async listIds(): Promise<string[]> {
-    return (this.db.prepare('SELECT id FROM users ORDER BY id').all() as Row[]).map((r) => String(r.id));
-  }
-}
-
-
-
-class SqliteSessions implements SessionStore {
-  constructor(private readonly db: DB) {}
-
-  async insert(s: SessionRecord): Promise<void> {
-    this.db
-      .prepare('INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(s.id, s.userId, s.originAddress, s.originToken, s.impersonatedBy, s.createdAt, s.lastActive);
-  }
-
-  async get(id: string): Promise<SessionRecord | null> {
-    const r = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
-    return r ? sessionFromRow(r) : null;
-  }
-
-  async touch(id: string, lastActive: number): Promise<void> {
-    this.db.prepare('UPDATE sessions SET last_active = ? WHERE id = ? AND last_active < ?').run(lastActive, id, lastActive);
-  }
-
-  async delete(list: readonly string[]): Promise<void> {
-    const del = this.db.prepare('DELETE FROM sessions WHERE id = ?');
-    this.db.transaction(() => list.forEach((id) => del.run(id)))();
-  }
-
-  async deleteByUser(userId: string, keep: readonly string[] = []): Promise<string[]> {
-    return ids(this.db.prepare('DELETE FROM sessions WHERE user_id = ? AND id NOT IN (SELECT value FROM json_each(?)) RETURNING id').all(userId, json(keep)));
-  }
-
-  async deleteIdle(cutoff: number): Promise<string[]> {
-    return ids(this.db.prepare('DELETE FROM sessions WHERE last_active < ? RETURNING id').all(cutoff));
-  }
-
-  async listIdsByUser(userId: string): Promise<string[]> {
-    return ids(this.db.prepare('SELECT id FROM sessions WHERE user_id = ?').all(userId));
-  }
-
-  async deleteByImpersonator(impersonator: string): Promise<string[]> {
-    return ids(this.db.prepare('DELETE FROM sessions WHERE impersonated_by = ? RETURNING id').all(impersonator));
-  }
-
-  async listImpersonators(): Promise<string[]> {
-    const sql = 'SELECT impersonated_by AS id FROM sessions WHERE impersonated_by IS NOT NULL UNION SELECT impersonated_by FROM login_tokens WHERE impersonated_by IS NOT NULL';
-    return ids(this.db.prepare(sql).all());
-  }
-}
-
-
-class SqliteLoginTokens implements LoginTokenStore {
-  constructor(private readonly db: DB) {}
-
-  async insert(t: LoginTokenRecord): Promise<boolean> {
-    // Refused when the user no longer exists (the foreign key fails): the caller answers "could not create".
-    const userExists = this.db.prepare('SELECT 1 FROM users WHERE id = ?').get(t.userId) !== undefined;
-    if (!userExists) return false;
-    this.db
-      .prepare('INSERT INTO login_tokens (id, user_id, validation_hash, origin_address, user_agent, impersonated_by, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(t.id, t.userId, t.validationHash, t.originAddress, t.userAgent, t.impersonatedBy, t.createdAt, t.lastActive);
-    return true;
-  }
-
-  async get(id: string): Promise<LoginTokenRecord | null> {
-    const r = this.db.prepare('SELECT * FROM login_tokens WHERE id = ?').get(id) as Row | undefined;
-    return r ? tokenFromRow(r) : null;
-  }
-
-  async listByUser(userId: string): Promise<LoginTokenRecord[]> {
-    return (this.db.prepare('SELECT * FROM login_tokens WHERE user_id = ? ORDER BY seq').all(userId) as Row[]).map(tokenFromRow);
-  }
-
-  async touch(id: string, lastActive: number): Promise<void> {
-    this.db.prepare('UPDATE login_tokens SET last_active = ? WHERE id = ? AND last_active < ?').run(lastActive, id, lastActive);
-  }
-
-  async delete(userId: string, id: string): Promise<{ deleted: boolean; sessionIds: string[] }> {
-    return this.db
-      .transaction(() => {
-        const deleted = this.db.prepare('DELETE FROM login_tokens WHERE id = ? AND user_id = ?').run(id, userId).changes === 1;
-        const sessionIds = deleted ? ids(this.db.prepare('DELETE FROM sessions WHERE origin_token = ? RETURNING id').all(id)) : [];
-        return { deleted, sessionIds };
-      })
-      .immediate();
-  }
-
-  async deleteByUser(userId: string, keep: string | null): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
-    return this.db
-      .transaction(() => {
-        const tokenIds = ids(this.db.prepare('DELETE FROM login_tokens WHERE user_id = ? AND id IS NOT ? RETURNING id').all(userId, keep));
-        const delSessions = this.db.prepare('DELETE FROM sessions WHERE origin_token = ? RETURNING id');
-        const sessionIds = tokenIds.flatMap((t) => ids(delSessions.all(t)));
-        return { tokenIds, sessionIds };
-      })
-      .immediate();
-  }
-
-  /** Deletes the tokens matching `where` and the sessions they created, in one transaction. */
-  private deleteWithSessions(where: string, value: unknown): { tokenIds: string[]; sessionIds: string[] } {
-    return this.db
-      .transaction(() => {
-        const tokenIds = ids(this.db.prepare(`DELETE FROM login_tokens WHERE ${where} RETURNING id`).all(value));
-        const delSessions = this.db.prepare('DELETE FROM sessions WHERE origin_token = ? RETURNING id');
-        const sessionIds = tokenIds.flatMap((t) => ids(delSessions.all(t)));
-        return { tokenIds, sessionIds };
-      })
-      .immediate();
-  }
-
-  async deleteIdle(cutoff: number): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
-    return this.deleteWithSessions('last_active < ?', cutoff);
-  }
-
-  async deleteByImpersonator(impersonator: string): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
-    return this.deleteWithSessions('impersonated_by = ?', impersonator);
-  }
-}
-
-
-class SqlitePresets implements PresetStore {
-  constructor(private readonly db: DB) {}
-
-  async list(userId: string): Promise<PresetRecord[]> {
-    return (this.db.prepare('SELECT * FROM presets WHERE user_id = ? ORDER BY seq').all(userId) as Row[]).map(presetFromRow);
-  }
-
-  async get(userId: string, key: string): Promise<PresetRecord | null> {
-    const r = this.db.prepare('SELECT * FROM presets WHERE user_id = ? AND key = ?').get(userId, key) as Row | undefined;
-    return r ? presetFromRow(r) : null;
-  }
-
-  private insertSync(userId: string, p: PresetRecord): boolean {
-    const res = this.db
-      .prepare(
-        'INSERT INTO presets (user_id, key, title, author, description, preview_image, is_starred, param_map) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING',
-      )
-      .run(userId, p.key, p.title, p.author, p.description, p.previewImage, p.isStarred ? 1 : 0, json(p.paramMap));
-    return res.changes === 1;
-  }
-
-  async insert(userId: string, p: PresetRecord): Promise<boolean> {
-    return this.insertSync(userId, p);
-  }
-
-  async replace(userId: string, oldKey: string, p: PresetRecord): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        if (oldKey === p.key) {
-          const res = this.db
-            .prepare('UPDATE presets SET title = ?, author = ?, description = ?, preview_image = ?, is_starred = ?, param_map = ? WHERE user_id = ? AND key = ?')
-            .run(p.title, p.author, p.description, p.previewImage, p.isStarred ? 1 : 0, json(p.paramMap), userId, oldKey);
-          return res.changes === 1;
-        }
-        if (this.db.prepare('SELECT 1 FROM presets WHERE user_id = ? AND key = ?').get(userId, p.key) !== undefined) return false;
-        if (this.db.prepare('DELETE FROM presets WHERE user_id = ? AND key = ?').run(userId, oldKey).changes !== 1) return false;
-        return this.insertSync(userId, p);
-      })
-      .immediate();
-  }
-
-  async delete(userId: string, key: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM presets WHERE user_id = ? AND key = ?').run(userId, key).changes === 1;
-  }
-}
-
-class SqliteGenericData implements GenericDataStore {
-  constructor(private readonly db: DB) {}
-
-  async get(userId: string, dataname: string, name: string): Promise<string | null> {
-    const r = this.db.prepare('SELECT data FROM generic_data WHERE user_id = ? AND dataname = ? AND name = ?').get(userId, dataname, name) as Row | undefined;
-    return r ? String(r.data) : null;
-  }
-
-  async set(userId: string, dataname: string, name: string, data: string): Promise<void> {
-    this.db
-      .prepare('INSERT INTO generic_data (user_id, dataname, name, data) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, dataname, name) DO UPDATE SET data = excluded.data')
-      .run(userId, dataname, name, data);
-  }
-
-  async delete(userId: string, dataname: string, name: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM generic_data WHERE user_id = ? AND dataname = ? AND name = ?').run(userId, dataname, name).changes === 1;
-  }
-}
-
-class SqliteRoles implements RoleStore {
-  constructor(private readonly db: DB) {}
-
-  async list(): Promise<RoleRecord[]> {
-    return (this.db.prepare('SELECT data FROM roles ORDER BY rowid').all() as Row[]).map((r) => parseJson<RoleRecord>(r.data, null as never));
-  }
-
-  async put(role: RoleRecord): Promise<void> {
-    this.db.prepare('INSERT INTO roles (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data').run(role.id, json(role));
-  }
-
-  async delete(id: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM roles WHERE id = ?').run(id).changes === 1;
-  }
-}
-
-class SqliteKeyValue implements KeyValueStore {
-  constructor(
-    private readonly db: DB,
-    private readonly table: 'server_settings' | 'server_meta',
-  ) {}
-
-  async all(): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = {};
-    for (const r of this.db.prepare(`SELECT key, value FROM ${this.table} ORDER BY key`).all() as Row[]) out[String(r.key)] = parseJson<unknown>(r.value, null);
-    return out;
-  }
-
-  async get(key: string): Promise<unknown> {
-    const r = this.db.prepare(`SELECT value FROM ${this.table} WHERE key = ?`).get(key) as Row | undefined;
-    return r ? parseJson<unknown>(r.value, null) : undefined;
-  }
-
-  async set(key: string, value: unknown): Promise<void> {
-    if (value === undefined) this.db.prepare(`DELETE FROM ${this.table} WHERE key = ?`).run(key);
-    else this.db.prepare(`INSERT INTO ${this.table} (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, json(value));
-  }
-}
-
-class SqliteLeases implements LeaseStore {
-  constructor(private readonly db: DB) {}
-
-  async acquire(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
-    const now = nowSeconds();
-    const res = this.db
-      .prepare(
-        `INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value
-         WHERE json_extract(server_meta.value, '$.owner') = ? OR json_extract(server_meta.value, '$.expires') < ?`,
-      )
-      .run(`lease:${name}`, json({ owner, expires: now + ttlSeconds }), owner, now);
-    return res.changes === 1;
-  }
-
-  async release(name: string, owner: string): Promise<void> {
-    this.db.prepare("DELETE FROM server_meta WHERE key = ? AND json_extract(value, '$.owner') = ?").run(`lease:${name}`, owner);
   }
 }
