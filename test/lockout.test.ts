@@ -1,9 +1,15 @@
 // An administrator locks a thief out at once: a password set from outside the account, a deleted account, or
 // an impersonator who loses manage_users ends the affected sessions and login tokens on every instance.
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Core } from '../src/core.js';
+import { newRole } from '../src/accounts/roles.js';
 import { createTestDatabase, postgresAvailable, ADMIN_URL } from './helpers/postgres.js';
-import { TestServer, eventually, needsService, prehash } from './helpers/server.js';
+import { TestServer, eventually, needsService, prehash, runCli } from './helpers/server.js';
 
 const NO_PG = `PostgreSQL is not reachable at ${new URL(ADMIN_URL).host}`;
 const ACCOUNTS = { 'UserAuthorization.AuthorizationRequired': true, 'UserAuthorization.AllowLocalhostBypass': false };
@@ -18,7 +24,9 @@ before(async () => {
   available = await postgresAvailable();
   if (!available) return;
   db = await createTestDatabase();
-  [a, b] = await Promise.all([TestServer.start({ databaseUrl: db.url, settings: ACCOUNTS }), TestServer.start({ databaseUrl: db.url, settings: ACCOUNTS })]);
+  // Logins come "through a proxy" from different addresses, so the shared per-address login limit stays out of the way.
+  const settings = { ...ACCOUNTS, 'Network.TrustedProxies': '127.0.0.1' };
+  [a, b] = await Promise.all([TestServer.start({ databaseUrl: db.url, settings }), TestServer.start({ databaseUrl: db.url, settings })]);
 });
 after(async () => {
   await a?.close();
@@ -31,9 +39,11 @@ async function addUser(name: string, password: string, role = 'user'): Promise<v
   assert.equal(r.code, 0, r.stderr);
 }
 
+let logins = 0;
+
 /** Logs in on one instance; returns the raw login token. */
 async function login(server: TestServer, name: string, password: string): Promise<string> {
-  const res = await server.api('Login', { username: name, password: await prehash(name, password) });
+  const res = await server.api('Login', { username: name, password: await prehash(name, password) }, { 'X-Forwarded-For': `198.51.100.${++logins}` });
   assert.deepEqual(res.body, { success: 'true' });
   return /swarm_token=([^;]*)/.exec(res.headers.get('set-cookie')!)![1]!;
 }
@@ -96,4 +106,104 @@ describe('several instances on one PostgreSQL database', () => {
     await assertEndedEverywhere(sid, 'the deleted user’s session');
     await assertTokenDead(token, 'the deleted user’s token');
   });
+
+  test('sessions opened by impersonation, and login tokens made inside them, end on every instance when the impersonator loses manage_users', async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    await addUser('boss', 'boss-password', 'owner');
+    await addUser('impersonated', 'impersonated-password');
+    const bossToken = await login(a!, 'boss', 'boss-password');
+    const opened = await a!.api('GetNewSession', { impersonateUser: 'impersonated' }, { 'X-Swarm-Token': bossToken });
+    assert.equal(opened.body.user_id, 'impersonated');
+    const impersonatedSid = opened.body.session_id as string;
+    const insideToken = (await b!.call('CreateAuthToken', impersonatedSid, { reason: 'made while impersonating' })).body.token as string;
+    const fromInsideToken = await sessionFrom(b!, insideToken);
+    const bossSid = await sessionFrom(b!, bossToken);
+    const ownSid = await sessionFrom(a!, await login(b!, 'impersonated', 'impersonated-password'));
+    for (const sid of [impersonatedSid, fromInsideToken, bossSid, ownSid]) await assertLive(sid);
+
+    const r = await a!.cli(['user', 'set-role', 'boss', 'user']);
+    assert.deepEqual([r.code, r.stdout], [0, "Role of 'boss' is now 'user'.\n"]);
+
+    await assertEndedEverywhere(impersonatedSid, 'the impersonated session');
+    await assertEndedEverywhere(fromInsideToken, 'the session from the token made while impersonating');
+    await assertTokenDead(insideToken, 'the token made while impersonating');
+    // Only what rested on the right to impersonate ends: both users' own logins go on.
+    await assertLive(bossSid);
+    await assertLive(ownSid);
+    assert.deepEqual((await b!.api('GetNewSession', { impersonateUser: 'impersonated' }, { 'X-Swarm-Token': bossToken })).body, {
+      error: 'You do not have permission to impersonate other users.',
+      error_id: 'bad_impersonate',
+    });
+  });
+
+  test('sessions opened by impersonation end on every instance when the impersonator is deleted', async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    await addUser('former_boss', 'former-password', 'owner');
+    await addUser('impersonated_two', 'impersonated-password');
+    const bossToken = await login(b!, 'former_boss', 'former-password');
+    const impersonatedSid = await sessionFrom(b!, bossToken, { impersonateUser: 'impersonated_two' });
+    const insideToken = (await a!.call('CreateAuthToken', impersonatedSid, { reason: 'made while impersonating' })).body.token as string;
+    await assertLive(impersonatedSid);
+    assert.equal((await a!.cli(['user', 'delete', 'former_boss'])).code, 0);
+    await assertEndedEverywhere(impersonatedSid, 'the session opened by a deleted impersonator');
+    await assertTokenDead(insideToken, 'the token made while a deleted user impersonated');
+  });
+});
+
+test('a session opened by impersonation is refused at its next use once its impersonator lost manage_users, though no event said so', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-lockout-'));
+  const cli = (...args: string[]) => runCli([...args, '--data-dir', dir]);
+  try {
+    assert.equal((await cli('user', 'add', 'chief', '--password', 'chief-password', '--role', 'owner')).code, 0);
+    assert.equal((await cli('user', 'add', 'worker', '--password', 'worker-password')).code, 0);
+    let server = await TestServer.start({ dataDir: dir, settings: ACCOUNTS });
+    const chiefToken = await login(server, 'chief', 'chief-password');
+    const sid = await sessionFrom(server, chiefToken, { impersonateUser: 'worker' });
+    const insideToken = (await server.call('CreateAuthToken', sid, { reason: 'inside' })).body.token as string;
+    await server.stop();
+    // The role changes behind every server's back: no event, no instance to end anything.
+    const db = new Database(path.join(dir, 'swarmcore.db'));
+    db.prepare("UPDATE users SET roles = '[\"user\"]' WHERE id = 'chief'").run();
+    db.close();
+    server = await TestServer.start({ dataDir: dir, settings: ACCOUNTS });
+    try {
+      assert.deepEqual((await server.call('GetCurrentStatus', sid)).body, ENDED);
+      assert.deepEqual((await server.api('GetNewSession', {}, { 'X-Swarm-Token': insideToken })).body, { error: 'You are not logged in, or your login has expired.' });
+      await sessionFrom(server, chiefToken);
+    } finally {
+      await server.stop();
+    }
+    const left = new Database(path.join(dir, 'swarmcore.db'), { readonly: true });
+    const counts = left.prepare("SELECT (SELECT COUNT(*) FROM sessions WHERE impersonated_by = 'chief') AS sessions, (SELECT COUNT(*) FROM login_tokens WHERE impersonated_by = 'chief') AS tokens").get();
+    left.close();
+    assert.deepEqual(counts, { sessions: 0, tokens: 0 }, 'refused at use, they are deleted too');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('taking manage_users away from a role ends the sessions and login tokens its members opened by impersonation', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-lockout-role-'));
+  const core = await Core.open({ dataDir: dir });
+  try {
+    const { roles, users, sessions, loginTokens } = core.services;
+    await roles.put({ ...newRole('keyholder', 'Keyholder', 'May impersonate.', false), permissions: ['manage_users'] });
+    await users.register('keeper', '', ['keyholder'], true);
+    await users.register('kept', '', ['user'], true);
+    assert.equal(await users.mayImpersonate('keeper'), true);
+    const impersonated = await sessions.create('kept', 'test', null, 'keeper');
+    const token = (await loginTokens.create('kept', 'test', 'inside', 'keeper'))!;
+    const fromToken = await sessions.create('kept', 'test', token.record.id, 'keeper');
+    const own = await sessions.create('kept', 'test', null);
+
+    await roles.put({ ...(await roles.get('keyholder'))!, permissions: ['edit_user_settings'] });
+
+    assert.equal(await sessions.get(impersonated.id), null);
+    assert.equal(await sessions.get(fromToken.id), null);
+    assert.equal(await loginTokens.validate(token.raw), null);
+    assert.equal((await sessions.get(own.id))?.id, own.id, "the user's own session stays");
+  } finally {
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -43,17 +43,29 @@ async function storeContract(store: Store): Promise<void> {
   assert.equal(await store.presets.replace('contract', 'zzz', preset('E')), false);
 
   // Login tokens: deleting one ends exactly its sessions; deleting all but one keeps that one's.
-  const token = (id: string) => ({ id, userId: 'contract', validationHash: 'sha256:x', originAddress: 'here', userAgent: 'ua', createdAt: now(), lastActive: now() });
+  const token = (id: string) => ({ id, userId: 'contract', validationHash: 'sha256:x', originAddress: 'here', userAgent: 'ua', impersonatedBy: null, createdAt: now(), lastActive: now() });
   assert.equal(await store.loginTokens.insert(token('t1')), true);
   assert.equal(await store.loginTokens.insert(token('t2')), true);
   assert.equal(await store.loginTokens.insert({ ...token('t3'), userId: 'ghost' }), false, 'no token for a user that does not exist');
-  const session = (id: string, originToken: string | null) => ({ id, userId: 'contract', originAddress: 'here', originToken, createdAt: now(), lastActive: now() });
+  const session = (id: string, originToken: string | null) => ({ id, userId: 'contract', originAddress: 'here', originToken, impersonatedBy: null, createdAt: now(), lastActive: now() });
   for (const [id, t] of [['s1', 't1'], ['s2', 't1'], ['s3', 't2'], ['s4', null]] as const) await store.sessions.insert(session(id, t));
   assert.deepEqual(await store.loginTokens.delete('someone-else', 't1'), { deleted: false, sessionIds: [] });
   const del = await store.loginTokens.delete('contract', 't1');
   assert.deepEqual({ deleted: del.deleted, sessionIds: del.sessionIds.sort() }, { deleted: true, sessionIds: ['s1', 's2'] });
   assert.deepEqual((await store.sessions.deleteByUser('contract', ['s3'])).sort(), ['s4']);
   assert.deepEqual((await store.loginTokens.listByUser('contract')).map((t) => t.id), ['t2']);
+
+  // Impersonation: the impersonator's sessions, and the tokens made inside them with their sessions, go together.
+  assert.equal(await store.loginTokens.insert({ ...token('t4'), impersonatedBy: 'boss' }), true);
+  await store.sessions.insert({ ...session('s5', null), impersonatedBy: 'boss' });
+  await store.sessions.insert(session('s6', 't4'));
+  assert.equal((await store.sessions.get('s5'))?.impersonatedBy, 'boss');
+  assert.equal((await store.loginTokens.get('t4'))?.impersonatedBy, 'boss');
+  assert.equal((await store.loginTokens.get('t2'))?.impersonatedBy, null);
+  assert.deepEqual(await store.sessions.listImpersonators(), ['boss']);
+  assert.deepEqual(await store.sessions.deleteByImpersonator('boss'), ['s5']);
+  assert.deepEqual(await store.loginTokens.deleteByImpersonator('boss'), { tokenIds: ['t4'], sessionIds: ['s6'] });
+  assert.deepEqual(await store.sessions.listImpersonators(), []);
 
   // Deleting the user takes everything it owns.
   await store.genericData.set('contract', 'starred_models', 'full', '{}');

@@ -14,6 +14,8 @@ const hashValidation = (validation: string): string => `sha256:${createHash('sha
 export interface ValidLogin {
   userId: string;
   tokenId: string;
+  /** Set when the token was made inside a session opened by impersonation: that impersonator. */
+  impersonatedBy: string | null;
 }
 
 /** Splits a raw token into its parts, or null when it cannot be one. */
@@ -34,12 +36,15 @@ export class LoginTokenService {
     private readonly settings: ServerSettings,
   ) {}
 
-  /** Creates a token for the user; null when the user no longer exists. Returns the raw token, shown once. */
-  async create(userId: string, originAddress: string, userAgent: string): Promise<{ raw: string; record: LoginTokenRecord } | null> {
+  /**
+   * Creates a token for the user; null when the user no longer exists. Returns the raw token, shown once.
+   * `impersonatedBy` is the impersonator of the session it was made in, if any: the token ends with their right.
+   */
+  async create(userId: string, originAddress: string, userAgent: string, impersonatedBy: string | null = null): Promise<{ raw: string; record: LoginTokenRecord } | null> {
     const id = randomBytes(16).toString('hex');
     const validation = randomBytes(16).toString('hex');
     const now = nowSeconds();
-    const record: LoginTokenRecord = { id, userId, validationHash: hashValidation(validation), originAddress, userAgent, createdAt: now, lastActive: now };
+    const record: LoginTokenRecord = { id, userId, validationHash: hashValidation(validation), originAddress, userAgent, impersonatedBy, createdAt: now, lastActive: now };
     if (!(await this.store.loginTokens.insert(record))) return null;
     return { raw: `${Buffer.from(userId, 'utf8').toString('hex')}.${id}.${validation}`, record };
   }
@@ -59,7 +64,7 @@ export class LoginTokenService {
       return null;
     }
     if (now - record.lastActive >= LAST_USE_REFRESH_SECONDS) await this.store.loginTokens.touch(record.id, now);
-    return { userId: record.userId, tokenId: record.id };
+    return { userId: record.userId, tokenId: record.id, impersonatedBy: record.impersonatedBy };
   }
 
   /** Whether a token still exists and is not idle-expired (used when sessions are reloaded). */

@@ -31,6 +31,7 @@ export function newRole(id: string, name: string, description: string, isAutoGen
 
 export class RoleService {
   private cache: Map<string, RoleRecord> | null = null;
+  private readonly changeListeners: Array<() => Promise<unknown>> = [];
 
   constructor(
     private readonly store: Store,
@@ -86,10 +87,16 @@ export class RoleService {
     return (await this.all()).get(id);
   }
 
+  /** Runs after every role edit made through this service (not after edits other instances report). */
+  onChange(listener: () => Promise<unknown>): void {
+    this.changeListeners.push(listener);
+  }
+
   async put(role: RoleRecord): Promise<void> {
     await this.store.roles.put(role);
     this.cache = null;
     await this.events.publish({ type: 'roles.changed' });
+    for (const listener of this.changeListeners) await listener();
   }
 
   /** The union of the permissions of the roles named (unknown role ids are ignored), canonically sorted. */

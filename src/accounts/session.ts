@@ -7,6 +7,8 @@ export class Session {
   readonly userId: string;
   readonly originAddress: string;
   readonly originToken: string | null;
+  /** The user who opened it by impersonation; it ends when they lose manage_users. */
+  readonly impersonatedBy: string | null;
   readonly createdAt: number;
   /** Unix seconds of the last call on this session. */
   lastUsed: number;
@@ -18,6 +20,7 @@ export class Session {
     this.userId = record.userId;
     this.originAddress = record.originAddress;
     this.originToken = record.originToken;
+    this.impersonatedBy = record.impersonatedBy;
     this.createdAt = record.createdAt;
     this.lastUsed = record.lastActive;
     this.persistedLastActive = record.lastActive;

@@ -49,9 +49,10 @@ export class SessionService {
     this.watchers.push(watcher);
   }
 
-  async create(userId: string, originAddress: string, originToken: string | null): Promise<Session> {
+  /** `impersonatedBy`: the user who opened it by impersonation; it ends when they lose manage_users. */
+  async create(userId: string, originAddress: string, originToken: string | null, impersonatedBy: string | null = null): Promise<Session> {
     const now = nowSeconds();
-    const record = { id: newSessionId(), userId, originAddress, originToken, createdAt: now, lastActive: now };
+    const record = { id: newSessionId(), userId, originAddress, originToken, impersonatedBy, createdAt: now, lastActive: now };
     await this.store.sessions.insert(record);
     const session = new Session(record);
     this.live.set(session.id, session);
@@ -105,10 +106,32 @@ export class SessionService {
     await this.events.publish({ type: 'sessions.ended', sessionIds: [...ids] });
   }
 
+  /**
+   * Ends, on every instance, the sessions this user opened by impersonation and the login tokens made inside
+   * them (with the sessions those tokens opened). Returns how many sessions ended.
+   */
+  async endImpersonationsBy(impersonator: string): Promise<number> {
+    const direct = await this.store.sessions.deleteByImpersonator(impersonator);
+    const { sessionIds: viaTokens } = await this.store.loginTokens.deleteByImpersonator(impersonator);
+    const ids = [...direct, ...viaTokens];
+    if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
+    return ids.length;
+  }
+
+  /** Users who opened sessions or login tokens by impersonation that still exist. */
+  impersonators(): Promise<string[]> {
+    return this.store.sessions.listImpersonators();
+  }
+
   /** Ends every session of a user except the listed ones. */
   async endUserSessions(userId: string, keep: readonly string[] = []): Promise<void> {
     const ids = await this.store.sessions.deleteByUser(userId, keep);
     if (ids.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ids });
+  }
+
+  /** Whether the session still exists in the store (this instance's cache may not have heard yet that it ended). */
+  async isStored(id: string): Promise<boolean> {
+    return (await this.store.sessions.get(id)) !== null;
   }
 
   /** The ids of all sessions of a user, on every instance. */

@@ -2,10 +2,11 @@
 // whenever any instance reports a change to that user or to the roles.
 import type { EventBus } from '../cluster/events.js';
 import { parseJson } from '../store/rows.js';
-import type { Store, UserRecord } from '../store/types.js';
+import type { LoginTokenRecord, Store, UserRecord } from '../store/types.js';
 import type { LoginTokenService } from './login-tokens.js';
 import { hashPassword } from './passwords.js';
 import type { RoleService } from './roles.js';
+import type { Session } from './session.js';
 import type { SessionService } from './sessions.js';
 
 /** The user everyone is when accounts are off, and direct local connections under the localhost bypass. */
@@ -21,6 +22,8 @@ export interface UserAccess {
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 /** The generic-data name the reference keeps starred models under. */
 const STARRED_MODELS = 'starred_models';
+/** The permission that lets a user open sessions as someone else. */
+const IMPERSONATE = 'manage_users';
 
 export class UserService {
   private readonly access = new Map<string, Promise<UserAccess | null>>();
@@ -36,6 +39,8 @@ export class UserService {
       if (e.type === 'user.changed') this.access.delete(e.userId);
       else if (e.type === 'roles.changed' || e.type === 'resync') this.access.clear();
     });
+    // A role edited here may have taken manage_users from someone (other instances learn through the events).
+    roles.onChange(() => this.endLapsedImpersonations());
   }
 
   get(id: string): Promise<UserRecord | null> {
@@ -53,6 +58,23 @@ export class UserService {
       entry.then((found) => (found ? undefined : forget()), forget);
     }
     return entry;
+  }
+
+  /** Whether the user may impersonate others: what sessions and tokens opened by impersonation depend on. */
+  async mayImpersonate(userId: string): Promise<boolean> {
+    return (await this.getAccess(userId))?.has(IMPERSONATE) === true;
+  }
+
+  /**
+   * Ends, on every instance, the sessions and login tokens opened by impersonation whose impersonator no longer
+   * holds manage_users or no longer exists. Checks only `among` when given, else every impersonator on record.
+   */
+  async endLapsedImpersonations(among?: readonly string[]): Promise<number> {
+    let ended = 0;
+    for (const impersonator of among ?? (await this.sessions.impersonators())) {
+      if (!(await this.mayImpersonate(impersonator))) ended += await this.sessions.endImpersonationsBy(impersonator);
+    }
+    return ended;
   }
 
   private async loadAccess(userId: string): Promise<UserAccess | null> {
@@ -110,6 +132,18 @@ export class UserService {
     return true;
   }
 
+  /**
+   * Creates a login token from inside a session (CreateAuthToken). The token carries the session's impersonator,
+   * and is withdrawn when the session was ended meanwhile (a password reset, say, whose event has not reached
+   * this instance yet): ending a session's logins can never leave a token made from it behind.
+   */
+  async createLoginToken(session: Session, originAddress: string, reason: string): Promise<{ raw: string; record: LoginTokenRecord } | null> {
+    const token = await this.tokens.create(session.userId, originAddress, reason, session.impersonatedBy);
+    if (!token || (await this.sessions.isStored(session.id))) return token;
+    await this.tokens.revoke(session.userId, token.record.id);
+    return null;
+  }
+
   /** Replaces a reference-format hash after a successful login, keeping who set the password. */
   async upgradePasswordHash(user: UserRecord, clientPassword: string): Promise<void> {
     await this.storePasswordHash(user.id, await hashPassword(clientPassword), user.passwordSetByAdmin);
@@ -144,19 +178,26 @@ export class UserService {
     return this.store.genericData.set(id, STARRED_MODELS, 'full', JSON.stringify(starred));
   }
 
+  /** Replaces the user's roles; what they opened by impersonation ends if they lose manage_users. */
   async setRoles(id: string, roles: readonly string[]): Promise<boolean> {
     const ok = await this.store.users.update(id, { roles: [...roles] });
-    if (ok) await this.changed(id);
-    return ok;
+    if (!ok) return false;
+    await this.changed(id);
+    await this.endLapsedImpersonations([id]);
+    return true;
   }
 
-  /** Deletes a user with its sessions, tokens, presets and data, and ends its live sessions everywhere. */
+  /**
+   * Deletes a user with its sessions, tokens, presets and data, and ends its live sessions everywhere, with
+   * the sessions and tokens it opened by impersonating others.
+   */
   async delete(id: string): Promise<boolean> {
     const sessionIds = await this.store.sessions.listIdsByUser(id);
     const ok = await this.store.users.delete(id);
     if (!ok) return false;
     await this.events.publish({ type: 'sessions.ended', sessionIds });
     await this.events.publish({ type: 'user.changed', userId: id, deleted: true });
+    await this.sessions.endImpersonationsBy(id);
     return true;
   }
 

@@ -74,7 +74,9 @@ export async function dispatch(host: ApiHost, d: DispatchInput): Promise<Dispatc
     if (session) {
       s.sessions.touch(session);
       const access = await s.users.getAccess(session.userId);
-      if (!access) {
+      // A session opened by impersonation stands only while its impersonator may impersonate: checked here on
+      // every call (cached), so a missed event cannot keep it alive.
+      if (!access || (session.impersonatedBy !== null && !(await s.users.mayImpersonate(session.impersonatedBy)))) {
         await s.sessions.end([session.id]);
         throw apiError('invalid_session_id');
       }

@@ -51,17 +51,19 @@ export const getNewSession = defineRoute({
     const who = await resolveRequestUser(ctx, ctx.request);
     if (!who) throw softError('You are not logged in, or your login has expired.');
     let userId = who.userId;
+    // The session depends on whoever impersonated: this caller, or the one inside whose session the token was made.
+    let impersonatedBy = who.impersonatedBy;
     if (impersonateUser !== null && impersonateUser.trim() !== '') {
-      const access = await users.getAccess(who.userId);
-      if (!access?.has('manage_users')) throw apiError('bad_impersonate', 'You do not have permission to impersonate other users.');
+      if (!(await users.mayImpersonate(who.userId))) throw apiError('bad_impersonate', 'You do not have permission to impersonate other users.');
       const target = await users.get(cleanUserId(impersonateUser));
       if (!target) throw apiError('bad_impersonate', 'There is no user by that name to impersonate.');
       userId = target.id;
+      impersonatedBy = who.userId;
     }
     const access = await users.getAccess(userId);
     if (!access) throw softError('You are not logged in, or your login has expired.');
     const ip = ctx.request.ipString;
-    const session = await sessions.create(userId, ip.length > 100 ? `${ip.slice(0, 100)}...` : ip, who.tokenId);
+    const session = await sessions.create(userId, ip.length > 100 ? `${ip.slice(0, 100)}...` : ip, who.tokenId, impersonatedBy);
     return {
       session_id: session.id,
       user_id: userId,
@@ -175,7 +177,7 @@ export const createAuthToken = defineRoute({
   async handler(ctx, { reason }) {
     requireAccounts(ctx);
     if (reason.trim() === '' || reason.length > 500) throw softError('The reason must be between 1 and 500 characters.');
-    const token = await ctx.loginTokens.create(ctx.session.userId, ctx.request.ipString, reason);
+    const token = await ctx.users.createLoginToken(ctx.session, ctx.request.ipString, reason);
     if (!token) throw softError('The token could not be created.');
     return { token: token.raw };
   },

@@ -14,6 +14,7 @@ export function parseJson<T>(text: unknown, fallback: T): T {
   }
 }
 const truthy = (v: unknown): boolean => v === true || v === 1;
+const nullableText = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 export const ids = (rows: unknown[]): string[] => (rows as Row[]).map((r) => String(r.id));
 
 export function userFromRow(r: Row): UserRecord {
@@ -45,6 +46,7 @@ export function sessionFromRow(r: Row): SessionRecord {
     userId: String(r.user_id),
     originAddress: String(r.origin_address),
     originToken: r.origin_token === null ? null : String(r.origin_token),
+    impersonatedBy: nullableText(r.impersonated_by),
     createdAt: Number(r.created_at),
     lastActive: Number(r.last_active),
   };
@@ -57,6 +59,7 @@ export function tokenFromRow(r: Row): LoginTokenRecord {
     validationHash: String(r.validation_hash),
     originAddress: String(r.origin_address),
     userAgent: String(r.user_agent),
+    impersonatedBy: nullableText(r.impersonated_by),
     createdAt: Number(r.created_at),
     lastActive: Number(r.last_active),
   };

@@ -26,6 +26,8 @@ export interface SessionRecord {
   originAddress: string;
   /** The login token that created this session; null for accounts-off and localhost-bypass sessions. */
   originToken: string | null;
+  /** The user who opened it by impersonation (directly, or through a token made inside such a session). */
+  impersonatedBy: string | null;
   createdAt: number;
   lastActive: number;
 }
@@ -37,6 +39,8 @@ export interface LoginTokenRecord {
   validationHash: string;
   originAddress: string;
   userAgent: string;
+  /** Set when the token was created inside a session opened by impersonation: that session's impersonator. */
+  impersonatedBy: string | null;
   createdAt: number;
   lastActive: number;
 }
@@ -90,6 +94,10 @@ export interface SessionStore {
   /** Deletes sessions idle since before `cutoff`; returns their ids. */
   deleteIdle(cutoff: number): Promise<string[]>;
   listIdsByUser(userId: string): Promise<string[]>;
+  /** Deletes the sessions this user opened by impersonation; returns their ids. */
+  deleteByImpersonator(impersonator: string): Promise<string[]>;
+  /** Every user who opened a session or a login token by impersonation that still exists. */
+  listImpersonators(): Promise<string[]>;
 }
 
 export interface LoginTokenStore {
@@ -104,6 +112,8 @@ export interface LoginTokenStore {
   deleteByUser(userId: string, keep: string | null): Promise<{ tokenIds: string[]; sessionIds: string[] }>;
   /** Deletes tokens idle since before `cutoff` with their sessions. */
   deleteIdle(cutoff: number): Promise<{ tokenIds: string[]; sessionIds: string[] }>;
+  /** Deletes the tokens made inside sessions this user opened by impersonation, with their sessions. */
+  deleteByImpersonator(impersonator: string): Promise<{ tokenIds: string[]; sessionIds: string[] }>;
 }
 
 export interface PresetStore {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Services } from '../services.js';
 import type { RequestInfo } from '../api/route.js';
 import { TOKEN_COOKIE } from '../accounts/login-tokens.js';
+import { validLogin } from '../accounts/request-user.js';
 import { redirect } from '../http/respond.js';
 import { cachedFile, WEB_ROOT } from '../http/static.js';
 import { loadCatalog } from '../install/catalog.js';
@@ -40,7 +41,7 @@ const CSP = [
  */
 async function pageLogin(services: Services, info: RequestInfo): Promise<'token' | 'open' | null> {
   if (!services.settings.bool('UserAuthorization.AuthorizationRequired')) return 'open';
-  if ((await services.loginTokens.validate(info.cookies[TOKEN_COOKIE])) !== null) return 'token';
+  if ((await validLogin(services, info.cookies[TOKEN_COOKIE])) !== null) return 'token';
   return info.localhostBypass ? 'open' : null;
 }
 

@@ -219,11 +219,12 @@ class PgSessions implements SessionStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async insert(s: SessionRecord): Promise<void> {
-    await this.pool.query('INSERT INTO sessions (id, user_id, origin_address, origin_token, created_at, last_active) VALUES ($1, $2, $3, $4, $5, $6)', [
+    await this.pool.query('INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
       s.id,
       s.userId,
       s.originAddress,
       s.originToken,
+      s.impersonatedBy,
       s.createdAt,
       s.lastActive,
     ]);
@@ -253,6 +254,15 @@ class PgSessions implements SessionStore {
   async listIdsByUser(userId: string): Promise<string[]> {
     return ids(await rows(this.pool, 'SELECT id FROM sessions WHERE user_id = $1', [userId]));
   }
+
+  async deleteByImpersonator(impersonator: string): Promise<string[]> {
+    return ids(await rows(this.pool, 'DELETE FROM sessions WHERE impersonated_by = $1 RETURNING id', [impersonator]));
+  }
+
+  async listImpersonators(): Promise<string[]> {
+    const sql = 'SELECT impersonated_by AS id FROM sessions WHERE impersonated_by IS NOT NULL UNION SELECT impersonated_by FROM login_tokens WHERE impersonated_by IS NOT NULL';
+    return ids(await rows(this.pool, sql, []));
+  }
 }
 
 
@@ -264,8 +274,8 @@ class PgLoginTokens implements LoginTokenStore {
     return (
       (await count(
         this.pool,
-        'INSERT INTO login_tokens (id, user_id, validation_hash, origin_address, user_agent, created_at, last_active) SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)',
-        [t.id, t.userId, t.validationHash, t.originAddress, t.userAgent, t.createdAt, t.lastActive],
+        'INSERT INTO login_tokens (id, user_id, validation_hash, origin_address, user_agent, impersonated_by, created_at, last_active) SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)',
+        [t.id, t.userId, t.validationHash, t.originAddress, t.userAgent, t.impersonatedBy, t.createdAt, t.lastActive],
       )) === 1
     );
   }
@@ -305,6 +315,10 @@ class PgLoginTokens implements LoginTokenStore {
 
   deleteIdle(cutoff: number): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
     return this.deleteWithSessions('last_active < $1', [cutoff]);
+  }
+
+  deleteByImpersonator(impersonator: string): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
+    return this.deleteWithSessions('impersonated_by = $1', [impersonator]);
   }
 }
 

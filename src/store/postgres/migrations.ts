@@ -1,6 +1,6 @@
 // Versioned schema changes for the PostgreSQL store; the same tables as SQLite's, in PostgreSQL types.
 // Append only: a released migration is never edited.
-import type { Migration } from '../sqlite/migrations.js';
+import { IMPERSONATION_SQL, type Migration } from '../sqlite/migrations.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
@@ -76,5 +76,10 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         count INTEGER NOT NULL
       );
     `,
+  },
+  {
+    version: 2,
+    description: 'who opened a session or login token by impersonation',
+    sql: IMPERSONATION_SQL,
   },
 ];

@@ -245,8 +245,8 @@ class SqliteSessions implements SessionStore {
 
   async insert(s: SessionRecord): Promise<void> {
     this.db
-      .prepare('INSERT INTO sessions (id, user_id, origin_address, origin_token, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(s.id, s.userId, s.originAddress, s.originToken, s.createdAt, s.lastActive);
+      .prepare('INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(s.id, s.userId, s.originAddress, s.originToken, s.impersonatedBy, s.createdAt, s.lastActive);
   }
 
   async get(id: string): Promise<SessionRecord | null> {
@@ -274,6 +274,15 @@ class SqliteSessions implements SessionStore {
   async listIdsByUser(userId: string): Promise<string[]> {
     return ids(this.db.prepare('SELECT id FROM sessions WHERE user_id = ?').all(userId));
   }
+
+  async deleteByImpersonator(impersonator: string): Promise<string[]> {
+    return ids(this.db.prepare('DELETE FROM sessions WHERE impersonated_by = ? RETURNING id').all(impersonator));
+  }
+
+  async listImpersonators(): Promise<string[]> {
+    const sql = 'SELECT impersonated_by AS id FROM sessions WHERE impersonated_by IS NOT NULL UNION SELECT impersonated_by FROM login_tokens WHERE impersonated_by IS NOT NULL';
+    return ids(this.db.prepare(sql).all());
+  }
 }
 
 
@@ -285,8 +294,8 @@ class SqliteLoginTokens implements LoginTokenStore {
     const userExists = this.db.prepare('SELECT 1 FROM users WHERE id = ?').get(t.userId) !== undefined;
     if (!userExists) return false;
     this.db
-      .prepare('INSERT INTO login_tokens (id, user_id, validation_hash, origin_address, user_agent, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(t.id, t.userId, t.validationHash, t.originAddress, t.userAgent, t.createdAt, t.lastActive);
+      .prepare('INSERT INTO login_tokens (id, user_id, validation_hash, origin_address, user_agent, impersonated_by, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.userId, t.validationHash, t.originAddress, t.userAgent, t.impersonatedBy, t.createdAt, t.lastActive);
     return true;
   }
 
@@ -324,15 +333,24 @@ class SqliteLoginTokens implements LoginTokenStore {
       .immediate();
   }
 
-  async deleteIdle(cutoff: number): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
+  /** Deletes the tokens matching `where` and the sessions they created, in one transaction. */
+  private deleteWithSessions(where: string, value: unknown): { tokenIds: string[]; sessionIds: string[] } {
     return this.db
       .transaction(() => {
-        const tokenIds = ids(this.db.prepare('DELETE FROM login_tokens WHERE last_active < ? RETURNING id').all(cutoff));
+        const tokenIds = ids(this.db.prepare(`DELETE FROM login_tokens WHERE ${where} RETURNING id`).all(value));
         const delSessions = this.db.prepare('DELETE FROM sessions WHERE origin_token = ? RETURNING id');
         const sessionIds = tokenIds.flatMap((t) => ids(delSessions.all(t)));
         return { tokenIds, sessionIds };
       })
       .immediate();
+  }
+
+  async deleteIdle(cutoff: number): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
+    return this.deleteWithSessions('last_active < ?', cutoff);
+  }
+
+  async deleteByImpersonator(impersonator: string): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
+    return this.deleteWithSessions('impersonated_by = ?', impersonator);
   }
 }
 

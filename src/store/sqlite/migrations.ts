@@ -5,6 +5,14 @@ export interface Migration {
   sql: string;
 }
 
+/** The same statements in both engines: sessions and tokens remember the impersonator, so they end with the right. */
+export const IMPERSONATION_SQL = `
+  ALTER TABLE sessions ADD COLUMN impersonated_by TEXT;
+  ALTER TABLE login_tokens ADD COLUMN impersonated_by TEXT;
+  CREATE INDEX sessions_by_impersonator ON sessions(impersonated_by);
+  CREATE INDEX login_tokens_by_impersonator ON login_tokens(impersonated_by);
+`;
+
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -84,5 +92,10 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         created_at INTEGER NOT NULL
       );
     `,
+  },
+  {
+    version: 3,
+    description: 'who opened a session or login token by impersonation',
+    sql: IMPERSONATION_SQL,
   },
 ];
