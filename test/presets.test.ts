@@ -1,9 +1,9 @@
 // Presets over HTTP against the real server and store (reference/02 §1.1, §1.4, §1.5, §1.20, §2.1-§2.5).
 import assert from 'node:assert/strict';
 import jpeg from 'jpeg-js';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { readExifText } from '../src/presets/exif.js';
+import { postOnNewConnection } from './helpers/fresh-connection.js';
 import { TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -33,23 +33,6 @@ let userCount = 0;
 async function freshUser(): Promise<{ sid: string; headers: Record<string, string> }> {
   const headers = { 'X-SWARM-USER_ID': `presetuser${++userCount}` };
   return { sid: await server.session(headers), headers };
-}
-
-/**
- * POSTs JSON on a connection of its own. Building a huge body blocks this process for seconds on a busy machine,
- * long enough for the server to close the idle keep-alive connection that fetch would reuse (EPIPE mid-upload).
- */
-function postOnNewConnection(path: string, body: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(server.url + path, { method: 'POST', agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 const add = (session: string, body: Record<string, unknown>) => server.call('AddNewPreset', session, { description: '', param_map: {}, ...body });
@@ -250,7 +233,7 @@ describe('preview images', () => {
   test('a 50 MB preview image is refused as too large and the server keeps serving', async () => {
     const u = await freshUser();
     const huge = JSON.stringify({ session_id: u.sid, title: 'huge', description: '', param_map: {}, preview_image: JPEG_PREFIX + Buffer.alloc(50 * 1024 * 1024, 0xab).toString('base64') });
-    const res = await postOnNewConnection('/API/AddNewPreset', huge);
+    const res = await postOnNewConnection(`${server.url}/API/AddNewPreset`, huge);
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { preset_fail: 'The preview image is too large: send a JPEG of at most 16 MiB and 25 megapixels.' });
     assert.deepEqual((await add(u.sid, { title: 'fine' })).body, { success: true });

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_POOL_OPTIONS, ThumbnailPool } from '../src/presets/thumbnail-pool.js';
+import { postOnNewConnection } from './helpers/fresh-connection.js';
 import { eventually, TestServer } from './helpers/server.js';
 
 const JPEG_PREFIX = 'data:image/jpeg;base64,';
@@ -77,18 +78,23 @@ before(async () => {
 after(() => server.close());
 
 let userCount = 0;
+// Every request on a new connection: these tests wait seconds for decodes, long enough for a kept-alive one to go stale.
+const call = (route: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => postOnNewConnection(`${server.url}/API/${route}`, body, headers);
+
 async function freshUser(): Promise<{ id: string; sid: string }> {
   const id = `thumbuser${++userCount}`;
-  return { id, sid: await server.session({ 'X-SWARM-USER_ID': id }) };
+  const sid = (await call('GetNewSession', {}, { 'X-SWARM-USER_ID': id })).body.session_id;
+  assert.equal(typeof sid, 'string');
+  return { id, sid: sid as string };
 }
 
-const add = (sid: string, title: string, preview_image: string) => server.call('AddNewPreset', sid, { title, description: '', param_map: {}, preview_image });
+const add = (sid: string, title: string, preview_image: string) => call('AddNewPreset', { session_id: sid, title, description: '', param_map: {}, preview_image });
 
 describe('preview thumbnails', () => {
   test('a normal 12-megapixel photo still gets its thumbnail', async () => {
     const u = await freshUser();
     assert.deepEqual((await add(u.sid, 'phone photo', dataUrl(photo12mp))).body, { success: true });
-    const stored = String(((await server.call('ExportUserPresets', u.sid)).body.presets as Array<Record<string, unknown>>)[0]!.preview_image);
+    const stored = String(((await call('ExportUserPresets', { session_id: u.sid })).body.presets as Array<Record<string, unknown>>)[0]!.preview_image);
     const decoded = jpeg.decode(Buffer.from(stored.slice(JPEG_PREFIX.length), 'base64'), { useTArray: true });
     assert.deepEqual([decoded.width, decoded.height], [341, 256]);
   });

@@ -148,7 +148,10 @@ export class ThumbnailPool {
     const worker = slot.worker ?? this.spawn(slot);
     worker.ref();
     worker.channel?.ref();
-    slot.deadline = setTimeout(() => this.finish(slot, { ok: false, reason: 'over-limits' }, true), this.options.jobTimeoutMs);
+    slot.deadline = setTimeout(() => {
+      job.log?.info({ owner: job.owner, pixels: job.pixels, limitMs: this.options.jobTimeoutMs }, 'preview thumbnail overran its time; its worker was ended');
+      this.finish(slot, { ok: false, reason: 'over-limits' }, true);
+    }, this.options.jobTimeoutMs);
     job.log?.debug({ owner: job.owner, pixels: job.pixels, waitedMs: slot.startedAt - job.queuedAt }, 'preview thumbnail started');
     const message: ThumbnailJob = { source: job.source, metadata: job.metadata };
     worker.send(message, (err) => {
