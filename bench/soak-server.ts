@@ -3,7 +3,7 @@
 //   -> {type: 'ready', url}            once listening
 //   <- {type: 'reset'}    -> {type: 'reset'}  start measuring (after warm-up): clears the event-loop histogram
 //   <- {type: 'report'}   -> {type: 'report', p99Ms, maxMs, meanMs}
-//   <- {type: 'gc'}       -> {type: 'gc'}  a full collection, so RSS samples compare like with like
+//   <- {type: 'gc'}       -> {type: 'gc', heapUsed, external}  a full collection, so RSS samples compare like with like
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
 import { startServer } from '../src/index.js';
@@ -20,7 +20,8 @@ process.on('message', (m: { type: string }) => {
   }
   if (m.type === 'gc') {
     (globalThis as { gc?: () => void }).gc?.();
-    process.send!({ type: 'gc' });
+    const m = process.memoryUsage();
+    process.send!({ type: 'gc', heapUsed: m.heapUsed, external: m.external + m.arrayBuffers });
   }
   if (m.type === 'report') process.send!({ type: 'report', p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6, meanMs: delay.mean / 1e6 });
   if (m.type === 'stop') void server.close().then(() => process.exit(0));

@@ -118,9 +118,10 @@ try {
   });
 
   let before = 0;
+  let heapBefore = { heapUsed: 0, external: 0 };
   const warmed = new Promise<void>((resolve) =>
     setTimeout(async () => {
-      await ask('gc');
+      heapBefore = await ask<typeof heapBefore>('gc');
       before = rss(child.pid!);
       await ask('reset');
       resolve();
@@ -129,7 +130,7 @@ try {
   const result = await run;
   await warmed;
   const loop = await ask<{ p99Ms: number; maxMs: number; meanMs: number }>('report');
-  await ask('gc');
+  const heapAfter = await ask<typeof heapBefore>('gc');
   const after = rss(child.pid!);
   const growth = (after - before) / before;
   const errors = result.errors + result.timeouts + result.non2xx + badAnswers;
@@ -137,6 +138,8 @@ try {
   console.log(`soak: ${seconds} s (${warmup} s warm-up), ${connections} connections, ${result.requests.total} requests (${Math.round(result.requests.average)}/s), latency p99 ${result.latency.p99} ms`);
   console.log(`errors: ${errors} (connection ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx}, error answers ${badAnswers}) - must be 0`);
   console.log(`RSS: ${mb(before)} MB after warm-up -> ${mb(after)} MB at the end: ${(growth * 100).toFixed(1)} % growth - must be under ${MAX_RSS_GROWTH * 100} %`);
+  // Not bounded, but tells a leak in JavaScript objects (heap) from memory the allocators keep (RSS only).
+  console.log(`  after GC: V8 heap used ${mb(heapBefore.heapUsed)} -> ${mb(heapAfter.heapUsed)} MB, external and array buffers ${mb(heapBefore.external)} -> ${mb(heapAfter.external)} MB`);
   console.log(`event-loop delay in the server: p99 ${loop.p99Ms.toFixed(1)} ms (mean ${loop.meanMs.toFixed(1)}, max ${loop.maxMs.toFixed(1)}) - must be under ${MAX_P99_MS} ms`);
   for (const f of failures) console.log(`  bad answer: ${f}`);
   const missed = [errors > 0 && 'errors', growth >= MAX_RSS_GROWTH && 'RSS growth', loop.p99Ms >= MAX_P99_MS && 'event-loop p99'].filter(Boolean);
