@@ -222,8 +222,10 @@ describe('preview images', () => {
   });
 
   test('a 50 MB preview image is refused as too large and the server keeps serving', async () => {
-    const u = await freshUser();
+    // Built before any request: seconds of encoding on a busy machine between two requests let the server close the
+    // idle keep-alive connection that fetch then reuses ("fetch failed").
     const huge = JPEG_PREFIX + Buffer.alloc(50 * 1024 * 1024, 0xab).toString('base64');
+    const u = await freshUser();
     const res = await add(u.sid, { title: 'huge', preview_image: huge });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { preset_fail: 'The preview image is too large: send a JPEG of at most 16 MiB and 25 megapixels.' });

@@ -36,7 +36,7 @@ async function timedLogin(username: string, password: string): Promise<number> {
 }
 
 describe('no user enumeration', () => {
-  test('login for an unknown user costs about what a wrong password costs (medians of 20 within a factor of 2)', async () => {
+  test('login for an unknown user costs about what a wrong password costs (medians of 20 within a factor of 3)', async () => {
     const wrong: number[] = [];
     const unknown: number[] = [];
     const badPassword = 'f'.repeat(64);
@@ -48,7 +48,8 @@ describe('no user enumeration', () => {
       unknown.push(await timedLogin(`ghost_${i}_${randomBytes(3).toString('hex')}`, badPassword));
     }
     const ratio = median(unknown) / median(wrong);
-    assert.ok(ratio > 0.5 && ratio < 2, `unknown ${median(unknown).toFixed(1)} ms vs wrong ${median(wrong).toFixed(1)} ms`);
+    // Skipping the hash for unknown users would make the ratio tiny; a busy machine's noise stays well inside 3.
+    assert.ok(ratio > 1 / 3 && ratio < 3, `unknown ${median(unknown).toFixed(1)} ms vs wrong ${median(wrong).toFixed(1)} ms`);
   });
 });
 

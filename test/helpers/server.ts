@@ -161,8 +161,11 @@ export async function prehash(userId: string, password: string): Promise<string>
   return createHash('sha256').update(`swarmclientpw:${userId}:${password}`).digest('hex');
 }
 
-/** Polls `check` until it holds or `ms` pass: for changes that reach a server through cluster events. */
-export async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<boolean> {
+/**
+ * Polls `check` until it holds or `ms` pass: for changes that reach a server through cluster events. The default
+ * deadline is one a busy 2-core CI machine meets; a passing check returns as soon as it holds.
+ */
+export async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
   const end = Date.now() + ms;
   for (;;) {
     if (await check()) return true;
