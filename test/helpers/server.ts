@@ -81,6 +81,9 @@ export class TestServer {
       headers: { 'Content-Type': 'application/json', ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
       redirect: 'manual',
+    }).catch((err: Error) => {
+      // fetch reports every transport failure as "fetch failed"; the cause says which one.
+      throw new Error(`${route}: ${err.message} (${String((err.cause as Error | undefined)?.message ?? err.cause)})`, { cause: err });
     });
     const text = await res.text();
     let parsed: Record<string, unknown> = {};
