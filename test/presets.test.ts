@@ -1,6 +1,5 @@
 // Presets over HTTP against the real server and store (reference/02 §1.1, §1.4, §1.5, §1.20, §2.1-§2.5).
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import jpeg from 'jpeg-js';
 import { after, before, describe, test } from 'node:test';
 import { readExifText } from '../src/presets/exif.js';
@@ -33,24 +32,6 @@ let userCount = 0;
 async function freshUser(): Promise<{ sid: string; headers: Record<string, string> }> {
   const headers = { 'X-SWARM-USER_ID': `presetuser${++userCount}` };
   return { sid: await server.session(headers), headers };
-}
-
-/**
- * POSTs a ready body on a connection of its own. Encoding tens of megabytes keeps a busy test process from its event
- * loop for seconds, long enough for the server to close an idle keep-alive connection that fetch would then reuse
- * ("write EPIPE").
- */
-function postOnNewConnection(route: string, body: Buffer): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const headers = { 'Content-Type': 'application/json', 'Content-Length': String(body.length) };
-    const req = http.request(`${server.url}/API/${route}`, { method: 'POST', headers, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 const add = (session: string, body: Record<string, unknown>) => server.call('AddNewPreset', session, { description: '', param_map: {}, ...body });
@@ -243,9 +224,9 @@ describe('preview images', () => {
   test('a 50 MB preview image is refused as too large and the server keeps serving', async () => {
     const u = await freshUser();
     const huge = JPEG_PREFIX + Buffer.alloc(50 * 1024 * 1024, 0xab).toString('base64');
-    const res = await postOnNewConnection('AddNewPreset', Buffer.from(JSON.stringify({ session_id: u.sid, title: 'huge', description: '', param_map: {}, preview_image: huge })));
+    const res = await add(u.sid, { title: 'huge', preview_image: huge });
     assert.equal(res.status, 200);
-    assert.deepEqual(JSON.parse(res.text), { preset_fail: 'The preview image is too large: send a JPEG of at most 16 MiB and 25 megapixels.' });
+    assert.deepEqual(res.body, { preset_fail: 'The preview image is too large: send a JPEG of at most 16 MiB and 25 megapixels.' });
     assert.deepEqual((await add(u.sid, { title: 'fine' })).body, { success: true });
   });
 

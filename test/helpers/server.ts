@@ -78,7 +78,9 @@ export class TestServer {
   async api(route: string, body: unknown = {}, headers: Record<string, string> = {}): Promise<ApiResponse> {
     const res = await fetch(`${this.url}/API/${route}`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...headers },
+      // A connection per call: on a busy machine fetch's idle timer can fire after the server has already closed an
+      // idle keep-alive connection, and the next call on it fails with "other side closed".
+      headers: { 'Content-Type': 'application/json', Connection: 'close', ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
       redirect: 'manual',
     }).catch((err: Error) => {
