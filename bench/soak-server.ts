@@ -24,6 +24,14 @@ process.on('message', (m: { type: string }) => {
     process.send!({ type: 'gc', heapUsed: m.heapUsed, external: m.external + m.arrayBuffers });
   }
   if (m.type === 'report') process.send!({ type: 'report', p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6, meanMs: delay.mean / 1e6 });
-  if (m.type === 'stop') void server.close().then(() => process.exit(0));
+  if (m.type === 'stop') {
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  }
 });
 process.send({ type: 'ready', url: server.url });

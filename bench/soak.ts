@@ -119,12 +119,14 @@ try {
 
   let before = 0;
   let heapBefore = { heapUsed: 0, external: 0 };
-  const warmed = new Promise<void>((resolve) =>
-    setTimeout(async () => {
-      heapBefore = await ask<typeof heapBefore>('gc');
-      before = rss(child.pid!);
-      await ask('reset');
-      resolve();
+  const warmed = new Promise<void>((resolve, reject) =>
+    setTimeout(() => {
+      (async () => {
+        heapBefore = await ask<typeof heapBefore>('gc');
+        before = rss(child.pid!);
+        await ask('reset');
+        resolve();
+      })().catch(reject);
     }, warmup * 1000),
   );
   const result = await run;

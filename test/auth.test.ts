@@ -2,6 +2,7 @@
 // accounts required (reference/01 §5, §9 with PRODUCT.md §2 fixes).
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -94,13 +95,25 @@ describe('login', () => {
     }
   });
 
-  test('login works without a User-Agent header', async () => {
-    const res = await fetch(`${server.url}/API/Login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'User-Agent': '', ...client() },
-      body: JSON.stringify({ username: 'alice', password: await prehash('alice', 'alice-password') }),
+  test('a login from a client that sends no User-Agent header at all succeeds and its token is listed as "unknown"', async () => {
+    // fetch always adds a User-Agent; node:http sends only the headers given here.
+    const body = JSON.stringify({ username: 'alice', password: await prehash('alice', 'alice-password') });
+    const sent = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), ...client() };
+    const answer = await new Promise<{ text: string; cookie: string; requestHeaders: string[] }>((resolve, reject) => {
+      const req = http.request(`${server.url}/API/Login`, { method: 'POST', headers: sent }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ text, cookie: String(res.headers['set-cookie'] ?? ''), requestHeaders: req.getHeaderNames() }));
+      });
+      req.on('error', reject);
+      req.end(body);
     });
-    assert.deepEqual(await res.json(), { success: 'true' });
+    assert.equal(answer.requestHeaders.includes('user-agent'), false);
+    assert.equal(answer.text, '{"success":"true"}');
+    const token = /swarm_token=([^;]*)/.exec(answer.cookie)![1]!;
+    const sid = await sessionFor(token);
+    const listed = ((await server.call('ListMyAuthTokens', sid)).body.tokens as Array<Record<string, unknown>>).find((t) => t.id === token.split('.')[1]);
+    assert.equal(listed?.user_agent, 'unknown');
   });
 });
 

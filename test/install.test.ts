@@ -273,7 +273,7 @@ describe('installer model downloads', () => {
       first.on('message', (d) => firstMessages.push(JSON.parse(String(d)) as Message));
       await new Promise((resolve) => first.on('open', resolve));
       first.send(JSON.stringify({ ...BASE_INPUT, models: 'held', session_id: session }));
-      assert.ok(await eventually(async () => host.seen.some((r) => r.path === 'held.bin'), 5000), 'the held transfer never started');
+      assert.ok(await eventually(async () => host.seen.some((r) => r.path === 'held.bin')), 'the held transfer never started');
       const second = await install(server, BASE_INPUT);
       assert.deepEqual(second.messages, [
         { info: 'Error: Another installation is running on this server right now. Wait for it to finish, then reload the page.' },
@@ -283,7 +283,7 @@ describe('installer model downloads', () => {
       await new Promise((resolve) => first.on('close', resolve));
       host.release();
       // The abandoned run stops within moments and leaves the server uninstalled; then a new run is accepted.
-      assert.ok(await eventually(async () => server.output.includes('the installer page went away'), 5000), 'the abandoned run never stopped');
+      assert.ok(await eventually(async () => server.output.includes('the installer page went away')), 'the abandoned run never stopped');
       assert.equal((await settingsOf(server)).IsInstalled, 'false');
       let third = { messages: [] as Message[], code: 0 };
       const accepted = await eventually(async () => {

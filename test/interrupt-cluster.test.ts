@@ -9,8 +9,6 @@ import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 
 const EXAMPLE = path.join(ROOT, 'examples/procedural-images/index.ts');
 const LONG = { images: 1, prompt: 'two instances', seed: 11, width: 256, height: 256, steps: 900 };
-/** The SQLite event table is polled every 250 ms; PostgreSQL notifications arrive at once. */
-const CROSS_INSTANCE_BUDGET_MS = 1000;
 
 const liveGens = (r: ApiResponse): number => (r.body.status as { live_gens: number }).live_gens;
 
@@ -35,45 +33,45 @@ function scenarios(name: string, start: () => Promise<[TestServer, TestServer] |
       await a?.close();
     });
 
-    /** Starts a generation and waits until it renders; `done` resolves at the socket's close. */
-    async function running(on: TestServer, sessionId: string): Promise<{ done: Promise<number> }> {
+    /** Starts a generation and waits until it renders; `done` resolves at the socket's close with its images. */
+    async function running(on: TestServer, sessionId: string, finished: string[]): Promise<{ done: Promise<unknown[]> }> {
       const done = on.socket('GenerateText2ImageWS', { session_id: sessionId, ...LONG }).then((r) => {
         assert.equal(r.code, 1000);
-        return performance.now();
+        finished.push(sessionId);
+        return r.messages.filter((m) => 'image' in m);
       });
       await rendering(on, sessionId, `a generation on ${on.url}`);
       return { done };
     }
 
-    test("InterruptAll with other_sessions on one instance stops the user's work on the other, and no other user's", async (t) => {
+    test("InterruptAll with other_sessions on one instance stops the user's work on the other with no image, before another user's work there finishes", async (t) => {
       if (skipped) return void needsService(t, false, 'PostgreSQL is not reachable');
+      const finished: string[] = [];
       const alice = { 'X-SWARM-USER_ID': 'alice' };
       const here = await a!.session(alice);
       const there = await b!.session(alice);
       const bob = await b!.session({ 'X-SWARM-USER_ID': 'bob' });
-      const { done: aliceDone } = await running(b!, there);
-      const bobDone = b!.call('GenerateText2Image', bob, LONG);
+      const { done: aliceDone } = await running(b!, there, finished);
+      const bobDone = b!.call('GenerateText2Image', bob, LONG).then((r) => {
+        finished.push(bob);
+        return r;
+      });
       await rendering(b!, bob, "bob's generation");
-      const sent = performance.now();
       assert.equal((await a!.call('InterruptAll', here, { other_sessions: true })).text, '{"success":true}');
-      const stopMs = (await aliceDone) - sent;
-      assert.ok(stopMs < CROSS_INSTANCE_BUDGET_MS, `stopped after ${stopMs.toFixed(1)} ms`);
+      assert.deepEqual(await aliceDone, []);
       assert.equal(liveGens(await b!.call('GetCurrentStatus', bob)), 1, "bob's generation still runs");
       assert.equal(((await bobDone).body.images as string[]).length, 1);
-      t.diagnostic(`${name}: the other instance's generation stopped ${stopMs.toFixed(1)} ms after InterruptAll was sent`);
+      assert.deepEqual(finished, [there, bob]);
     });
 
-    test('InterruptAll for a session whose work runs on the other instance stops that work', async (t) => {
+    test('InterruptAll for a session whose work runs on the other instance stops that work with no image and releases its claim', async (t) => {
       if (skipped) return void needsService(t, false, 'PostgreSQL is not reachable');
       const s = await b!.session({ 'X-SWARM-USER_ID': 'carl' });
-      const { done } = await running(b!, s);
-      const sent = performance.now();
+      const { done } = await running(b!, s, []);
       assert.equal((await a!.call('InterruptAll', s)).text, '{"success":true}');
-      const stopMs = (await done) - sent;
-      assert.ok(stopMs < CROSS_INSTANCE_BUDGET_MS, `stopped after ${stopMs.toFixed(1)} ms`);
+      assert.deepEqual(await done, []);
       const zero = { waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 };
       assert.deepEqual((await b!.call('GetCurrentStatus', s)).body.status, zero);
-      t.diagnostic(`${name}: stopped ${stopMs.toFixed(1)} ms after InterruptAll was sent`);
     });
   });
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ROOT } from './helpers/server.js';
+import { ROOT, eventually } from './helpers/server.js';
 
 function embeddingExample(): string {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -48,11 +48,10 @@ test("the README's embedding example starts a server whose extension route holds
     const { session_id } = (await call('GetNewSession', {})) as { session_id: string };
     const running = call('EchoText', { session_id, text: 'hi', times: 100 });
     let status: Record<string, unknown> = {};
-    for (let i = 0; i < 500; i++) {
+    await eventually(async () => {
       status = await call('GetCurrentStatus', { session_id });
-      if ((status.status as { live_gens: number }).live_gens === 1) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+      return (status.status as { live_gens: number }).live_gens === 1;
+    });
     assert.deepEqual(status, {
       status: { waiting_gens: 1, loading_models: 0, waiting_backends: 0, live_gens: 1 },
       backend_status: { status: 'running', class: '', message: '', any_loading: false },

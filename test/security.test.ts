@@ -5,7 +5,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { newSessionId } from '../src/accounts/sessions.js';
 import { sessionKey } from '../src/store/session-key.js';
 import { queryStore, storedBytes } from './helpers/database.js';
 import { TestServer, prehash, runCli } from './helpers/server.js';
@@ -38,7 +37,7 @@ async function timedLogin(username: string, password: string): Promise<number> {
 }
 
 describe('no user enumeration', () => {
-  test('login for an unknown user costs about what a wrong password costs (medians of 20 within a factor of 2)', async () => {
+  test('login for an unknown user costs about what a wrong password costs (medians of 20 within a factor of 3)', async () => {
     const wrong: number[] = [];
     const unknown: number[] = [];
     const badPassword = 'f'.repeat(64);
@@ -50,7 +49,8 @@ describe('no user enumeration', () => {
       unknown.push(await timedLogin(`ghost_${i}_${randomBytes(3).toString('hex')}`, badPassword));
     }
     const ratio = median(unknown) / median(wrong);
-    assert.ok(ratio > 0.5 && ratio < 2, `unknown ${median(unknown).toFixed(1)} ms vs wrong ${median(wrong).toFixed(1)} ms`);
+    // Skipping the hash for unknown users would make the ratio tiny; a busy machine's noise stays well inside 3.
+    assert.ok(ratio > 1 / 3 && ratio < 3, `unknown ${median(unknown).toFixed(1)} ms vs wrong ${median(wrong).toFixed(1)} ms`);
   });
 });
 
@@ -73,22 +73,19 @@ describe('secrets at rest', () => {
 });
 
 describe('identifiers', () => {
-  test('100,000 session ids are distinct 40-character lowercase hex strings', () => {
-    const seen = new Set<string>();
-    for (let i = 0; i < 100_000; i++) {
-      const id = newSessionId();
-      assert.ok(/^[0-9a-f]{40}$/.test(id), id);
-      seen.add(id);
-    }
-    assert.equal(seen.size, 100_000);
-  });
-
-  test('session ids handed out over HTTP are distinct 40-hex strings', async () => {
+  test('session ids handed out over HTTP are distinct 40-character lowercase hex strings whose 160 bits each come up set about half the time', async () => {
     const local = await TestServer.start();
     try {
-      const ids = await Promise.all(Array.from({ length: 200 }, () => local.session()));
-      assert.equal(new Set(ids).size, 200);
+      const ids: string[] = [];
+      // In batches, so the machine's load cannot make a single request wait too long.
+      for (let batch = 0; batch < 10; batch++) ids.push(...(await Promise.all(Array.from({ length: 100 }, () => local.session()))));
       ids.forEach((id) => assert.match(id, /^[0-9a-f]{40}$/));
+      assert.equal(new Set(ids).size, ids.length);
+      // A counter, a timestamp, a fixed prefix or a short random part leaves some bits (almost) always 0 or 1.
+      // For random bits the count over 1,000 ids is 500 ± 16 (one standard deviation); ±100 is not missed by chance.
+      const setCounts = Array.from({ length: 160 }, (_, bit) => ids.filter((id) => (parseInt(id[bit >> 2]!, 16) >> (3 - (bit & 3))) & 1).length);
+      const skewed = setCounts.map((count, bit) => ({ bit, count })).filter(({ count }) => Math.abs(count - 500) > 100);
+      assert.deepEqual(skewed, []);
     } finally {
       await local.close();
     }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import jpeg from 'jpeg-js';
-import { ROOT, TestServer } from './helpers/server.js';
+import { ROOT, TestServer, eventually } from './helpers/server.js';
 
 let server: TestServer;
 let sid: string;
@@ -105,17 +105,18 @@ describe('GetLanguage', () => {
 
 describe('ServerDebugMessage', () => {
   async function logged(since: number): Promise<Record<string, unknown>> {
-    for (let i = 0; i < 50; i++) {
-      const line = server.output
+    let line: Record<string, unknown> | undefined;
+    const found = await eventually(async () => {
+      line = server.output
         .slice(since)
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .find((e) => e.debugMessage === true);
-      if (line) return line;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('no debug message logged');
+      return line !== undefined;
+    });
+    assert.ok(found && line, 'no debug message logged');
+    return line;
   }
 
   test("logs the user's id with control characters escaped, so one message cannot forge another log line", async () => {

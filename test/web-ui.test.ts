@@ -1,6 +1,7 @@
 // The web UI in a real browser (Debian Chromium through playwright-core), against the real server: the installer
 // on a fresh server, then a person on the network logs out, fails a login, hits the rate limit, logs in and uses
-// every control of the user page; after each action the server's state is read back through the API.
+// each part of the user page; after each action the server's state is read back through the API. The tests run in
+// order on one server (the installer first, the password change last).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,9 +10,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import jpeg from 'jpeg-js';
 import type { Browser, Page } from 'playwright-core';
-import { prehash, ROOT, TestServer, needsService } from './helpers/server.js';
+import { eventually, prehash, ROOT, TestServer, needsService } from './helpers/server.js';
 import { chromiumAvailable, launchBrowser, newContext, screenshotPath, type ConsoleLog } from './helpers/browser.js';
 import { ModelHost, makeFile } from './helpers/model-files.js';
+import { ERROR_IDS } from '../src/api/errors.js';
 
 // Functions passed to page.evaluate run in the browser; its globals are declared here for the type checker only.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -212,9 +214,16 @@ describe('the web UI in Chromium', () => {
     await context.close();
   });
 
-  test('every control of the user page changes the server as the API then reports', async (t) => {
-    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
-    const context = await newContext(browser, log, { extraHTTPHeaders: { 'X-Forwarded-For': '198.51.100.9' } });
+  // The user-page tests below share one browser page logged in as alice and one API session that reads the server's
+  // state back: the login rate limits allow only a few logins a minute per address and per user.
+  let userPage: Page | undefined;
+  let checker: string | undefined;
+  const USER_PAGE_ADDRESS = '198.51.100.9';
+
+  /** alice's user page, logged in through the login form on first use. */
+  async function openUserPage(): Promise<Page> {
+    if (userPage && !userPage.isClosed()) return userPage;
+    const context = await newContext(browser, log, { extraHTTPHeaders: { 'X-Forwarded-For': USER_PAGE_ADDRESS } });
     const page = await context.newPage();
     page.on('dialog', (d) => d.accept().catch((err: unknown) => log.errors.push(`accepting a dialog failed: ${String(err)}`)));
     await page.goto(`${server.url}/Login`);
@@ -223,16 +232,32 @@ describe('the web UI in Chromium', () => {
     await page.getByRole('button', { name: 'Log In' }).click();
     await page.waitForURL('**/Text2Image');
     await page.locator('#settings-fields input').first().waitFor();
-    let sid = await apiSession();
-    const api = async (route: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> => (await server.call(route, sid, body, { 'X-Forwarded-For': API_ADDRESS })).body;
-    const settingValue = async (dotted: string): Promise<unknown> => {
-      let node = (await api('GetUserSettings')).settings as Record<string, { value: unknown }>;
-      const parts = dotted.split('.');
-      for (const p of parts.slice(0, -1)) node = node[p]!.value as Record<string, { value: unknown }>;
-      return node[parts.at(-1)!]!.value;
-    };
+    userPage = page;
+    return page;
+  }
 
-    // ---- settings editor: one control of each type ----
+  /** The checking client's session as alice (a login of its own, from another address). */
+  async function checkerSession(): Promise<string> {
+    checker ??= await apiSession();
+    return checker;
+  }
+
+  /** Calls a route as alice from the checking client. */
+  async function api(route: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    return (await server.call(route, await checkerSession(), body, { 'X-Forwarded-For': API_ADDRESS })).body;
+  }
+
+  /** One of alice's settings as GetUserSettings reports it, by dotted id. */
+  async function settingValue(dotted: string): Promise<unknown> {
+    let node = (await api('GetUserSettings')).settings as Record<string, { value: unknown }>;
+    const parts = dotted.split('.');
+    for (const p of parts.slice(0, -1)) node = node[p]!.value as Record<string, { value: unknown }>;
+    return node[parts.at(-1)!]!.value;
+  }
+
+  test('the settings editor saves one control of each type, refuses an empty number in words, and Undo restores the saved values', async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const page = await openUserPage();
     await page.getByLabel('Save Files').uncheck();
     await page.getByLabel(/^Max Prompt Lines/).fill('12');
     await page.getByLabel(/^Hover Delay Seconds/).fill('1.25');
@@ -254,8 +279,11 @@ describe('the web UI in Chromium', () => {
     await page.getByRole('button', { name: 'Undo changes' }).click();
     assert.equal(await page.getByLabel(/^Max Prompt Lines/).inputValue(), '12');
     assert.equal(await settingValue('maxpromptlines'), 12);
+  });
 
-    // ---- theme: applied at once, stored on the account, remembered by the browser ----
+  test('a theme picked on the user page restyles it at once, is stored on the account and survives a reload', async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const page = await openUserPage();
     await page.getByLabel('Theme', { exact: true }).selectOption('modern_light');
     await page.locator('#page-message', { hasText: 'Theme changed to Modern Light.' }).waitFor();
     await themeLoaded(page, ['/css/themes/modern.css', '/css/themes/modern_light.css']);
@@ -264,11 +292,14 @@ describe('the web UI in Chromium', () => {
       ['modern_light', ['/css/themes/modern.css', '/css/themes/modern_light.css']],
     );
     assert.equal(await settingValue('theme'), 'modern_light');
-    assert.equal((await context.cookies()).find((c) => c.name === 'sui_theme_id')?.value, 'modern_light');
+    assert.equal((await page.context().cookies()).find((c) => c.name === 'sui_theme_id')?.value, 'modern_light');
     await page.reload();
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'modern_light');
+  });
 
-    // ---- language: the whole page switches, and the account keeps the choice ----
+  test('switching the language translates the whole user page and the account keeps the choice', async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const page = await openUserPage();
     await page.getByLabel('Language').selectOption('de');
     await page.getByRole('link', { name: 'Benutzereinstellungen' }).waitFor();
     assert.equal(await page.title(), 'Ihr Konto — Family <Server> & Co');
@@ -277,8 +308,11 @@ describe('the web UI in Chromium', () => {
     await page.getByLabel('Sprache').selectOption('en');
     await page.getByRole('link', { name: 'User Settings' }).waitFor();
     assert.equal((await api('GetMyUserData')).language, 'en');
+  });
 
-    // ---- API keys ----
+  test("an upstream API key set and removed on the page is set and removed on the server, with the server's status shown", async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const page = await openUserPage();
     await page.getByRole('link', { name: 'API Keys' }).click();
     await page.getByLabel('Civitai key').fill('civitai-secret-123');
     await page.locator('[data-key-row="civitai_api"]').getByRole('button', { name: 'Set Key' }).click();
@@ -291,8 +325,11 @@ describe('the web UI in Chromium', () => {
     await page.locator('#keys-message', { hasText: 'Civitai key removed.' }).waitFor();
     assert.deepEqual(await api('GetAPIKeyStatus', { keyType: 'civitai_api' }), { status: 'not set' });
     assert.equal(await page.locator('[data-key-status="civitai_api"]').textContent(), 'not set');
+  });
 
-    // ---- presets: add with a preview image, edit (rename), duplicate, delete, export ----
+  test('presets are added with a preview image, renamed, duplicated, exported exactly as ExportUserPresets answers, and deleted', async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const page = await openUserPage();
     await page.getByRole('link', { name: 'Presets' }).click();
     await page.getByRole('button', { name: 'Add Preset' }).click();
     await page.getByLabel('Preset Title').fill('Portraits/Warm light');
@@ -353,8 +390,11 @@ describe('the web UI in Chromium', () => {
     await page.locator('#presets-message', { hasText: 'Preset "Portraits/Golden hour (2)" deleted.' }).waitFor();
     assert.deepEqual(((await api('GetMyUserData')).presets as Array<Record<string, unknown>>).map((p) => p.title), ['Portraits/Golden hour']);
     await page.screenshot({ path: screenshotPath('walk-user-presets'), fullPage: true });
+  });
 
-    // ---- login tokens: create with a reason, shown once, usable, then revoked ----
+  test("a login token made on the page is shown once and works; once revoked it works no more; the page's own login cannot be revoked there", async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const page = await openUserPage();
     await page.getByRole('link', { name: 'Login Tokens' }).click();
     await page.getByLabel('Reason', { exact: true }).fill('backup script');
     await page.getByRole('button', { name: 'Create Token' }).click();
@@ -373,8 +413,11 @@ describe('the web UI in Chromium', () => {
     assert.deepEqual((await server.api('GetNewSession', {}, { 'X-Swarm-Token': token, 'X-Forwarded-For': API_ADDRESS })).body, { error: 'You are not logged in, or your login has expired.' });
     // This browser's own login is marked and has no Revoke button.
     assert.equal(await page.locator('#token-rows tr', { hasText: 'This login' }).count(), 1);
+  });
 
-    // ---- status bar and interrupts, with real work from the example backend ----
+  test("Interrupt stops this page's work and Interrupt All also another session's, as the status bar shows", async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const page = await openUserPage();
     const status = (await api('GetCurrentStatus')) as { backend_status: { status: string; message: string } };
     assert.equal(status.backend_status.status, 'running');
     await page.locator('#backend-text', { hasText: 'Backends are running.' }).waitFor();
@@ -389,22 +432,19 @@ describe('the web UI in Chromium', () => {
     await page.locator('#page-message', { hasText: "Stopped this page's work." }).waitFor();
     await page.locator('#work-counts', { hasText: /^$/ }).waitFor({ state: 'attached' });
     // Work on another session of the same account stops only with Interrupt All.
-    const otherWork = server.call('GenerateText2Image', sid, LONG, { 'X-Forwarded-For': API_ADDRESS });
-    await (async () => {
-      for (let i = 0; i < 500; i++) {
-        if (((await api('GetCurrentStatus')).status as { live_gens: number }).live_gens === 1) return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.fail('the second generation never started');
-    })();
+    const otherWork = server.call('GenerateText2Image', await checkerSession(), LONG, { 'X-Forwarded-For': API_ADDRESS });
+    assert.ok(await eventually(async () => ((await api('GetCurrentStatus')).status as { live_gens: number }).live_gens === 1, 15_000), 'the second generation never started');
     const all = page.waitForRequest((r) => r.url().endsWith('/API/InterruptAll'));
     await page.getByRole('button', { name: 'Interrupt All' }).click();
     assert.equal((await all).postDataJSON().other_sessions, true);
     assert.deepEqual((await otherWork).body, { images: [] });
     await page.locator('#page-message', { hasText: 'Stopped the work of all your sessions.' }).waitFor();
     assert.deepEqual((await api('GetCurrentStatus')).status, { waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 });
+  });
 
-    // ---- a session the server no longer knows is renewed and the call retried ----
+  test('a session the server has forgotten is renewed and the call retried', async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const page = await openUserPage();
     expectedErrors.push(/status of 401/);
     const renewed = page.waitForRequest((r) => r.url().endsWith('/API/GetNewSession'));
     await page.evaluate(async () => {
@@ -417,8 +457,11 @@ describe('the web UI in Chromium', () => {
     await renewed;
     await page.locator('#settings-message', { hasText: 'Settings saved.' }).waitFor();
     assert.equal(await settingValue('maxpromptlines'), 14);
+  });
 
-    // ---- password: a wrong old password is refused in words; the right one changes it ----
+  test("a wrong old password is refused in words; the right one changes the password, ends the other logins and keeps this browser's", async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const page = await openUserPage();
     await page.getByRole('link', { name: 'Change Password' }).click();
     await page.getByLabel('Old Password').fill('not my password');
     await page.getByLabel('New Password', { exact: true }).fill(NEW_PASSWORD);
@@ -429,17 +472,17 @@ describe('the web UI in Chromium', () => {
     await page.getByRole('button', { name: 'Change Password' }).click();
     await page.locator('#password-message', { hasText: 'Password changed. Your other logins were signed out.' }).waitFor();
     // The checker's own login was one of the "other" logins; the old password no longer works, the new one does.
-    assert.equal((await server.call('GetMyUserData', sid, {}, { 'X-Forwarded-For': API_ADDRESS })).body.error_id, 'invalid_session_id');
+    assert.equal((await server.call('GetMyUserData', await checkerSession(), {}, { 'X-Forwarded-For': API_ADDRESS })).body.error_id, 'invalid_session_id');
     const old = await server.api('Login', { username: 'alice', password: await prehash('alice', ALICE_PASSWORD) }, { 'X-Forwarded-For': API_ADDRESS });
     assert.deepEqual(old.body, { error_id: 'invalid_login' });
-    sid = await apiSession(NEW_PASSWORD);
+    checker = await apiSession(NEW_PASSWORD);
     assert.equal((await api('GetMyUserData')).user_name, 'alice');
     // This browser stays logged in.
     await page.reload();
     await page.locator('#user-name', { hasText: 'alice' }).waitFor();
     assert.equal(new URL(page.url()).pathname, '/Text2Image');
-    await context.close();
   });
+
 
   test('a browser without WebCrypto sends the __swarmdoprehash form, which logs in the same account', async (t) => {
     if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
@@ -454,6 +497,24 @@ describe('the web UI in Chromium', () => {
     await page.getByRole('button', { name: 'Log In' }).click();
     assert.equal((await sent).postDataJSON().password, `__swarmdoprehash:swarmclientpw:alice:${NEW_PASSWORD}`);
     await page.waitForURL('**/Text2Image');
+    await context.close();
+  });
+
+  test("the pages have words of their own for every error id in the server's registry", async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const context = await newContext(browser, log);
+    const page = await context.newPage();
+    await page.goto(`${server.url}/Login`);
+    const ids = [...Object.keys(ERROR_IDS), 'an_id_no_server_sends'];
+    const words = await page.evaluate(async (all) => {
+      const api = (await import('/js/api.js' as string)) as { describeFailure(body: unknown): string };
+      return all.map((id) => api.describeFailure({ error_id: id }));
+    }, ids);
+    const fallback = (id: string): string => `The server refused the request (${id}).`;
+    assert.deepEqual(
+      ids.filter((id, i) => words[i] === fallback(id)),
+      ['an_id_no_server_sends'],
+    );
     await context.close();
   });
 

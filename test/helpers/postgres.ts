@@ -68,7 +68,8 @@ export function databaseForDataDir(dataDir: string): Promise<string> {
     if (!cleanupRegistered) {
       cleanupRegistered = true;
       process.once('beforeExit', () => {
-        void Promise.all([...dataDirDatabases.keys()].map((d) => dropDataDirDatabase(d).catch(() => undefined)));
+        // Best effort: a database left behind is dropped by the next run's clean-up of stale test databases.
+        Promise.all([...dataDirDatabases.keys()].map((d) => dropDataDirDatabase(d).catch(() => undefined))).catch(() => undefined);
       });
     }
     const name = `swarmcore_dir_${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;

@@ -84,9 +84,14 @@ export class TestServer {
   async api(route: string, body: unknown = {}, headers: Record<string, string> = {}): Promise<ApiResponse> {
     const res = await fetch(`${this.url}/API/${route}`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...headers },
+      // A connection per call: on a busy machine fetch's idle timer can fire after the server has already closed an
+      // idle keep-alive connection, and the next call on it fails with "other side closed".
+      headers: { 'Content-Type': 'application/json', Connection: 'close', ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
       redirect: 'manual',
+    }).catch((err: Error) => {
+      // fetch reports every transport failure as "fetch failed"; the cause says which one.
+      throw new Error(`${route}: ${err.message} (${String((err.cause as Error | undefined)?.message ?? err.cause)})`, { cause: err });
     });
     const text = await res.text();
     let parsed: Record<string, unknown> = {};
@@ -177,8 +182,11 @@ export async function prehash(userId: string, password: string): Promise<string>
   return createHash('sha256').update(`swarmclientpw:${userId}:${password}`).digest('hex');
 }
 
-/** Polls `check` until it holds or `ms` pass: for changes that reach a server through cluster events. */
-export async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<boolean> {
+/**
+ * Polls `check` until it holds or `ms` pass: for changes that reach a server through cluster events. The default
+ * deadline is one a busy 2-core CI machine meets; a passing check returns as soon as it holds.
+ */
+export async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
   const end = Date.now() + ms;
   for (;;) {
     if (await check()) return true;

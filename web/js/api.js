@@ -3,7 +3,21 @@
 // and every failure turned into an ApiError whose message a person can understand.
 import { t } from './i18n.js';
 
-/** Words for each error_id; the server's own `error` text is used when the id is not listed. */
+/**
+ * The server's error ids, as a type taken from the server's one registry, so the type check (`npm run typecheck`)
+ * refuses an id the server does not send and a server id this page has no words for.
+ * @typedef {import('../../src/api/errors.js').ErrorId} ServerErrorId
+ */
+/**
+ * Failures the page detects itself: no connection, an answer that is not JSON, no login for a new session.
+ * @typedef {'network' | 'http' | 'not_logged_in'} PageErrorId
+ */
+/** @typedef {ServerErrorId | PageErrorId} ErrorId */
+
+/**
+ * Words for each error_id the server can send.
+ * @satisfies {Record<ServerErrorId, () => string>}
+ */
 const ERROR_WORDS = {
   invalid_login: () => t('Invalid username or password.'),
   ratelimit: () => t('Too many attempts. Wait a minute and try again.'),
@@ -20,10 +34,16 @@ const ERROR_WORDS = {
   no_result: () => t('The server sent no answer to this request.'),
   bad_impersonate: () => t('You cannot open the server as that user.'),
   invalid_user: () => t('You are not logged in, or your login has expired.'),
+  file_not_found: () => t('The file was not found.'),
 };
 
 export class ApiError extends Error {
-  /** `errorId` is the server's error_id (or `network`, `http`, `not_logged_in`); `body` its whole answer. */
+  /**
+   * @param {string} message what a person reads
+   * @param {ErrorId | null} errorId the server's error_id, or the page's own reason
+   * @param {any} body the server's whole answer
+   * @param {number} status the HTTP status
+   */
   constructor(message, errorId = null, body = null, status = 0) {
     super(message);
     this.name = 'ApiError';
@@ -33,18 +53,44 @@ export class ApiError extends Error {
   }
 }
 
-/** The readable message for a failed answer. */
+/**
+ * Whether `err` is an ApiError for the reason `id`.
+ * @param {unknown} err
+ * @param {ErrorId} id
+ */
+export function failedWith(err, id) {
+  return err instanceof ApiError && err.errorId === id;
+}
+
+/**
+ * Whether a server answer carries the error id `id`.
+ * @param {any} body
+ * @param {ServerErrorId} id
+ */
+const answerHas = (body, id) => body !== null && typeof body === 'object' && body.error_id === id;
+
+/**
+ * The readable message for a failed answer.
+ * @param {any} body
+ * @returns {string}
+ */
 export function describeFailure(body) {
   const id = body && typeof body.error_id === 'string' ? body.error_id : null;
-  if (id && Object.hasOwn(ERROR_WORDS, id)) return ERROR_WORDS[id]();
+  if (id && Object.hasOwn(ERROR_WORDS, id)) return ERROR_WORDS[/** @type {ServerErrorId} */ (id)]();
   if (body && typeof body.error === 'string' && body.error !== '') return t(body.error);
   if (body && typeof body.preset_fail === 'string') return t(body.preset_fail);
   return id ? t('The server refused the request ({0}).', id) : t('The server refused the request.');
 }
 
+/** @param {any} body */
 const isFailure = (body) => body !== null && typeof body === 'object' && ('error' in body || 'error_id' in body || 'preset_fail' in body);
 
-/** One POST to /API/<route>; returns the parsed answer whatever its status, or throws for network/format problems. */
+/**
+ * One POST to /API/<route>; returns the parsed answer whatever its status, or throws for network/format problems.
+ * @param {string} route
+ * @param {Record<string, unknown>} body
+ * @returns {Promise<{ status: number, body: any }>}
+ */
 async function post(route, body) {
   let res;
   try {
@@ -67,12 +113,19 @@ async function post(route, body) {
   throw new ApiError(t('The server sent an answer this page does not understand (HTTP {0}).', res.status), 'http', null, res.status);
 }
 
+/** @typedef {{ session_id: string, user_id: string, permissions: string[], [key: string]: unknown }} SessionData */
+/** @type {SessionData | null} */
 let session = null;
+/** @type {Promise<SessionData> | null} */
 let renewing = null;
 let lastRenewal = 0;
+/** @type {Array<(s: SessionData) => void>} */
 const sessionListeners = [];
 
-/** Runs `fn(sessionData)` whenever a new session starts (first load and every renewal). */
+/**
+ * Runs `fn(sessionData)` whenever a new session starts (first load and every renewal).
+ * @param {(s: SessionData) => void} fn
+ */
 export function onNewSession(fn) {
   sessionListeners.push(fn);
 }
@@ -82,12 +135,18 @@ export function currentSession() {
   return session;
 }
 
-/** Replaces the session id this page uses (the next call then finds out whether the server still knows it). */
+/**
+ * Replaces the session id this page uses (the next call then finds out whether the server still knows it).
+ * @param {string} id
+ */
 export function setSessionId(id) {
   if (session) session = { ...session, session_id: id };
 }
 
-/** Starts a new session; concurrent callers share one request. Throws `not_logged_in` when the login is gone. */
+/**
+ * Starts a new session; concurrent callers share one request. Throws `not_logged_in` when the login is gone.
+ * @returns {Promise<SessionData>}
+ */
 export function newSession() {
   renewing ??= (async () => {
     const wait = lastRenewal + 1000 - Date.now();
@@ -99,20 +158,26 @@ export function newSession() {
       if (body && body.error_id) throw new ApiError(describeFailure(body), body.error_id, body);
       throw new ApiError(t('You are not logged in, or your login has expired.'), 'not_logged_in', body);
     }
-    session = body;
-    for (const fn of sessionListeners) fn(session);
-    return session;
+    const started = /** @type {SessionData} */ (body);
+    session = started;
+    for (const fn of sessionListeners) fn(started);
+    return started;
   })().finally(() => {
     renewing = null;
   });
   return renewing;
 }
 
-/** Calls an API route with the page's session; resolves to the answer or throws an ApiError. */
+/**
+ * Calls an API route with the page's session; resolves to the answer or throws an ApiError.
+ * @param {string} route
+ * @param {Record<string, unknown>} [params]
+ * @returns {Promise<any>}
+ */
 export async function call(route, params = {}, depth = 0) {
   const s = session ?? (await newSession());
   const { status, body } = await post(route, { ...params, session_id: s.session_id });
-  if (body.error_id === 'invalid_session_id' && depth < 3) {
+  if (answerHas(body, 'invalid_session_id') && depth < 3) {
     if (session && session.session_id === s.session_id) session = null;
     await newSession();
     return call(route, params, depth + 1);
@@ -121,7 +186,12 @@ export async function call(route, params = {}, depth = 0) {
   return body;
 }
 
-/** A route without a session (Login, RegisterBasic). */
+/**
+ * A route without a session (Login, RegisterBasic).
+ * @param {string} route
+ * @param {Record<string, unknown>} params
+ * @returns {Promise<any>}
+ */
 export async function callSessionless(route, params) {
   const { status, body } = await post(route, params);
   if (isFailure(body)) throw new ApiError(describeFailure(body), body.error_id ?? null, body, status);
@@ -131,6 +201,10 @@ export async function callSessionless(route, params) {
 /**
  * Opens a WebSocket route, sends `params` with the session id, and passes every message to `onMessage`.
  * Resolves when the server closes the socket. Renews the session and reconnects on `invalid_session_id`.
+ * @param {string} route
+ * @param {Record<string, unknown>} params
+ * @param {(message: any) => void} onMessage
+ * @returns {Promise<void>}
  */
 export async function openSocket(route, params, onMessage, depth = 0) {
   const s = session ?? (await newSession());
@@ -150,13 +224,13 @@ export async function openSocket(route, params, onMessage, depth = 0) {
       } catch {
         return;
       }
-      if (message && message.error_id === 'invalid_session_id' && depth < 3) {
+      if (answerHas(message, 'invalid_session_id') && depth < 3) {
         renew = true;
         return;
       }
       onMessage(message);
     });
-    ws.addEventListener('close', () => resolve());
+    ws.addEventListener('close', () => resolve(undefined));
     ws.addEventListener('error', () => {
       if (!opened) reject(new ApiError(t('The server cannot be reached. Check that it is running and that your connection works, then try again.'), 'network'));
     });

@@ -1,6 +1,6 @@
 // The first-run installer: a step-by-step form whose choices go to InstallConfirmWS over a WebSocket, with the
 // server's info and progress messages shown as they arrive.
-import { call, describeFailure, newSession, openSocket } from './api.js';
+import { call, describeFailure, failedWith, newSession, openSocket } from './api.js';
 import { onLanguageChange, rememberLanguage, setTranslations, t } from './i18n.js';
 import { $, $$, clearMessage, el, fillLanguageSelect, formatBytes, pageData, showMessage, startPage } from './page.js';
 import { applyTheme } from './theme.js';
@@ -200,7 +200,7 @@ newSession().then(
   },
   (err) => {
     const box = $('#session-message');
-    if (err.errorId === 'not_logged_in') {
+    if (failedWith(err, 'not_logged_in')) {
       box.className = 'message error';
       box.replaceChildren(t('Log in as the server owner to run the installer.'), ' ', el('a', { href: 'Login' }, t('Log In')));
     } else {

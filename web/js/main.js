@@ -1,7 +1,7 @@
 // The user's page: settings, presets, password, API keys, login tokens, theme and language, the status bar
 // and Logout. Every panel reads from and writes to the API; nothing is kept only in the browser except the
 // theme and language cookies that let the next page open in the right look.
-import { call, newSession, onNewSession } from './api.js';
+import { call, failedWith, newSession, onNewSession } from './api.js';
 import { languageCode, onLanguageChange, rememberLanguage, setTranslations, t } from './i18n.js';
 import { $, busy, el, fillLanguageSelect, pageData, showMessage, startPage } from './page.js';
 import { applyTheme } from './theme.js';
@@ -23,7 +23,7 @@ let userData = null;
 
 /** Shows a failure that concerns the whole page; a lost login goes back to the login page. */
 function pageFailure(err) {
-  if (err && err.errorId === 'not_logged_in') {
+  if (failedWith(err, 'not_logged_in')) {
     location.href = 'Login';
     return;
   }

@@ -17,7 +17,7 @@ function imageFileToJpeg(file) {
       const canvas = document.createElement('canvas');
       canvas.width = Math.max(1, Math.round(img.naturalWidth * scale));
       canvas.height = Math.max(1, Math.round(img.naturalHeight * scale));
-      canvas.getContext('2d').drawImage(img, 0, 0, canvas.width, canvas.height);
+      /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d')).drawImage(img, 0, 0, canvas.width, canvas.height);
       URL.revokeObjectURL(url);
       resolve(canvas.toDataURL('image/jpeg', 0.9));
     };
@@ -146,6 +146,7 @@ export class PresetsPanel {
     // An unchanged /ViewSpecial/ image is sent back as is, which the server reads as "keep the current image".
     this.previewValue = image;
     $('#preset-preview').src = siteUrl(image);
+    /** @type {Array<[string, string]>} */
     const entries = Object.entries(preset?.param_map ?? {});
     $('#param-rows').replaceChildren(...(entries.length > 0 ? entries : [['', '']]).map(([k, v]) => this.paramRow(k, v)));
     clearMessage(this.dialogMessage);

@@ -16,7 +16,8 @@ export class StatusBar {
   constructor(pageMessage) {
     this.pageMessage = pageMessage;
     this.last = null;
-    this.timer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
     this.failed = false;
     $('#interrupt-button').addEventListener('click', (e) => this.interrupt(false, e.currentTarget));
     $('#interrupt-all-button').addEventListener('click', (e) => this.interrupt(true, e.currentTarget));
