@@ -156,7 +156,6 @@ class SlicedJsonParser {
       switch (this.expect) {
         case Expect.Done:
           this.fail('Unexpected data after the JSON value');
-        // eslint-disable-next-line no-fallthrough
         case Expect.Colon:
           if (c !== 0x3a) this.fail("Expected ':'");
           this.pos++;
