@@ -17,6 +17,16 @@ const BUSY = apiError('server_busy', 'Too many connections are open; try again s
 const BUSY_TEXT = JSON.stringify(BUSY.body);
 const BUSY_ANSWER = `HTTP/1.1 ${BUSY.status} Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(BUSY_TEXT)}\r\nConnection: close\r\n\r\n${BUSY_TEXT}`;
 
+/** What one client controls: an IPv4 address, or the /64 network of an IPv6 address. */
+export function clientKey(address: string): string {
+  if (!address.includes(':')) return address;
+  const [left, right = ''] = address.split('::') as [string, string?];
+  const head = left === '' ? [] : left.split(':');
+  const tail = address.includes('::') && right !== '' ? right.split(':') : [];
+  const groups = address.includes('::') ? [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill('0'), ...tail] : head;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '').toLowerCase()).join(':')}::/64`;
+}
+
 /** Counts connections as they open and close; one over a cap is answered 503 server_busy and closed. */
 export class ConnectionGuard {
   private readonly byAddress = new Map<string, number>();
@@ -34,7 +44,8 @@ export class ConnectionGuard {
 
   private admit(socket: Socket): void {
     const address = plainAddress(socket.remoteAddress);
-    const mine = this.byAddress.get(address) ?? 0;
+    const key = clientKey(address);
+    const mine = this.byAddress.get(key) ?? 0;
     if (this.open >= this.caps.total || (mine >= this.caps.perAddress && !this.caps.exempt(address))) {
       this.refused.add(socket);
       this.log.debug({ address, open: this.open, fromAddress: mine }, 'connection refused: over the connection cap');
@@ -45,12 +56,12 @@ export class ConnectionGuard {
       return;
     }
     this.open++;
-    this.byAddress.set(address, mine + 1);
+    this.byAddress.set(key, mine + 1);
     socket.once('close', () => {
       this.open--;
-      const left = (this.byAddress.get(address) ?? 1) - 1;
-      if (left === 0) this.byAddress.delete(address);
-      else this.byAddress.set(address, left);
+      const left = (this.byAddress.get(key) ?? 1) - 1;
+      if (left === 0) this.byAddress.delete(key);
+      else this.byAddress.set(key, left);
     });
   }
 }

@@ -3,6 +3,7 @@
 // most PRE_SESSION_TOTAL_BYTES for all such requests), the rest only in a private spill file under a total spill
 // budget; a large body reaches memory only for a valid session, under a total in-flight budget, and is then
 // parsed a bounded slice per event-loop turn.
+import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, open, rm, unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -162,10 +163,7 @@ class Spill {
   async write(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
     this.bytes += chunk.length;
-    if (!this.out.write(chunk)) await new Promise<void>((resolve, reject) => {
-      this.out.once('drain', resolve);
-      this.out.once('error', reject);
-    });
+    if (!this.out.write(chunk)) await once(this.out, 'drain');
   }
 
   /** Copies the spilled bytes into `target` at `offset`. */

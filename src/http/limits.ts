@@ -48,10 +48,12 @@ export const BODY_MIN_BYTES_PER_SECOND = 16 * 1024;
 export const REFUSED_BODY_LINGER_MS = 2000;
 
 /**
- * Open connections from one client address: a browser opens at most 6 per host, so this allows ten tabs and
- * scripts on one machine. Addresses in Network.TrustedProxies are exempt (all of a proxy's clients share them).
+ * Open connections from one client address (an IPv6 client: its /64): a browser opens at most 6 per host, but a
+ * script calling the API in parallel opens one per call in flight (HTTP clients pool hundreds), and each idle
+ * keep-alive connection counts until it closes. Still far below the total, so one address cannot take it all.
+ * Addresses in Network.TrustedProxies are exempt (all of a proxy's clients share them).
  */
-export const CONNECTIONS_PER_ADDRESS = 64;
+export const CONNECTIONS_PER_ADDRESS = 256;
 /** Upper bound on all open connections, whatever the descriptor limit. */
 const CONNECTIONS_MAX = 10_000;
 /** Descriptors kept for everything but connections: database, log, static files, thumbnail workers. */
