@@ -60,10 +60,12 @@ function asInputObject(value: unknown): Record<string, unknown> {
 /** Bodies from this size on are parsed in slices: JSON.parse on them could hold the event loop for tens of ms. */
 export const SLICED_PARSE_MIN_BYTES = 512 * 1024;
 /**
- * Bytes examined per event-loop turn. About 1-3 ms of work on a slow core for typical JSON; a single string is
- * decoded in pieces of at most STRING_PIECE_BYTES, so no one step of the parse grows with the body.
+ * Bytes examined per event-loop turn: about 1-3 ms of work on a slow core for typical JSON. A turn also ends
+ * after PARSE_SLICE_MS (JSON of many tiny objects costs more per byte), and a single string is decoded in pieces
+ * of at most STRING_PIECE_BYTES, so no one step of the parse grows with the body.
  */
 export const PARSE_SLICE_BYTES = 256 * 1024;
+const PARSE_SLICE_MS = 8;
 const STRING_PIECE_BYTES = 1024 * 1024;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -139,7 +141,10 @@ class SlicedJsonParser {
   step(budget: number): boolean {
     const buf = this.buf;
     const stop = Math.min(buf.length, this.pos + budget);
+    const started = performance.now();
+    let tokens = 0;
     while (this.pos < stop) {
+      if ((++tokens & 0xfff) === 0 && performance.now() - started > PARSE_SLICE_MS) return false;
       if (this.inString) {
         if (!this.scanString(stop)) return false;
         continue;

@@ -342,8 +342,9 @@ export class Intake {
 }
 
 /**
- * Answers a request whose body was refused part-way: the answer goes out, the rest of the body is read and
- * discarded for a moment so the client, still sending, gets to read it, then the connection ends.
+ * Answers a request whose body will not be used: the answer goes out, then the rest of the body is read and
+ * discarded for at most REFUSED_BODY_LINGER_MS, so a client still sending gets to read the answer (closing at
+ * once would reset the connection under it); a body that ends in time leaves the connection open for reuse.
  */
 export function answerRefusedBody(req: IncomingMessage, res: ServerResponse, send: () => void): void {
   send();

@@ -83,39 +83,26 @@ function maxRequestBytes(core: Core, key: string): number {
   return core.routes.get(key)?.sessionless ? SESSIONLESS_MAX_BYTES : sessionMaxBytes(core);
 }
 
-/** Bodies up to this size are read and discarded after a refusal, so the client sees the answer. */
-const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
-
-/**
- * Answers a request whose body will not be used. Small bodies are read to the end first: node closes a
- * connection whose request is unfinished when the answer ends, and the client, still sending, would see a
- * broken pipe instead of the answer. Larger bodies are not worth reading; that connection just ends.
- */
-function afterBody(req: IncomingMessage, length: number, answer: (closeConnection: boolean) => void): void {
-  if (!(length <= DRAIN_MAX_BYTES) || req.complete) return answer(!req.complete);
-  req.once('end', () => answer(false));
-  req.once('error', () => req.destroy());
-  req.resume();
-}
-
-function refuseUnread(req: IncomingMessage, res: ServerResponse, err: ApiError, length: number): void {
-  afterBody(req, length, (close) => sendApiError(res, err, close));
+function refuseUnread(req: IncomingMessage, res: ServerResponse, err: ApiError): void {
+  answerRefusedBody(req, res, () => sendApiError(res, err));
 }
 
 async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, info: RequestInfo, key: string): Promise<void> {
   const lengthHeader = req.headers['content-length'];
   const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : NaN;
-  if (req.method !== 'POST') return afterBody(req, Number.isNaN(length) ? 0 : length, () => redirect(res, '/Error/NoGetAPI'));
-  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return refuseUnread(req, res, apiError('basic_api', 'Wrong content type'), length);
-  if (!(length > 0 && length < maxRequestBytes(core, key))) return refuseUnread(req, res, apiError('basic_api', 'bad content length'), length);
+  if (req.method !== 'POST') return answerRefusedBody(req, res, () => redirect(res, '/Error/NoGetAPI'));
+  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return refuseUnread(req, res, apiError('basic_api', 'Wrong content type'));
+  if (!(length > 0 && length < maxRequestBytes(core, key))) return refuseUnread(req, res, apiError('basic_api', 'bad content length'));
   const holding = new Holding();
   try {
     let body: Buffer;
     try {
       body = await intake.read(req, info, length, holding);
     } catch (err) {
-      if (err instanceof ApiError) return answerRefusedBody(req, res, () => sendApiError(res, err));
-      throw err;
+      if (!(err instanceof ApiError)) throw err;
+      // A client's mistake or a budget at work: a debug line without stack, and the envelope's answer.
+      core.log.debug({ route: key, error_id: err.body.error_id, why: err.message }, 'request body refused');
+      return answerRefusedBody(req, res, () => sendApiError(res, err));
     }
     let input: Record<string, unknown>;
     try {
