@@ -1,7 +1,8 @@
 // The front door under hostile and broken clients: large anonymous bodies, slow and numerous connections,
 // half-closed bodies, encoded paths and cross-origin WebSockets. All against the real server over real sockets.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -118,8 +119,9 @@ function bodyOfSize(size: number, tail: string): string {
   return `${start}${'t'.repeat(size - start.length - end.length)}${end}`;
 }
 
+/** The files in the server process's spill folder. */
 function spillFiles(server: TestServer): string[] {
-  return readdirSync(path.join(server.dataDir, 'request-spill'));
+  return readdirSync(path.join(server.dataDir, 'request-spill', String(server.proc.pid)));
 }
 
 describe('bodies before the session is known', () => {
@@ -195,7 +197,7 @@ describe('bodies before the session is known', () => {
     assert.ok(await eventually(async () => spillFiles(server).length === 0, 1000), 'the header-admitted body is not spilled');
     await anonymous.write(half);
     assert.ok(await eventually(async () => spillFiles(server).length === 1, 10_000), 'the anonymous body is spilled while its session is unknown');
-    const file = path.join(server.dataDir, 'request-spill', spillFiles(server)[0]!);
+    const file = path.join(server.dataDir, 'request-spill', String(server.proc.pid), spillFiles(server)[0]!);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(statSync(path.dirname(file)).mode & 0o777, 0o700);
     await withHeader.write(full.slice(size / 2));
@@ -207,6 +209,21 @@ describe('bodies before the session is known', () => {
       assert.equal(typeof answer.body.status, 'object');
     }
     assert.deepEqual(spillFiles(server), []);
+  });
+
+  test('spill folders that a stopped server left behind are removed at start', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'swarmcore-spill-'));
+    const leftover = path.join(dataDir, 'request-spill', '4194305'); // above Linux's pid_max: no such process
+    mkdirSync(leftover, { recursive: true });
+    writeFileSync(path.join(leftover, '1'), 'a body half received');
+    const other = await TestServer.start({ dataDir });
+    try {
+      assert.equal(existsSync(leftover), false);
+      assert.deepEqual(spillFiles(other), []);
+    } finally {
+      await other.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('a large body without any session id is refused with missing session id once its object ends', async () => {

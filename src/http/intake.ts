@@ -5,7 +5,7 @@
 // parsed a bounded slice per event-loop turn.
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Socket } from 'node:net';
@@ -36,12 +36,12 @@ export class ClientGone extends Error {
   }
 }
 
-/** A shared byte budget: reservations succeed while the total stays within the limit. */
+/** A shared byte budget: reservations succeed while the total stays within the limit (read at each reservation). */
 export class ByteBudget {
   private used = 0;
-  constructor(readonly limit: number) {}
+  constructor(readonly limit: () => number) {}
   take(n: number): boolean {
-    if (this.used + n > this.limit) return false;
+    if (this.used + n > this.limit()) return false;
     this.used += n;
     return true;
   }
@@ -188,6 +188,16 @@ class Spill {
   }
 }
 
+function processIsGone(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /** The envelope's session rule, asked early: the one function to re-point when sessions move. */
 export async function sessionIsValid(core: Core, id: string, request: RequestInfo): Promise<boolean> {
   try {
@@ -201,9 +211,10 @@ export async function sessionIsValid(core: Core, id: string, request: RequestInf
 
 /** The bodies in flight on one server, with their budgets and spill folder. */
 export class Intake {
-  readonly preSession = new ByteBudget(PRE_SESSION_TOTAL_BYTES);
-  readonly inFlight: ByteBudget;
-  readonly spill: ByteBudget;
+  readonly preSession = new ByteBudget(() => PRE_SESSION_TOTAL_BYTES);
+  /** Both follow Network.MaxNetworkRequestMegabytes as it is now. */
+  readonly inFlight = new ByteBudget(() => inFlightBudgetBytes(this.maxRequestBytes()));
+  readonly spill = new ByteBudget(() => spillBudgetBytes(this.maxRequestBytes()));
   /** Bodies being read, by socket: a half-close ends them at once (see `bodyEndedEarly`). */
   readonly pending = new Map<Socket, () => void>();
   private spillCount = 0;
@@ -211,17 +222,22 @@ export class Intake {
   constructor(
     private readonly core: Core,
     readonly spillDir: string,
-    readonly maxRequestBytes: number,
-  ) {
-    this.inFlight = new ByteBudget(inFlightBudgetBytes(maxRequestBytes));
-    this.spill = new ByteBudget(spillBudgetBytes(maxRequestBytes));
-  }
+    private readonly maxRequestBytes: () => number,
+  ) {}
 
-  /** The spill folder, emptied of anything a previous run left (only its owner may enter it). */
-  static async open(core: Core, maxRequestBytes: number): Promise<Intake> {
-    const dir = path.join(core.dataDir, 'request-spill');
+  /**
+   * This process's spill folder, `<data dir>/request-spill/<pid>`, only its owner may enter. Folders that
+   * earlier runs left (their process is gone) are removed; those of other live instances sharing the data dir stay.
+   */
+  static async open(core: Core, maxRequestBytes: () => number): Promise<Intake> {
+    const root = path.join(core.dataDir, 'request-spill');
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    for (const entry of await readdir(root)) {
+      if (entry !== String(process.pid) && processIsGone(Number(entry))) await rm(path.join(root, entry), { recursive: true, force: true });
+    }
+    const dir = path.join(root, String(process.pid));
     await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdir(dir, { mode: 0o700 });
     return new Intake(core, dir, maxRequestBytes);
   }
 
@@ -291,7 +307,7 @@ export class Intake {
           headBytes += chunk.length;
         } else {
           spillHolding.hold(this.spill, chunk.length);
-          spill ??= new Spill(path.join(this.spillDir, `${process.pid}-${++this.spillCount}`));
+          spill ??= new Spill(path.join(this.spillDir, String(++this.spillCount)));
           await spill.write(chunk);
         }
         if (verdict) {

@@ -119,7 +119,7 @@ async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, r
   }
 }
 
-/** Network.RequiredAuthorization (reference/01 §1.2): a shared secret in the Authorization header. */
+/** Network.RequiredAuthorization (docs/COMPATIBILITY.md): a shared secret in the Authorization header. */
 function passesNetworkGate(core: Core, req: IncomingMessage, info: RequestInfo): boolean {
   const required = core.settings.string('Network.RequiredAuthorization');
   if (required === '') return true;
@@ -237,7 +237,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const core = await Core.open(options);
   let intake: Intake;
   try {
-    intake = await Intake.open(core, sessionMaxBytes(core));
+    intake = await Intake.open(core, () => sessionMaxBytes(core));
   } catch (err) {
     await core.close();
     throw err;
