@@ -36,6 +36,13 @@ export const HEADERS_TIMEOUT_MS = 20_000;
  * 350 KB/s, so 10 minutes fits real uploads while a slow sender cannot keep a connection for ever.
  */
 export const REQUEST_TIMEOUT_MS = 10 * 60_000;
+/**
+ * An idle keep-alive connection is closed after this (node's keepAliveTimeout; its default is 5 s). Clients reuse
+ * a pooled connection until about a second before the advertised timeout, so a client whose event loop is busy
+ * for a second (building a large body) would write into a connection the server just closed (EPIPE); the longer
+ * the timeout, the rarer that race. Idle connections still count against the connection caps.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 /** How often node looks at connections for the two timeouts above; the timeouts are only as exact as this. */
 export const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 /** A body that sends nothing for this long is abandoned: a live client never pauses so long mid-body. */

@@ -20,7 +20,7 @@ import { serveExtensionFile, serveStatic } from './static.js';
 import { ClientGone, Holding, Intake, answerRefusedBody } from './intake.js';
 import { ConnectionGuard } from './connection-guard.js';
 import { canonicalPath, encodePath } from './request-path.js';
-import { CONNECTIONS_PER_ADDRESS, HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, SESSIONLESS_MAX_BYTES, TIMEOUT_CHECK_INTERVAL_MS, totalConnectionCap } from './limits.js';
+import { CONNECTIONS_PER_ADDRESS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS, SESSIONLESS_MAX_BYTES, TIMEOUT_CHECK_INTERVAL_MS, totalConnectionCap } from './limits.js';
 
 export { SESSIONLESS_MAX_BYTES };
 /** A WebSocket route must send its input within this time. */
@@ -246,7 +246,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // large is held before the envelope has checked the session.
   const wss = new WebSocketServer({ noServer: true, maxPayload: SESSIONLESS_MAX_BYTES });
   const server = createServer(
-    { maxHeaderSize: 1024 * 1024, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+    { maxHeaderSize: 1024 * 1024, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
     (req, res) => {
       if (guard.refused.has(req.socket)) return;
       handleRequest(core, intake, req, res).catch((err: unknown) => {
