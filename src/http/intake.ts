@@ -358,17 +358,31 @@ export class Intake {
 }
 
 /**
- * Answers a request whose body will not be used: the answer goes out, then the rest of the body is read and
- * discarded for at most REFUSED_BODY_LINGER_MS, so a client still sending gets to read the answer (closing at
- * once would reset the connection under it); a body that ends in time leaves the connection open for reuse.
+ * Answers a request whose body will not be used: the answer goes out at once, then the rest of the body is read
+ * and discarded for at most REFUSED_BODY_LINGER_MS, so a client still sending gets to read the answer; a body
+ * that ends in time leaves a keep-alive connection open for reuse.
  */
 export function answerRefusedBody(req: IncomingMessage, res: ServerResponse, send: () => void): void {
-  send();
-  if (req.complete) return;
-  res.once('finish', () => {
-    const timer = setTimeout(() => req.socket.destroy(), REFUSED_BODY_LINGER_MS);
-    timer.unref();
-    req.once('end', () => clearTimeout(timer));
-    req.resume();
+  if (req.complete) return send();
+  const socket = req.socket;
+  let bodyDone = false;
+  let answered = false;
+  const linger = setTimeout(() => socket.destroy(), REFUSED_BODY_LINGER_MS);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
+  // When the client asked for Connection: close, node destroys the socket right after the answer; with body
+  // bytes still arriving that is a reset, which can discard the answer before the client reads it. Half-close
+  // instead, and close fully once the body has ended (or the linger ran out).
+  socket.destroySoon = () => {
+    answered = true;
+    if (socket.writable) socket.end();
+    if (bodyDone) socket.destroy();
+  };
+  req.once('end', () => {
+    bodyDone = true;
+    clearTimeout(linger);
+    if (answered) socket.destroy();
   });
+  res.once('finish', () => req.resume());
+  send();
 }
