@@ -35,7 +35,8 @@ function sessionIdOf(input: Record<string, unknown>, request: RequestInfo): stri
   return Array.isArray(header) ? header[0] : header;
 }
 
-async function resolveSession(s: Services, input: Record<string, unknown>, request: RequestInfo): Promise<Session> {
+/** The envelope's session rule; the HTTP intake also uses it to check a session before reading a large body. */
+export async function resolveSession(s: Services, input: Record<string, unknown>, request: RequestInfo): Promise<Session> {
   const id = sessionIdOf(input, request);
   if (id === undefined) throw apiError('basic_api', 'missing session id');
   const session = id === '' ? null : await s.sessions.get(id);

@@ -1,23 +1,28 @@
-// The HTTP and WebSocket front door: global gates (CORS, RequiredAuthorization), then the API envelope, pages
-// and static files. Built on node:http directly: the envelope's intake rules (reference/01 §2.2) are exact
-// and the benchmarks compare against bare node:http.
+// The HTTP and WebSocket front door: connection caps, global gates (CORS, RequiredAuthorization), then the API
+// envelope, pages and static files. Built on node:http directly: the envelope's intake rules
+// (docs/COMPATIBILITY.md) are exact and the benchmarks compare against bare node:http. Every limit is in
+// src/http/limits.ts; bodies are read by src/http/intake.ts.
 import crypto from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Core, type CoreOptions } from '../core.js';
 import { dispatch } from '../api/envelope.js';
 import { ApiError, apiError } from '../api/errors.js';
-import { parseInput } from '../api/json-input.js';
+import { parseInput, parseInputAsync } from '../api/json-input.js';
 import type { CookieOptions, RequestInfo, ResponseControl, RouteOutput } from '../api/route.js';
 import { requestInfo } from './request-info.js';
 import { redirect, sendApiError, sendJson } from './respond.js';
 import { handlePage } from '../web/pages.js';
 import { handleViewSpecial } from '../web/view-special.js';
 import { serveExtensionFile, serveStatic } from './static.js';
+import { ClientGone, Holding, Intake, answerRefusedBody } from './intake.js';
+import { ConnectionGuard } from './connection-guard.js';
+import { canonicalPath, encodePath } from './request-path.js';
+import { CONNECTIONS_PER_ADDRESS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS, SESSIONLESS_MAX_BYTES, TIMEOUT_CHECK_INTERVAL_MS, totalConnectionCap } from './limits.js';
 
-/** Sessionless routes read at most this much (PRODUCT.md §2.8). */
-export const SESSIONLESS_MAX_BYTES = 64 * 1024;
+export { SESSIONLESS_MAX_BYTES };
 /** A WebSocket route must send its input within this time. */
 export const WS_FIRST_MESSAGE_MS = 60_000;
 const WS_PING_MS = 30_000;
@@ -61,24 +66,6 @@ function cookieControl(res: ServerResponse | null, info: RequestInfo): ResponseC
   };
 }
 
-function readBody(req: IncomingMessage, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const buf = Buffer.allocUnsafe(length);
-    let offset = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (offset + chunk.length > length) {
-        reject(apiError('basic_api', 'bad content length'));
-        req.destroy();
-        return;
-      }
-      chunk.copy(buf, offset);
-      offset += chunk.length;
-    });
-    req.on('end', () => (offset === length ? resolve(buf) : reject(apiError('basic_api', 'bad content length'))));
-    req.on('error', reject);
-  });
-}
-
 const JSON_TYPE = /^\s*(application\/json|[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+\+json)\s*(;.*)?$/i;
 
 /** The lower-cased route key of an /API/ path, or null when the path is not an API call. */
@@ -87,50 +74,52 @@ export function apiKeyOf(pathname: string): string | null {
   return lower.startsWith('/api/') ? lower.slice(5) : null;
 }
 
-function maxRequestBytes(core: Core, key: string): number {
-  const route = core.routes.get(key);
-  if (route?.sessionless) return SESSIONLESS_MAX_BYTES;
+/** The largest body a session may send (Network.MaxNetworkRequestMegabytes), within what one Buffer can hold. */
+function sessionMaxBytes(core: Core): number {
   return Math.min(core.settings.int('Network.MaxNetworkRequestMegabytes') * 1024 * 1024, 2 ** 31 - 2);
 }
 
-/** Bodies up to this size are read and discarded after a refusal, so the client sees the answer. */
-const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
-
-/**
- * Answers a request whose body will not be used. Small bodies are read to the end first: node closes a
- * connection whose request is unfinished when the answer ends, and the client, still sending, would see a
- * broken pipe instead of the answer. Larger bodies are not worth reading; that connection just ends.
- */
-function afterBody(req: IncomingMessage, length: number, answer: (closeConnection: boolean) => void): void {
-  if (!(length <= DRAIN_MAX_BYTES) || req.complete) return answer(!req.complete);
-  req.once('end', () => answer(false));
-  req.once('error', () => req.destroy());
-  req.resume();
+function maxRequestBytes(core: Core, key: string): number {
+  return core.routes.get(key)?.sessionless ? SESSIONLESS_MAX_BYTES : sessionMaxBytes(core);
 }
 
-function refuseUnread(req: IncomingMessage, res: ServerResponse, err: ApiError, length: number): void {
-  afterBody(req, length, (close) => sendApiError(res, err, close));
+function refuseUnread(req: IncomingMessage, res: ServerResponse, err: ApiError): void {
+  answerRefusedBody(req, res, () => sendApiError(res, err));
 }
 
-async function handleApiHttp(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, key: string): Promise<void> {
+async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, info: RequestInfo, key: string): Promise<void> {
   const lengthHeader = req.headers['content-length'];
   const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : NaN;
-  if (req.method !== 'POST') return afterBody(req, Number.isNaN(length) ? 0 : length, () => redirect(res, '/Error/NoGetAPI'));
-  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return refuseUnread(req, res, apiError('basic_api', 'Wrong content type'), length);
-  if (!(length > 0 && length < maxRequestBytes(core, key))) return refuseUnread(req, res, apiError('basic_api', 'bad content length'), length);
-  let input: Record<string, unknown>;
+  if (req.method !== 'POST') return answerRefusedBody(req, res, () => redirect(res, '/Error/NoGetAPI'));
+  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return refuseUnread(req, res, apiError('basic_api', 'Wrong content type'));
+  if (!(length > 0 && length < maxRequestBytes(core, key))) return refuseUnread(req, res, apiError('basic_api', 'bad content length'));
+  const holding = new Holding();
   try {
-    input = parseInput(await readBody(req, length));
-  } catch (err) {
-    if (err instanceof ApiError) return sendApiError(res, err);
-    throw err;
+    let body: Buffer;
+    try {
+      body = await intake.read(req, info, length, holding);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      // A client's mistake or a budget at work: a debug line without stack, and the envelope's answer.
+      core.log.debug({ route: key, error_id: err.body.error_id, why: err.message }, 'request body refused');
+      return answerRefusedBody(req, res, () => sendApiError(res, err));
+    }
+    let input: Record<string, unknown>;
+    try {
+      input = await parseInputAsync(body);
+    } catch (err) {
+      if (err instanceof ApiError) return sendApiError(res, err);
+      throw err;
+    }
+    const result = await dispatch(core, { key, input, request: info, response: cookieControl(res, info), socket: null, log: core.log });
+    if (result.body === null) return sendApiError(res, apiError('no_result'));
+    sendJson(res, result.status, result.body);
+  } finally {
+    holding.release();
   }
-  const result = await dispatch(core, { key, input, request: info, response: cookieControl(res, info), socket: null, log: core.log });
-  if (result.body === null) return sendApiError(res, apiError('no_result'));
-  sendJson(res, result.status, result.body);
 }
 
-/** Network.RequiredAuthorization (reference/01 §1.2): a shared secret in the Authorization header. */
+/** Network.RequiredAuthorization (docs/COMPATIBILITY.md): a shared secret in the Authorization header. */
 function passesNetworkGate(core: Core, req: IncomingMessage, info: RequestInfo): boolean {
   const required = core.settings.string('Network.RequiredAuthorization');
   if (required === '') return true;
@@ -154,7 +143,21 @@ function applyCors(core: Core, req: IncomingMessage, res: ServerResponse): boole
   return true;
 }
 
-async function handleRequest(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Whether a WebSocket upgrade may proceed: no Origin (not a browser), the same origin (its host is the Host
+ * header), or an origin Network.AccessControlAllowOrigin allows ('*' or exactly that origin).
+ */
+export function upgradeOriginAllowed(origin: string | undefined, host: string | undefined, allowed: string): boolean {
+  if (origin === undefined) return true;
+  if (allowed === '*' || (allowed !== '' && allowed.replace(/\/+$/, '').toLowerCase() === origin.toLowerCase())) return true;
+  try {
+    return host !== undefined && new URL(origin).host === new URL(`http://${host}`).host;
+  } catch {
+    return false;
+  }
+}
+
+async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const info = requestInfo(req, core.settings);
   if (applyCors(core, req, res)) return;
   if (!passesNetworkGate(core, req, info)) {
@@ -162,9 +165,14 @@ async function handleRequest(core: Core, req: IncomingMessage, res: ServerRespon
     res.end('Unauthorized');
     return;
   }
-  const pathname = (req.url ?? '/').split('?')[0]!;
-  const key = apiKeyOf(pathname);
-  if (key !== null) return handleApiHttp(core, req, res, info, key);
+  const [rawPath, query] = splitUrl(req.url);
+  const key = apiKeyOf(rawPath);
+  if (key !== null) return handleApiHttp(core, intake, req, res, info, key);
+  // Everything else sees one canonical path, so no spelling of a path slips past a check (page templates).
+  const canonical = canonicalPath(rawPath);
+  if (canonical === null) return redirect(res, '/Error/404');
+  const pathname = encodePath(canonical);
+  req.url = query === null ? pathname : `${pathname}?${query}`;
   if (await handleViewSpecial(core, req, res, info)) return;
   if (await handlePage(core, req, res, info)) return;
   if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(req, res, pathname))) return;
@@ -175,6 +183,13 @@ async function handleRequest(core: Core, req: IncomingMessage, res: ServerRespon
     return;
   }
   redirect(res, '/Error/404');
+}
+
+/** The path and query of a request target (query null when absent). */
+function splitUrl(url: string | undefined): [string, string | null] {
+  const target = url ?? '/';
+  const q = target.indexOf('?');
+  return q < 0 ? [target, null] : [target.slice(0, q), target.slice(q + 1)];
 }
 
 function handleSocket(core: Core, ws: WebSocket, req: IncomingMessage, info: RequestInfo, key: string): void {
@@ -224,28 +239,60 @@ function handleSocket(core: Core, ws: WebSocket, req: IncomingMessage, info: Req
 /** Starts a server: opens the store, registers routes and extensions, listens. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const core = await Core.open(options);
-  const maxPayload = core.settings.int('Network.MaxNetworkRequestMegabytes') * 1024 * 1024;
-  const wss = new WebSocketServer({ noServer: true, maxPayload });
-  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
-    handleRequest(core, req, res).catch((err: unknown) => {
-      core.log.error({ err, url: req.url }, 'request failed');
-      if (!res.headersSent) sendApiError(res, apiError('internal_error'), true);
-      else res.destroy();
-    });
-  });
+  let intake: Intake;
+  try {
+    intake = await Intake.open(core, () => sessionMaxBytes(core));
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
+  // WebSocket routes take one small input message (the install choices): the sessionless cap, so nothing
+  // large is held before the envelope has checked the session.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: SESSIONLESS_MAX_BYTES });
+  const server = createServer(
+    { maxHeaderSize: 1024 * 1024, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+    (req, res) => {
+      if (guard.refused.has(req.socket)) return;
+      handleRequest(core, intake, req, res).catch((err: unknown) => {
+        // A client that leaves mid-request is the client's doing: a debug line, no stack.
+        if (err instanceof ClientGone) {
+          core.log.debug({ url: req.url, why: err.message }, 'client left mid-request');
+          res.destroy();
+          return;
+        }
+        core.log.error({ err, url: req.url }, 'request failed');
+        if (!res.headersSent) sendApiError(res, apiError('internal_error'), true);
+        else res.destroy();
+      });
+    },
+  );
+  const trustedProxies = (): string[] => core.settings.list('Network.TrustedProxies');
+  const guard = new ConnectionGuard(server, { perAddress: CONNECTIONS_PER_ADDRESS, total: totalConnectionCap(), exempt: (a) => trustedProxies().includes(a) }, core.log);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    if (guard.refused.has(req.socket)) return;
     const info = requestInfo(req, core.settings);
-    const key = apiKeyOf((req.url ?? '/').split('?')[0]!);
+    const key = apiKeyOf(splitUrl(req.url)[0]);
     if (key === null) return void socket.destroy();
     if (!passesNetworkGate(core, req, info)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nUnauthorized');
       return;
     }
+    if (!upgradeOriginAllowed(req.headers.origin, req.headers.host, core.settings.string('Network.AccessControlAllowOrigin'))) {
+      core.log.debug({ origin: req.headers.origin }, 'cross-origin WebSocket upgrade refused');
+      const refusal = apiError('cross_origin');
+      const text = JSON.stringify(refusal.body);
+      socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => handleSocket(core, ws, req, info, key));
   });
-  server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // A body cut short by a half-close: its request gets the envelope's answer at once instead of waiting out
+    // requestTimeout.
+    if (err.code === 'HPE_INVALID_EOF_STATE' && intake.bodyEndedEarly(socket as Socket)) return;
+    core.log.debug({ code: err.code }, 'malformed or abandoned request');
+    if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();
   });
 
@@ -263,6 +310,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         port++;
         continue;
       }
+      await intake.close();
       await core.close();
       if (code === 'EADDRINUSE') throw new ListenError(`Port ${port} on ${host} is already in use. Stop the other program or choose another port with --port.`);
       if (code === 'EACCES') throw new ListenError(`Not allowed to listen on ${host}:${port}. Choose a port above 1023 with --port.`);
@@ -287,6 +335,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        await intake.close();
         await core.close();
       })();
       return closing;

@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../util/project.js';
+import { canonicalPath } from './request-path.js';
 
 export const WEB_ROOT = path.join(PROJECT_ROOT, 'web');
 
@@ -25,14 +26,9 @@ const TYPES: Record<string, string> = {
 
 /** Serves `pathname` from `root` (web/ by default) when such a file exists; false otherwise. */
 export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, root: string = WEB_ROOT): Promise<boolean> {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    return false;
-  }
-  if (decoded.includes('\0')) return false;
-  const file = path.resolve(root, `.${path.posix.normalize(`/${decoded}`)}`);
+  const canonical = canonicalPath(pathname);
+  if (canonical === null) return false;
+  const file = path.resolve(root, `.${canonical}`);
   if (!file.startsWith(root + path.sep)) return false;
   const entry = await cachedFile(file);
   if (!entry) return false;

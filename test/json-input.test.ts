@@ -1,0 +1,128 @@
+// The sliced JSON parser gives exactly what JSON.parse gives (through parseInput), for many generated texts cut
+// into slices at every kind of boundary, and refuses what parseInput refuses.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MAX_JSON_DEPTH, parseInput, parseInputSliced } from '../src/api/json-input.js';
+
+/** mulberry32: a small seeded PRNG, so a failure names a seed that reproduces it. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WS = [' ', '\t', '\n', '\r', ''];
+const KEYS = ['a', 'session_id', '__proto__', 'constructor', '0', '10', '1', 'é', '日本', '😀', '', 'toString'];
+const STRING_BITS = ['a', 'Z', ' ', 'é', '€', '日', '😀', '\\n', '\\"', '\\\\', '\\/', '\\b', '\\f', '\\r', '\\t', '\\u0041', '\\u00e9', '\\ud83d\\ude00', '\\ud800', '\\udfff', '\\u0000', '\x7f', '\u2028'];
+const NUMBERS = ['0', '-0', '1', '-1', '12345678901234567890', '0.1', '1e3', '1E-7', '-2.5e+10', '9007199254740993', '1.7976931348623157e308', '1e400', '5e-324', '123.456e-2', '0.30000000000000004'];
+
+function gen(rand: () => number, depth: number, object = false): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const ws = (): string => (rand() < 0.3 ? pick(WS) : '');
+  const str = (): string => {
+    let s = '"';
+    const n = Math.floor(rand() * 6);
+    for (let i = 0; i < n; i++) s += pick(STRING_BITS);
+    return `${s}"`;
+  };
+  const r = rand();
+  if (!object && (depth <= 0 || r < 0.35)) {
+    const k = rand();
+    if (k < 0.4) return str();
+    if (k < 0.75) return pick(NUMBERS);
+    return pick(['true', 'false', 'null']);
+  }
+  const n = Math.floor(rand() * 5);
+  const items: string[] = [];
+  if (object || r < 0.65) {
+    for (let i = 0; i < n; i++) items.push(`${ws()}${rand() < 0.6 ? JSON.stringify(pick(KEYS)) : str()}${ws()}:${ws()}${gen(rand, depth - 1)}${ws()}`);
+    return `{${items.join(',')}${ws()}}`;
+  }
+  for (let i = 0; i < n; i++) items.push(`${ws()}${gen(rand, depth - 1)}${ws()}`);
+  return `[${items.join(',')}${ws()}]`;
+}
+
+function outcome(fn: () => unknown): { ok: true; value: unknown; text: string } | { ok: false } {
+  try {
+    const value = fn();
+    return { ok: true, value, text: JSON.stringify(value) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+async function sliced(buf: Buffer, slice: number): Promise<ReturnType<typeof outcome>> {
+  try {
+    const value = await parseInputSliced(buf, slice);
+    return { ok: true, value, text: JSON.stringify(value) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** Breaks a valid text the ways clients do: truncation, a stray byte, a removed byte. */
+function damage(rand: () => number, text: string): string {
+  const at = Math.floor(rand() * (text.length + 1));
+  const k = rand();
+  if (k < 0.33) return text.slice(0, at);
+  if (k < 0.66) return text.slice(0, at) + ['}', ']', ',', ':', '"', '\\', 'x', '\u0001', '01', '-', '.'][Math.floor(rand() * 11)] + text.slice(at);
+  return text.slice(0, at) + text.slice(at + 1);
+}
+
+describe('sliced JSON parsing', () => {
+  test('2,000 generated JSON texts parse to the same object as JSON.parse, at every slice size, or are refused by both', async () => {
+    const rand = prng(20261129);
+    let accepted = 0;
+    for (let n = 0; n < 2000; n++) {
+      const valid = `${WS[n % 5]}${gen(rand, 6, true)}${WS[(n >> 2) % 5]}`;
+      const text = n % 3 === 2 ? damage(rand, valid) : valid;
+      const buf = Buffer.from(text, 'utf8');
+      const expected = outcome(() => parseInput(buf));
+      for (const slice of [3, 64, 1 << 20]) {
+        const got = await sliced(buf, slice);
+        assert.equal(got.ok, expected.ok, `case ${n} slice ${slice}: ${text}`);
+        if (got.ok && expected.ok) {
+          assert.equal(got.text, expected.text, `case ${n} slice ${slice}: key order and values`);
+          assert.deepStrictEqual(got.value, expected.value, `case ${n} slice ${slice}: ${text}`);
+        }
+      }
+      if (expected.ok) accepted++;
+    }
+    assert.ok(accepted > 1300, `only ${accepted} generated texts were valid`);
+  });
+
+  test('__proto__ is an own property, repeated keys keep the last value in the first position', async () => {
+    const text = '{"b":1,"__proto__":{"polluted":true},"a":2,"b":3}';
+    const got = await parseInputSliced(Buffer.from(text), 3);
+    assert.deepEqual(Object.keys(got), ['b', '__proto__', 'a']);
+    assert.equal(Object.getPrototypeOf(got), Object.prototype);
+    assert.deepStrictEqual(got, parseInput(text));
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  test('nesting is limited to MAX_JSON_DEPTH levels and invalid UTF-8 is refused, as for small bodies', async () => {
+    const deep = (n: number): Buffer => Buffer.from(`{"a":${'['.repeat(n - 1)}${']'.repeat(n - 1)}}`);
+    assert.deepStrictEqual(await parseInputSliced(deep(MAX_JSON_DEPTH), 5), parseInput(deep(MAX_JSON_DEPTH)));
+    await assert.rejects(parseInputSliced(deep(MAX_JSON_DEPTH + 1), 5), /nested deeper than 64 levels|Nested deeper than 64 levels/);
+    assert.throws(() => parseInput(deep(MAX_JSON_DEPTH + 1)), /nested deeper/);
+    for (const bad of [Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x22, 0x7d]), Buffer.from('{"a":"\xed\xa0\x80"}', 'latin1'), Buffer.from('{"a":"\xc0\xaf"}', 'latin1')]) {
+      await assert.rejects(parseInputSliced(bad, 2), /not valid UTF-8/);
+      assert.throws(() => parseInput(bad), /not valid UTF-8/);
+    }
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"x":"é"}')]);
+    assert.deepStrictEqual(await parseInputSliced(bom, 2), parseInput(bom));
+  });
+
+  test('a long string with multi-byte characters decodes the same across slice and piece boundaries', async () => {
+    const value = 'aé日😀'.repeat(600_000); // over one decode piece, with characters of every UTF-8 length
+    const buf = Buffer.from(JSON.stringify({ image: value, session_id: 'x' }));
+    const got = await parseInputSliced(buf, 65_537);
+    assert.equal(got.image, value);
+    assert.equal(got.session_id, 'x');
+  });
+});
