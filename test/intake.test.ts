@@ -338,7 +338,9 @@ describe('budgets, half-closed and abandoned bodies', () => {
     const sid = await server.session();
     const req = new RawRequest(server.url, apiHead('GetCurrentStatus', 100_000, { 'X-Session-ID': sid }));
     // A write into a connection the server has closed fails; the answer assertion below is what counts.
-    const drip = setInterval(() => req.write('{').catch(() => undefined), 500);
+    const drip = setInterval(() => {
+      req.write('{').catch(() => undefined);
+    }, 500);
     try {
       const answer = await req.answer;
       assert.equal(answer.status, 400);
