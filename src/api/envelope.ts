@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Session } from '../accounts/session.js';
 import type { Services } from '../services.js';
+import { DatabaseTimeoutError } from '../store/errors.js';
 import { ApiError, apiError } from './errors.js';
 import { tokenText } from './params.js';
 import type { RequestInfo, ResponseControl, RouteCall, RouteOutput, RouteRegistry, SessionContext, SocketChannel } from './route.js';
@@ -88,6 +89,11 @@ export async function dispatch(host: ApiHost, d: DispatchInput): Promise<Dispatc
     return { status: 200, body: body ?? null };
   } catch (err) {
     if (err instanceof ApiError) return { status: err.status, body: err.body };
+    if (err instanceof DatabaseTimeoutError) {
+      d.log.warn({ route: d.key, seconds: err.seconds }, 'the database did not answer in time');
+      const e = apiError('internal_error', err.message);
+      return { status: e.status, body: e.body };
+    }
     d.log.error({ err, route: d.key }, 'API call failed');
     const e = apiError('internal_error');
     return { status: e.status, body: e.body };

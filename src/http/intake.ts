@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Core } from '../core.js';
 import { resolveSession } from '../api/envelope.js';
+import { DatabaseTimeoutError } from '../store/errors.js';
 import { ApiError, apiError } from '../api/errors.js';
 import type { RequestInfo } from '../api/route.js';
 import {
@@ -205,6 +206,8 @@ export async function sessionIsValid(core: Core, id: string, request: RequestInf
     return true;
   } catch (err) {
     if (err instanceof ApiError) return false;
+    // A database that did not answer is not a verdict on the session: the client hears why, as from the envelope.
+    if (err instanceof DatabaseTimeoutError) throw apiError('internal_error', err.message);
     throw err;
   }
 }

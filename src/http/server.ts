@@ -213,7 +213,7 @@ function handleSocket(core: Core, ws: WebSocket, req: IncomingMessage, info: Req
     clearTimeout(timeout);
     closed.abort(new Error('The WebSocket closed.'));
   });
-  ws.on('error', (err) => core.log.debug({ err }, 'WebSocket error'));
+  ws.on('error', (err) => core.log.debug({ why: err.message }, 'WebSocket error'));
   ws.on('message', (data) => {
     if (started) return; // later messages are not part of the envelope; routes read none today
     started = true;
