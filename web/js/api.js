@@ -35,6 +35,8 @@ const ERROR_WORDS = {
   bad_impersonate: () => t('You cannot open the server as that user.'),
   invalid_user: () => t('You are not logged in, or your login has expired.'),
   file_not_found: () => t('The file was not found.'),
+  server_busy: () => t('The server is busy right now. Wait a moment and try again.'),
+  cross_origin: () => t('This page is not allowed to connect to the server from another site.'),
 };
 
 export class ApiError extends Error {
