@@ -1,4 +1,4 @@
-// The command line (PRODUCT.md §1): serve, user administration and settings. Every failure is one line on
+// The command line (README.md#command-line): serve, user administration and settings. Every failure is one line on
 // stderr and exit code 1; stack traces only with --log-level debug.
 import { Command, Option } from 'commander';
 import { accessSync, constants, mkdirSync } from 'node:fs';

@@ -1,4 +1,5 @@
-// ChangePassword and API keys over HTTP (reference/02 §1.2, §1.6, §1.17, §2.8; PRODUCT.md §2.1).
+// ChangePassword and API keys over HTTP (docs/COMPATIBILITY.md#changepassword,
+// docs/COMPATIBILITY.md#api-keys-and-generic-data, docs/COMPATIBILITY.md#d2).
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

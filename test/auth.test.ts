@@ -1,5 +1,6 @@
-// Login, sessions bound to login tokens, logout, token management, registration and impersonation, with
-// accounts required (reference/01 §5, §9 with PRODUCT.md §2 fixes).
+// Login, sessions bound to login tokens, logout, token management, registration and impersonation, with accounts
+// required (docs/COMPATIBILITY.md#login-tokens, docs/COMPATIBILITY.md#account-routes, with
+// docs/COMPATIBILITY.md#deliberate-differences).
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import http from 'node:http';

@@ -1,5 +1,6 @@
-// GetCurrentStatus's backend_status and supported_features (reference/02 §2.6): every status value, produced by
-// an arrangement of backends registered through a test extension, reported with its exact class and message.
+// GetCurrentStatus's backend_status and supported_features (docs/COMPATIBILITY.md#backend-status): every status
+// value, produced by an arrangement of backends registered through a test extension, reported with its exact class
+// and message.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';

@@ -1,4 +1,4 @@
-// The command line (PRODUCT.md §1): account and settings administration, and one-line errors.
+// The command line (README.md#command-line): account and settings administration, and one-line errors.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';

@@ -1,4 +1,4 @@
-// Crash safety (PRODUCT.md §3): a write that answered success survives kill -9 of the server.
+// Crash safety (docs/COMPATIBILITY.md#storage): a write that answered success survives kill -9 of the server.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TestServer, prehash } from './helpers/server.js';

@@ -1,4 +1,5 @@
-// The API envelope (reference/01 §2): every outcome of §2.11 with its exact status and body.
+// The API envelope (docs/COMPATIBILITY.md#envelope): every outcome of docs/COMPATIBILITY.md#error-ids with its
+// exact status and body.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';

@@ -1,5 +1,5 @@
-// The shipped language files (reference/02 §2.10): English lists every UI text; German and French translate
-// every one of them. Whoever adds a UI text to en.json adds its translations too.
+// The shipped language files (docs/COMPATIBILITY.md#languages): English lists every UI text; German and French
+// translate every one of them. Whoever adds a UI text to en.json adds its translations too.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';

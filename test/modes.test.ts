@@ -1,5 +1,5 @@
 // Accounts off (everyone is the local owner, X-SWARM-USER_ID picks a user) and the localhost bypass with
-// accounts on (reference/01 §5.4-§5.5, PRODUCT.md §2.3).
+// accounts on (docs/COMPATIBILITY.md#request-user, docs/COMPATIBILITY.md#d4).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestServer } from './helpers/server.js';

@@ -1,4 +1,5 @@
-// Page redirects (reference/01 §1.3) and the network-level gates (reference/01 §1.2).
+// Page redirects (docs/COMPATIBILITY.md#pages) and the network-level gates (docs/COMPATIBILITY.md#origin-and-cors,
+// docs/COMPATIBILITY.md#network-authorization-gate).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TestServer, eventually } from './helpers/server.js';

@@ -1,5 +1,5 @@
-// PostgreSQL as the store (PRODUCT.md §3): the same store contract as SQLite, and several instances on one
-// database sharing sessions, logouts, rate limits and settings through LISTEN/NOTIFY.
+// PostgreSQL as the store (docs/COMPATIBILITY.md#storage): the same store contract as SQLite, and several
+// instances on one database sharing sessions, logouts, rate limits and settings through LISTEN/NOTIFY.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

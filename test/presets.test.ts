@@ -1,4 +1,4 @@
-// Presets over HTTP against the real server and store (reference/02 §1.1, §1.4, §1.5, §1.20, §2.1-§2.5).
+// Presets over HTTP against the real server and store (docs/COMPATIBILITY.md#presets).
 import assert from 'node:assert/strict';
 import jpeg from 'jpeg-js';
 import { after, before, describe, test } from 'node:test';

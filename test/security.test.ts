@@ -1,4 +1,4 @@
-// Security properties of accounts, sessions and tokens (PRODUCT.md §2.4-§2.6).
+// Security properties of accounts, sessions and tokens (docs/COMPATIBILITY.md#d6, #d7, #d9).
 import assert from 'node:assert/strict';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';

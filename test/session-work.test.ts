@@ -1,5 +1,5 @@
-// Generation claims (reference/01 §3.7) in isolation: counters only move through claims, never go negative,
-// and an interrupt cancels exactly the claims alive at that moment.
+// Generation claims (docs/COMPATIBILITY.md#interrupts-and-generation-claims) in isolation: counters only move
+// through claims, never go negative, and an interrupt cancels exactly the claims alive at that moment.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InterruptedError, SessionWork } from '../src/generation/session-work.js';

@@ -1,4 +1,5 @@
-// Session memory stays bounded: idle sessions leave memory but not the store (PRODUCT.md §2.6).
+// Session memory stays bounded: idle sessions leave memory but not the store (docs/COMPATIBILITY.md#expiry,
+// docs/COMPATIBILITY.md#d9).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

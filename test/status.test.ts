@@ -1,5 +1,6 @@
-// Generation claims, GetCurrentStatus and InterruptAll (reference/01 §3.7, reference/02 §1.7, §1.13, §2.6, §2.7),
-// driven through the procedural-images example over real HTTP and WebSocket.
+// Generation claims, GetCurrentStatus and InterruptAll (docs/COMPATIBILITY.md#interrupts-and-generation-claims,
+// docs/COMPATIBILITY.md#status-and-interrupts), driven through the procedural-images example over real HTTP and
+// WebSocket.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';

@@ -1,6 +1,7 @@
-// GetMyUserData, starred models, autocompletions, languages and debug messages over HTTP, plus restart
-// persistence and isolation of everything the user-data routes write (reference/02 §1.8, §1.9, §1.16, §1.19,
-// §2.9, §2.10).
+// GetMyUserData, starred models, autocompletions, languages and debug messages over HTTP, plus restart persistence
+// and isolation of everything the user-data routes write (docs/COMPATIBILITY.md#api-keys-and-generic-data,
+// docs/COMPATIBILITY.md#autocompletions, docs/COMPATIBILITY.md#languages,
+// docs/COMPATIBILITY.md#debug-messages-and-parameter-edits).
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// User settings over HTTP (reference/02 §1.3, §1.11, §1.18, §3): the GetUserSettings format, conversions,
+// User settings over HTTP (docs/COMPATIBILITY.md#user-settings): the GetUserSettings format, conversions,
 // all-or-none changes, server defaults from DefaultUser.*, and what is stored.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

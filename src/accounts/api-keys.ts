@@ -1,6 +1,6 @@
-// Upstream API keys a user may store (reference/02 §2.8): the server's own allow-list plus the UI registry
-// that drives the User tab's rows (extensions add rows through `addApiKeyType`), and the service that keeps
-// each user's keys. Keys are never logged and never returned.
+// Upstream API keys a user may store (docs/COMPATIBILITY.md#api-keys-and-generic-data, docs/COMPATIBILITY.md#d25):
+// the server's own allow-list plus the UI registry that drives the User tab's rows (extensions add rows through
+// `addApiKeyType`), and the service that keeps each user's keys. Keys are never logged and never returned.
 import type { GenericDataStore } from '../store/types.js';
 import { localTimestamp } from '../util/local-time.js';
 

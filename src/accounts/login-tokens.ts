@@ -1,5 +1,6 @@
-// Login tokens (reference/01 §5): `<hex(userId)>.<32-hex id>.<32-hex validation>`. Only a SHA-256 of the
-// validation part is stored; checks are constant-time; tokens idle longer than the setting stop working.
+// Login tokens (docs/COMPATIBILITY.md#login-tokens, docs/COMPATIBILITY.md#d7, #d8): `<hex(userId)>.<32-hex
+// id>.<32-hex validation>`. Only a SHA-256 of the validation part is stored; checks are constant-time; tokens idle
+// longer than the setting stop working.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { EventBus } from '../cluster/events.js';
 import type { ServerSettings } from '../settings/server-settings.js';

@@ -1,4 +1,5 @@
-// User-id and file-name cleaning rules of the reference (reference/01 §4.2, reference/02 §2.3).
+// User-id and file-name cleaning rules of the reference (docs/COMPATIBILITY.md#user-ids-and-account-names,
+// docs/COMPATIBILITY.md#title-cleaning).
 
 const STRICT_REMOVED = new Set(['<', '>', ':', '"', '\\', '|', '?', '*', '~', '&', '@', ';', '#', '$', '^', '.']);
 // U+206D is included on purpose: the reference omits it only through a typo.

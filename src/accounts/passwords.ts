@@ -1,6 +1,7 @@
-// Passwords are stored as argon2id over the form the client sends (reference/01 §4.7: the browser's SHA-256
-// prehash, or `__swarmdoprehash:` that the server resolves). Reference `swarmpw_v1:` PBKDF2 hashes still verify
-// and are reported for upgrade. Hashing runs on libuv's thread pool, never on the event loop.
+// Passwords are stored as argon2id over the form the client sends (docs/COMPATIBILITY.md#client-form,
+// docs/COMPATIBILITY.md#d6: the browser's SHA-256 prehash, or `__swarmdoprehash:` that the server resolves).
+// Reference `swarmpw_v1:` PBKDF2 hashes still verify and are reported for upgrade. Hashing runs on libuv's thread
+// pool, never on the event loop.
 import { hash as argonHash, verify as argonVerify, type Algorithm } from '@node-rs/argon2';
 import { createHash, pbkdf2, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';

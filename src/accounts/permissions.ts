@@ -1,5 +1,5 @@
-// The permission registry (reference/01 §6.1-§6.2): every permission with its display name, group, default
-// level and safety level, in registration order. Extensions add theirs through `register`.
+// The permission registry (docs/COMPATIBILITY.md#roles-and-permissions): every permission with its display name,
+// group, default level and safety level, in registration order. Extensions add theirs through `register`.
 
 export const PermissionLevel = { NOBODY: 0, ADMINS: 1, POWERUSERS: 2, USER: 3, GUEST: 4 } as const;
 export type PermissionLevelName = keyof typeof PermissionLevel;

@@ -1,4 +1,5 @@
-// Who a request is (reference/01 §5.4-§5.5, with the bypass no longer overriding a real login).
+// Who a request is (docs/COMPATIBILITY.md#request-user, with the bypass no longer overriding a real login:
+// docs/COMPATIBILITY.md#d16).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ServerSettings } from '../settings/server-settings.js';
 import { TOKEN_COOKIE, type LoginTokenService, type ValidLogin } from './login-tokens.js';

@@ -1,5 +1,6 @@
-// Roles (reference/01 §6.3): five built-in roles always exist; each newly registered permission is granted
-// once to the roles its default level names, and remembered, so an administrator's later removals persist.
+// Roles (docs/COMPATIBILITY.md#roles-and-permissions): five built-in roles always exist; each newly registered
+// permission is granted once to the roles its default level names, and remembered, so an administrator's later
+// removals persist.
 import type { EventBus } from '../cluster/events.js';
 import type { RoleRecord, Store } from '../store/types.js';
 import { PermissionLevel, type PermissionRegistry } from './permissions.js';

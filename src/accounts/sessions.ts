@@ -1,7 +1,8 @@
-// Sessions (reference/01 §3 with PRODUCT.md §2 fixes): 160-bit ids, persisted, bound to the login token that
-// created them, expired after 31 idle days. Live sessions are cached here; the cache is only a copy of the
-// store, dropped by `sessions.ended` events from any instance. Store rows, the cache and events use the session
-// key (sessionKey of the id); the raw id exists only in the client and in the Session a request resolved.
+// Sessions (docs/COMPATIBILITY.md#sessions with docs/COMPATIBILITY.md#d1, #d3, #d9): 160-bit ids, persisted, bound
+// to the login token that created them, expired after 31 idle days. Live sessions are cached here; the cache is
+// only a copy of the store, dropped by `sessions.ended` events from any instance. Store rows, the cache and events
+// use the session key (sessionKey of the id); the raw id exists only in the client and in the Session a request
+// resolved.
 import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../cluster/events.js';

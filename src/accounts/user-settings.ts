@@ -1,6 +1,7 @@
-// Per-user settings (reference/02 §3): the whole tree with types, defaults, options and descriptions; the
-// GetUserSettings rendering (§3.2); value conversion for ChangeUserSettings (§3.4). A user's effective value is
-// their own change, else the server's `DefaultUser.<Name>` setting, else the default written here.
+// Per-user settings (docs/COMPATIBILITY.md#user-settings): the whole tree with types, defaults, options and
+// descriptions; the GetUserSettings rendering (§3.2); value conversion for ChangeUserSettings (§3.4). A user's
+// effective value is their own change, else the server's `DefaultUser.<Name>` setting, else the default written
+// here.
 import type { ServerSettings, SettingDef } from '../settings/server-settings.js';
 
 export type UserSettingType = 'text' | 'integer' | 'decimal' | 'boolean' | 'list' | 'dropdown';
@@ -191,7 +192,10 @@ export function effectiveUserSetting(s: UserSettingLeaf, own: Record<string, unk
   return server.get(s.serverKey);
 }
 
-/** GetUserSettings' `settings` object (reference/02 §3.2); restricted settings are left out at every level. */
+/**
+ * GetUserSettings' `settings` object (docs/COMPATIBILITY.md#getusersettings); restricted settings are left out at
+ * every level.
+ */
 export function renderUserSettings(own: Record<string, unknown>, server: ServerSettings, sources: OptionSources, tree: readonly UserSettingNode[]): Record<string, unknown> {
   const render = (nodes: readonly UserSettingNode[]): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
@@ -236,7 +240,10 @@ function roundHalfEven(n: number): number {
   return Math.abs(n % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** Converts a JSON value to the setting's type (reference/02 §3.4), or says what the setting takes. */
+/**
+ * Converts a JSON value to the setting's type (docs/COMPATIBILITY.md#changeusersettings), or says what the setting
+ * takes.
+ */
 export function convertUserSetting(s: UserSettingLeaf, value: unknown): Conversion {
   switch (s.type) {
     case 'integer': {

@@ -1,5 +1,6 @@
-// Prompt autocompletion lists (reference/02 §2.9): `.txt`/`.csv` files under `<dataDir>/Autocompletions`,
-// turned into the `display\nword[\ncategory\ncount\naliases]` entries GetMyUserData sends.
+// Prompt autocompletion lists (docs/COMPATIBILITY.md#autocompletions): `.txt`/`.csv` files under
+// `<dataDir>/Autocompletions`, turned into the `display\nword[\ncategory\ncount\naliases]` entries GetMyUserData
+// sends.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { listFiles } from '../util/list-files.js';

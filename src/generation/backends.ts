@@ -1,6 +1,6 @@
-// The backend registry and the status GetCurrentStatus reports (reference/02 §2.6). swarmcore runs no backend
-// itself: applications register objects that describe theirs, and the status is read from them on each call
-// (it is a few comparisons, so there is no cache to go stale).
+// The backend registry and the status GetCurrentStatus reports (docs/COMPATIBILITY.md#backend-status). swarmcore
+// runs no backend itself: applications register objects that describe theirs, and the status is read from them on
+// each call (it is a few comparisons, so there is no cache to go stale).
 
 /** A backend's own state, as the reference's enum, lower-cased. */
 export type BackendStatus = 'disabled' | 'errored' | 'waiting' | 'loading' | 'idle' | 'running';
@@ -30,7 +30,7 @@ export interface BackendStatusReport {
   any_loading: boolean;
 }
 
-// Wire-visible texts (reference/02 §2.6): clients translate them by exact text.
+// Wire-visible texts (docs/COMPATIBILITY.md#backend-status): clients translate them by exact text.
 export const BACKEND_STATUS_MESSAGES = {
   empty: 'No backends present. You must configure backends in the Backends section of the Server tab before you can continue.',
   all_disabled: 'All backends are disabled. You must enable backends in the Backends section of the Server tab before you can continue.',
@@ -50,7 +50,7 @@ const report = (status: OverallBackendStatus, cls: BackendStatusReport['class'],
   any_loading: anyLoading,
 });
 
-/** The first matching rule of reference/02 §2.6 over the text-to-image backends. */
+/** The first matching rule of docs/COMPATIBILITY.md#backend-status over the text-to-image backends. */
 export function overallStatus(backends: readonly Backend[]): BackendStatusReport {
   const t2i = backends.filter((b) => b.textToImage !== false);
   const statuses = t2i.map((b) => b.status);

@@ -1,5 +1,6 @@
-// Per-session generation bookkeeping (reference/01 §3.7, reference/02 §2.7): the four counters GetCurrentStatus
-// reports, changed only through claims, and the interrupt that cancels every claim alive at that moment.
+// Per-session generation bookkeeping (docs/COMPATIBILITY.md#interrupts-and-generation-claims): the four counters
+// GetCurrentStatus reports, changed only through claims, and the interrupt that cancels every claim alive at that
+// moment.
 
 export interface WorkCounts {
   waiting_gens: number;

@@ -1,6 +1,6 @@
 // Every limit the front door enforces, in one place, each with the reason for its value. Bodies, time and
 // connections are all bounded so that no client, anonymous or slow, can take memory, disk or descriptors from
-// the others (docs/ARCHITECTURE.md, request intake).
+// the others (docs/ARCHITECTURE.md#request-intake).
 import { readFileSync } from 'node:fs';
 
 /** Sessionless routes (Login, RegisterBasic, GetNewSession) read at most this much: their inputs are a few fields. */

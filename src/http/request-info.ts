@@ -1,5 +1,6 @@
-// What a request says about its sender: addresses (reference/01 §7.4, trusting X-Forwarded-* only from
-// Network.TrustedProxies), cookies, HTTPS, and whether it counts as the local user.
+// What a request says about its sender: addresses (docs/COMPATIBILITY.md#client-address,
+// docs/COMPATIBILITY.md#d10: trusting X-Forwarded-* only from Network.TrustedProxies), cookies, HTTPS, and whether
+// it counts as the local user.
 import type { IncomingMessage } from 'node:http';
 import type { ServerSettings } from '../settings/server-settings.js';
 import type { RequestInfo } from '../api/route.js';

@@ -1,5 +1,6 @@
-// Translations (reference/02 §2.10): `languages/<code>.json` of the project, then `<dataDir>/languages`, whose
-// files may add languages or replace shipped ones. Read once at start-up; a broken file is logged and skipped.
+// Translations (docs/COMPATIBILITY.md#languages): `languages/<code>.json` of the project, then
+// `<dataDir>/languages`, whose files may add languages or replace shipped ones. Read once at start-up; a broken
+// file is logged and skipped.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';

@@ -1,4 +1,5 @@
-// Preset rules (reference/02 §1.1, §1.5, §2.1-§2.5): identity, the wire form, parameter text, duplicate naming.
+// Preset rules (docs/COMPATIBILITY.md#presets, docs/COMPATIBILITY.md#d26): identity, the wire form, parameter
+// text, duplicate naming.
 import type { PresetRecord } from '../store/types.js';
 import { tokenText } from '../util/token-text.js';
 
@@ -10,8 +11,8 @@ export function presetKey(title: string): string {
 let modelEditId = 0;
 
 /**
- * The process-wide cache-buster behind `?editid=` in /ViewSpecial/ URLs (reference/02 §2.5): never persisted,
- * bumped by every AddNewPreset and by model or wildcard edits.
+ * The process-wide cache-buster behind `?editid=` in /ViewSpecial/ URLs (docs/COMPATIBILITY.md#edit-ids): never
+ * persisted, bumped by every AddNewPreset and by model or wildcard edits.
  */
 export function bumpModelEditId(): number {
   return ++modelEditId;

@@ -1,4 +1,4 @@
-// The theme registry (reference/02 §4): ids in registration order; extensions may add more.
+// The theme registry (docs/COMPATIBILITY.md#themes): ids in registration order; extensions may add more.
 
 export interface Theme {
   id: string;

@@ -1,7 +1,7 @@
-// Pages and their redirects (reference/01 §1.3). Each page is an HTML file in web/pages; this decides which one
-// a request gets, and fills its `<!--swarmcore:head-->` marker with what every page's head shares, the theme
-// stylesheets and a JSON block of what the page needs before any API call (settings such as the login notice,
-// the translation of its texts).
+// Pages and their redirects (docs/COMPATIBILITY.md#pages, docs/COMPATIBILITY.md#d27). Each page is an HTML file in
+// web/pages; this decides which one a request gets, and fills its `<!--swarmcore:head-->` marker with what every
+// page's head shares, the theme stylesheets and a JSON block of what the page needs before any API call (settings
+// such as the login notice, the translation of its texts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Services } from '../services.js';
@@ -13,7 +13,7 @@ import { cachedFile, WEB_ROOT } from '../http/static.js';
 import { loadCatalog } from '../install/catalog.js';
 import type { Theme } from '../themes/themes.js';
 
-/** The cookie the web UI keeps the chosen theme in (reference/02 §4). */
+/** The cookie the web UI keeps the chosen theme in (docs/COMPATIBILITY.md#themes). */
 export const THEME_COOKIE = 'sui_theme_id';
 /** The cookie the web UI keeps the chosen display language in. */
 export const LANGUAGE_COOKIE = 'display_language';

@@ -1,5 +1,6 @@
-// GET /ViewSpecial/Preset/<title> (reference/02 §2.2): the raw preview image of one of the requesting user's
-// presets. The user comes from the login cookie (or the local user with accounts off), as for GetNewSession.
+// GET /ViewSpecial/Preset/<title> (docs/COMPATIBILITY.md#preview-images): the raw preview image of one of the
+// requesting user's presets. The user comes from the login cookie (or the local user with accounts off), as for
+// GetNewSession.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInfo } from '../api/route.js';
 import { apiError } from '../api/errors.js';

@@ -1,7 +1,7 @@
-// The client-side password form SwarmUI clients send (reference/01 §4.7): the lowercase hex SHA-256 of
-// `swarmclientpw:<user id>:<password>`, or, where the page has no WebCrypto (plain HTTP on a non-local address),
-// the same text behind `__swarmdoprehash:` for the server to hash. The user id is always the cleaned, lower-cased
-// account name, so the same password works whichever way the name was typed.
+// The client-side password form SwarmUI clients send (docs/COMPATIBILITY.md#client-form): the lowercase hex
+// SHA-256 of `swarmclientpw:<user id>:<password>`, or, where the page has no WebCrypto (plain HTTP on a non-local
+// address), the same text behind `__swarmdoprehash:` for the server to hash. The user id is always the cleaned,
+// lower-cased account name, so the same password works whichever way the name was typed.
 
 /** An account name as the server stores it: only letters, digits and `_`, lower-cased. */
 export function cleanUserId(name) {
