@@ -213,6 +213,23 @@ describe('preview images', () => {
     assert.equal((await exported(u.sid))[0]!.preview_image, PLACEHOLDER);
   });
 
+  test('an edit that keeps the preview never brings back an image another edit replaced meanwhile', async () => {
+    const u = await freshUser();
+    const image = jpegDataUrl(24, 24);
+    for (let round = 0; round < 8; round++) {
+      await add(u.sid, { title: 'race', preview_image: image, is_edit: round > 0, editing: 'race' });
+      assert.notEqual((await exported(u.sid))[0]!.preview_image, PLACEHOLDER);
+      // One edit resets the image while several others keep "whatever is stored": whichever order they commit
+      // in, the stored image afterwards is the placeholder, never the image read before the reset.
+      const answers = await Promise.all([
+        add(u.sid, { title: 'race', is_edit: true, editing: 'race', preview_image: PLACEHOLDER }),
+        ...Array.from({ length: 5 }, (_, i) => add(u.sid, { title: 'race', is_edit: true, editing: 'race', description: `keep ${round}.${i}` })),
+      ]);
+      for (const a of answers) assert.deepEqual(a.body, { success: true });
+      assert.equal((await exported(u.sid))[0]!.preview_image, PLACEHOLDER, `round ${round}`);
+    }
+  });
+
   test('paths and non-JPEG data URLs are refused as forbidden preview-image paths', async () => {
     const u = await freshUser();
     for (const preview_image of ['/Output/local/img.png', '/Output/x.jpg?raw=1', 'data:image/png;base64,iVBORw0KGgo=', 'data:image/jpeg;base64,/9j/?', 'http://example.com/a.jpg', '../../etc/passwd', 'imgs/other.jpg']) {

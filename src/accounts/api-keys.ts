@@ -1,7 +1,7 @@
 // Upstream API keys a user may store (docs/COMPATIBILITY.md#api-keys-and-generic-data, docs/COMPATIBILITY.md#d25):
 // the server's own allow-list plus the UI registry that drives the User tab's rows (extensions add rows through
 // `addApiKeyType`), and the service that keeps each user's keys. Keys are never logged and never returned.
-import type { GenericDataStore } from '../store/types.js';
+import type { GenericDataStore, Store } from '../store/types.js';
 import { localTimestamp } from '../util/local-time.js';
 
 export interface ApiKeyType {
@@ -52,21 +52,29 @@ export class ApiKeyRegistry {
 
 /** Each user's stored keys, in the reference's generic-data layout (`<keyType>`/`key` and `key_last_updated`). */
 export class ApiKeyService {
+  private readonly data: GenericDataStore;
+
   constructor(
-    private readonly data: GenericDataStore,
+    private readonly store: Pick<Store, 'genericData' | 'transaction'>,
     /** The key types and their UI rows. */
     readonly types: ApiKeyRegistry,
-  ) {}
+  ) {
+    this.data = store.genericData;
+  }
 
-  /** Stores the key and the server-local time it was set. */
+  /** Stores the key and the server-local time it was set, together: a reader never sees one without the other. */
   async set(userId: string, keyType: string, key: string): Promise<void> {
-    await this.data.set(userId, keyType, 'key', key);
-    await this.data.set(userId, keyType, 'key_last_updated', localTimestamp());
+    await this.store.transaction(async (tx) => {
+      await tx.genericData.set(userId, keyType, 'key', key);
+      await tx.genericData.set(userId, keyType, 'key_last_updated', localTimestamp());
+    });
   }
 
   async remove(userId: string, keyType: string): Promise<void> {
-    await this.data.delete(userId, keyType, 'key');
-    await this.data.delete(userId, keyType, 'key_last_updated');
+    await this.store.transaction(async (tx) => {
+      await tx.genericData.delete(userId, keyType, 'key');
+      await tx.genericData.delete(userId, keyType, 'key_last_updated');
+    });
   }
 
   /** When the key was last set (`YYYY-MM-DD HH:MM`, server time), or null when none is stored. */

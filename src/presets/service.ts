@@ -1,7 +1,7 @@
 // The presets service: every read and write of a user's presets and of their model-to-preset links. Routes
 // and pages go through it; it is the only code here that touches the preset store.
 import { parseJson } from '../store/rows.js';
-import type { GenericDataStore, PresetRecord, PresetStore } from '../store/types.js';
+import type { GenericDataStore, PresetRecord, PresetStore, Store } from '../store/types.js';
 import { bumpModelEditId, presetKey } from './presets.js';
 import { PRESET_FAIL, PREVIEW_PLACEHOLDER, decidePreview } from './preview-image.js';
 
@@ -23,10 +23,13 @@ export interface PresetInput {
 }
 
 export class PresetService {
-  constructor(
-    private readonly presets: PresetStore,
-    private readonly data: GenericDataStore,
-  ) {}
+  private readonly presets: PresetStore;
+  private readonly data: GenericDataStore;
+
+  constructor(private readonly store: Pick<Store, 'presets' | 'genericData' | 'transaction'>) {
+    this.presets = store.presets;
+    this.data = store.genericData;
+  }
 
   /** The user's presets in list order. */
   list(userId: string): Promise<PresetRecord[]> {
@@ -44,15 +47,27 @@ export class PresetService {
    */
   async save(userId: string, p: PresetInput): Promise<string | null> {
     const key = presetKey(p.title);
-    // An edit of a preset that is not there is a plain add, with the same exists check.
-    const existing = p.editing !== null ? await this.presets.get(userId, presetKey(p.editing)) : null;
-    if ((!existing || existing.key !== key) && (await this.presets.get(userId, key))) return PRESET_FAIL.exists;
+    const editingKey = p.editing !== null ? presetKey(p.editing) : null;
+    // A quick refusal before the thumbnail is made; the transaction below decides for real.
+    const taken = async (presets: PresetStore): Promise<boolean> => {
+      const existing = editingKey !== null ? await presets.get(userId, editingKey) : null;
+      return (!existing || existing.key !== key) && (await presets.get(userId, key)) !== null;
+    };
+    if (await taken(this.presets)) return PRESET_FAIL.exists;
+    // Made outside the transaction: a thumbnail takes a worker's time, and no write should wait for it.
     const preview = await decidePreview(p.previewImage, p.previewMetadata, { owner: userId });
     if (preview.kind === 'fail') return preview.text;
-    const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
-    const preset: PresetRecord = { key, title: p.title, author: userId, description: p.description, previewImage, isStarred: p.isStarred, paramMap: p.paramMap };
-    bumpModelEditId();
-    const saved = (existing && (await this.presets.replace(userId, existing.key, preset))) || (await this.presets.insert(userId, preset));
+    // The edited preset is read again inside the transaction, so "keep the preview" keeps the one stored at the
+    // moment of the write, not one a concurrent edit has replaced since.
+    const saved = await this.store.transaction(async (tx) => {
+      // An edit of a preset that is not there is a plain add, with the same exists check.
+      const existing = editingKey !== null ? await tx.presets.get(userId, editingKey) : null;
+      if ((!existing || existing.key !== key) && (await tx.presets.get(userId, key))) return false;
+      const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
+      const preset: PresetRecord = { key, title: p.title, author: userId, description: p.description, previewImage, isStarred: p.isStarred, paramMap: p.paramMap };
+      return (existing && (await tx.presets.replace(userId, existing.key, preset))) || (await tx.presets.insert(userId, preset));
+    });
+    if (saved) bumpModelEditId();
     return saved ? null : PRESET_FAIL.exists;
   }
 
