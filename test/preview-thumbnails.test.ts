@@ -132,7 +132,7 @@ describe('preview thumbnails', () => {
     for (const res of bombs) assert.deepEqual(res.body, { preset_fail: IMPLAUSIBLE });
     assert.deepEqual((await add(u.sid, 'large', dataUrl(photo12mp))).body, { success: true });
     // A worker that made a large thumbnail is ended at once; its (up to ~900 MB of) memory goes with it.
-    assert.ok(await eventually(async () => childPids(server.proc.pid!).length === 0, 30_000), 'a worker process outlived its large job');
+    assert.ok(await eventually(async () => childPids(server.proc.pid!).length === 0, 90_000), 'a worker process outlived its large job');
     const rss = rssMb(server.proc.pid!);
     assert.ok(rss < 400, `server RSS ${Math.round(rss)} MB`);
   });

@@ -1,5 +1,6 @@
 // The presets service: every read and write of a user's presets and of their model-to-preset links. Routes
 // and pages go through it; it is the only code here that touches the preset store.
+import type { Logger } from 'pino';
 import { parseJson } from '../store/rows.js';
 import type { GenericDataStore, PresetRecord, PresetStore, Store } from '../store/types.js';
 import { bumpModelEditId, presetKey } from './presets.js';
@@ -20,6 +21,8 @@ export interface PresetInput {
   previewMetadata: string | null;
   /** The current title of the preset to change; null to add a new one. */
   editing: string | null;
+  /** Where the preview's trip through the thumbnail queue is logged. */
+  log?: Logger;
 }
 
 export class PresetService {
@@ -55,7 +58,7 @@ export class PresetService {
     };
     if (await taken(this.presets)) return PRESET_FAIL.exists;
     // Made outside the transaction: a thumbnail takes a worker's time, and no write should wait for it.
-    const preview = await decidePreview(p.previewImage, p.previewMetadata, { owner: userId });
+    const preview = await decidePreview(p.previewImage, p.previewMetadata, { owner: userId, ...(p.log ? { log: p.log } : {}) });
     if (preview.kind === 'fail') return preview.text;
     // The edited preset is read again inside the transaction, so "keep the preview" keeps the one stored at the
     // moment of the write, not one a concurrent edit has replaced since.

@@ -59,6 +59,7 @@ export const addNewPreset = defineRoute({
       previewImage: p.preview_image,
       previewMetadata: p.preview_image_metadata,
       editing: p.is_edit ? (p.editing ?? title) : null,
+      log: ctx.log,
     });
     return refused === null ? { success: true } : fail(refused);
   },
