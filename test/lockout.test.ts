@@ -1,6 +1,5 @@
 // An administrator locks a thief out at once: a password set from outside the account, a deleted account, or
 // an impersonator who loses manage_users ends the affected sessions and login tokens on every instance.
-import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Core } from '../src/core.js';
 import { newRole } from '../src/accounts/roles.js';
 import { createTestDatabase, postgresAvailable, ADMIN_URL } from './helpers/postgres.js';
+import { queryStore } from './helpers/database.js';
 import { TestServer, eventually, needsService, prehash, runCli } from './helpers/server.js';
 
 const NO_PG = `PostgreSQL is not reachable at ${new URL(ADMIN_URL).host}`;
@@ -162,9 +162,7 @@ test('a session opened by impersonation is refused at its next use once its impe
     const insideToken = (await server.call('CreateAuthToken', sid, { reason: 'inside' })).body.token as string;
     await server.stop();
     // The role changes behind every server's back: no event, no instance to end anything.
-    const db = new Database(path.join(dir, 'swarmcore.db'));
-    db.prepare("UPDATE users SET roles = '[\"user\"]' WHERE id = 'chief'").run();
-    db.close();
+    await queryStore(dir, "UPDATE users SET roles = '[\"user\"]' WHERE id = 'chief'");
     server = await TestServer.start({ dataDir: dir, settings: ACCOUNTS });
     try {
       assert.deepEqual((await server.call('GetCurrentStatus', sid)).body, ENDED);
@@ -173,10 +171,8 @@ test('a session opened by impersonation is refused at its next use once its impe
     } finally {
       await server.stop();
     }
-    const left = new Database(path.join(dir, 'swarmcore.db'), { readonly: true });
-    const counts = left.prepare("SELECT (SELECT COUNT(*) FROM sessions WHERE impersonated_by = 'chief') AS sessions, (SELECT COUNT(*) FROM login_tokens WHERE impersonated_by = 'chief') AS tokens").get();
-    left.close();
-    assert.deepEqual(counts, { sessions: 0, tokens: 0 }, 'refused at use, they are deleted too');
+    const [counts] = await queryStore(dir, "SELECT (SELECT COUNT(*) FROM sessions WHERE impersonated_by = 'chief') AS sessions, (SELECT COUNT(*) FROM login_tokens WHERE impersonated_by = 'chief') AS tokens");
+    assert.deepEqual({ sessions: Number(counts!.sessions), tokens: Number(counts!.tokens) }, { sessions: 0, tokens: 0 }, 'refused at use, they are deleted too');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,6 +13,7 @@ import { ROOT } from './helpers/server.js';
 const SQLITE_PASS_ONLY: Record<string, string> = {
   'postgres.test.ts': 'runs on PostgreSQL already (store contract and several instances)',
   'store.test.ts': 'compares the engines itself',
+  'durability.test.ts': 'runs its storm on both engines itself',
   'docs.test.ts': 'generates documentation, no store use',
   'languages.test.ts': 'translation files only',
   'readme.test.ts': "runs README's SQLite example in-process",
