@@ -94,7 +94,7 @@ interface RouteDeclBase<P extends Params> {
   params: P;
   /** The output's shape, for the docs and OpenAPI. */
   output: RouteOutputShape;
-  /** An example output, for the docs. */
+  /** An example output, for the docs (routes answering SUCCESS_OUTPUT get `"success": true` without one). */
   example?: string;
 }
 
@@ -150,7 +150,8 @@ function describe<P extends Params>(decl: RouteDeclBase<P>, permission: string |
     websocket,
     params: decl.params,
     output: decl.output,
-    example: decl.example,
+    // The plain success answer needs no hand-written example: it is always the same one.
+    example: decl.example ?? (decl.output === SUCCESS_OUTPUT ? '"success": true' : undefined),
   };
 }
 

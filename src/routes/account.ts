@@ -19,7 +19,6 @@ export const changePassword = defineRoute({
     newPassword: { type: 'string', description: 'The new password, in the client prehash form (8 to 500 characters).' },
   },
   output: SUCCESS_OUTPUT,
-  example: '"success": true',
   async handler(ctx, { oldPassword, newPassword }) {
     const { users, session } = ctx;
     if (newPassword.length < 8) throw softError('The new password must have at least 8 characters.');
@@ -49,7 +48,6 @@ export const setAPIKey = defineRoute({
     key: { type: 'string', description: 'The key itself; `none` or an empty text removes the stored key.' },
   },
   output: SUCCESS_OUTPUT,
-  example: '"success": true',
   async handler(ctx, { keyType, key }) {
     const { apiKeys, session } = ctx;
     if (!apiKeys.types.accepts(keyType)) {

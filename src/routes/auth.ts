@@ -234,7 +234,6 @@ export const revokeMyAuthToken = defineRoute({
   userUpdate: true,
   params: { tokenId: { type: 'string', description: 'The token id, as ListMyAuthTokens shows it.' } },
   output: SUCCESS_OUTPUT,
-  example: '"success": true',
   async handler(ctx, { tokenId }) {
     requireAccounts(ctx);
     if (!(await ctx.loginTokens.revoke(ctx.session.userId, tokenId))) throw softError('You have no token with that id.');

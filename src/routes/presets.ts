@@ -131,7 +131,6 @@ export const setPresetLinks = defineRoute({
     },
   },
   output: SUCCESS_OUTPUT,
-  example: '"success": true',
   async handler(ctx, { links }) {
     await ctx.presets.setLinks(ctx.session.userId, links);
     return { success: true };

@@ -50,7 +50,6 @@ export const interruptAll = defineRoute({
     other_sessions: { type: 'bool', description: "True to also stop the work of the user's other sessions (other tabs, other clients).", default: false },
   },
   output: SUCCESS_OUTPUT,
-  example: '"success": true',
   async handler(ctx, { other_sessions }) {
     const { session } = ctx;
     const count = await ctx.generation.interrupt(session, other_sessions);

@@ -86,7 +86,6 @@ export const setStarredModels = defineRoute({
     },
   },
   output: SUCCESS_OUTPUT,
-  example: '"success": true',
   async handler(ctx, { starred }) {
     await ctx.users.setStarredModels(ctx.session.userId, starred);
     return { success: true };
@@ -128,7 +127,6 @@ export const serverDebugMessage = defineRoute({
   userUpdate: false,
   params: { message: { type: 'string', description: `The text to log; control characters are escaped and anything past ${DEBUG_MESSAGE_MAX_CHARS} characters is cut off.` } },
   output: SUCCESS_OUTPUT,
-  example: '"success": true',
   handler(ctx, { message }) {
     const cut = message.length > DEBUG_MESSAGE_MAX_CHARS ? `${message.slice(0, DEBUG_MESSAGE_MAX_CHARS)}... (${message.length - DEBUG_MESSAGE_MAX_CHARS} more characters)` : message;
     const userId = ctx.session.userId;

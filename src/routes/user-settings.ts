@@ -79,7 +79,6 @@ export const changeUserSettings = defineRoute({
     },
   },
   output: SUCCESS_OUTPUT,
-  example: '"success": true',
   async handler(ctx, { settings }) {
     const check = checkUserSettingChanges(settings, await optionSources(ctx), (id) => ctx.userSettings.get(id));
     if (!check.ok) throw softError(check.message);
@@ -110,7 +109,6 @@ export const setParamEdits = defineRoute({
     },
   },
   output: SUCCESS_OUTPUT,
-  example: '"success": true',
   async handler(ctx, { edits }) {
     await ctx.users.setParamEdits(ctx.session.userId, edits);
     return { success: true };
