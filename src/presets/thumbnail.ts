@@ -8,7 +8,8 @@ export const THUMBNAIL_SHORT_SIDE = 256;
 export const THUMBNAIL_QUALITY = 75;
 /** Largest source image decoded, in megapixels: a 24 MP camera photo fits (its decode takes 7-9 s of CPU here). */
 export const MAX_SOURCE_MEGAPIXELS = 25;
-// A complete JPEG spends at least one bit per 8x8 block (1 byte per 512 pixels); fewer bytes mean the decoder would invent the rest.
+// A complete JPEG spends at least one bit per 8x8 block (1 byte per 512 pixels); fewer bytes mean the decoder would
+// invent the rest. The limit allows twice that many pixels per byte, a margin for unusually uniform images.
 export const MAX_PIXELS_PER_BYTE = 1024;
 /** The decoder's own memory cap, a second line behind the header checks: a 25 MP 4:4:4 decode needs about 480 MB. */
 const DECODER_MEMORY_MB = 512;
