@@ -2,6 +2,7 @@
 // whenever any instance reports a change to that user or to the roles.
 import type { EventBus } from '../cluster/events.js';
 import { parseJson } from '../store/rows.js';
+import { sessionKey } from '../store/session-key.js';
 import type { LoginTokenRecord, Store, UserRecord } from '../store/types.js';
 import type { LoginTokenService } from './login-tokens.js';
 import { hashPassword } from './passwords.js';
@@ -114,9 +115,17 @@ export class UserService {
    * instance; the session making the change (and the token it came from) stays.
    */
   async changeOwnPassword(id: string, clientPassword: string, keep: { sessionId: string; tokenId: string | null }): Promise<boolean> {
-    if (!(await this.storePasswordHash(id, await hashPassword(clientPassword), false))) return false;
-    await this.tokens.revokeAllExcept(id, keep.tokenId);
-    await this.sessions.endUserSessions(id, [keep.sessionId]);
+    const passwordHash = await hashPassword(clientPassword);
+    // One transaction: a crash can never leave the new password stored with the other logins still alive.
+    const ended = await this.store.transaction(async (tx) => {
+      if (!(await tx.users.update(id, { passwordHash, passwordSetByAdmin: false }))) return null;
+      const viaTokens = await tx.loginTokens.deleteByUser(id, keep.tokenId);
+      const direct = await tx.sessions.deleteByUser(id, [sessionKey(keep.sessionId)]);
+      return [...viaTokens.sessionIds, ...direct];
+    });
+    if (ended === null) return false;
+    await this.changed(id);
+    if (ended.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ended });
     return true;
   }
 
