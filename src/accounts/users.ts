@@ -115,30 +115,15 @@ export class UserService {
    * instance; the session making the change (and the token it came from) stays.
    */
   async changeOwnPassword(id: string, clientPassword: string, keep: { sessionId: string; tokenId: string | null }): Promise<boolean> {
-    const passwordHash = await hashPassword(clientPassword);
-    // One transaction: a crash can never leave the new password stored with the other logins still alive.
-    const ended = await this.store.transaction(async (tx) => {
-      if (!(await tx.users.update(id, { passwordHash, passwordSetByAdmin: false }))) return null;
-      const viaTokens = await tx.loginTokens.deleteByUser(id, keep.tokenId);
-      const direct = await tx.sessions.deleteByUser(id, [sessionKey(keep.sessionId)]);
-      return [...viaTokens.sessionIds, ...direct];
-    });
-    if (ended === null) return false;
-    await this.changed(id);
-    if (ended.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ended });
-    return true;
+    return this.replacePassword(id, await hashPassword(clientPassword), false, keep);
   }
 
   /**
    * Sets a password from outside the account (an administrator, the CLI): every session and login token of the
-   * account ends, on every instance, so whoever had taken it over is out at once. Sessions go before tokens: a
-   * session made from a token meanwhile goes with its token.
+   * account ends, on every instance, so whoever had taken it over is out at once.
    */
   async setPassword(id: string, clientPassword: string): Promise<boolean> {
-    if (!(await this.storePasswordHash(id, await hashPassword(clientPassword), true))) return false;
-    await this.sessions.endUserSessions(id);
-    await this.tokens.revokeAllExcept(id, null);
-    return true;
+    return this.replacePassword(id, await hashPassword(clientPassword), true, { sessionId: null, tokenId: null });
   }
 
   /**
@@ -156,6 +141,24 @@ export class UserService {
   /** Replaces a reference-format hash after a successful login, keeping who set the password. */
   async upgradePasswordHash(user: UserRecord, clientPassword: string): Promise<void> {
     await this.storePasswordHash(user.id, await hashPassword(clientPassword), user.passwordSetByAdmin);
+  }
+
+  /**
+   * Stores a new password hash and ends every other login of the user (all of them when nothing is kept) in one
+   * transaction, so a crash can never leave the new password stored with the old logins still alive; the
+   * events that reach the other instances go out after it.
+   */
+  private async replacePassword(id: string, passwordHash: string, setByAdmin: boolean, keep: { sessionId: string | null; tokenId: string | null }): Promise<boolean> {
+    const ended = await this.store.transaction(async (tx) => {
+      if (!(await tx.users.update(id, { passwordHash, passwordSetByAdmin: setByAdmin }))) return null;
+      const viaTokens = await tx.loginTokens.deleteByUser(id, keep.tokenId);
+      const direct = await tx.sessions.deleteByUser(id, keep.sessionId === null ? [] : [sessionKey(keep.sessionId)]);
+      return [...viaTokens.sessionIds, ...direct];
+    });
+    if (ended === null) return false;
+    await this.changed(id);
+    if (ended.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ended });
+    return true;
   }
 
   private async storePasswordHash(id: string, passwordHash: string, setByAdmin: boolean): Promise<boolean> {
