@@ -173,6 +173,28 @@ describe('bodies before the session is known', () => {
     assert.deepEqual(presets.map((p) => [p.title, p.param_map.prompt.length]), [['big', prompt.length]]);
   });
 
+  test('a body arriving as a large piece, a spilled piece and a small last piece keeps its byte order', async () => {
+    // The small last piece would still fit beside the first in the 64 KiB kept in memory; it must follow the
+    // spilled piece instead of jumping ahead of it. The pauses only let the pieces arrive as separate reads.
+    const sid = await server.session({ 'X-SWARM-USER_ID': 'order' });
+    const prompt = Array.from({ length: 14_000 }, (_, i) => `w${i}`).join(' ');
+    const body = Buffer.from(JSON.stringify({ title: 'order', description: 'd', param_map: { prompt }, preview_image: '', session_id: sid }));
+    const last = body.length - 300;
+    assert.ok(last > 65_000 + 16_384, `body of ${body.length} bytes`);
+    const req = new RawRequest(server.url, apiHead('AddNewPreset', body.length));
+    const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
+    await req.write(body.subarray(0, 65_000));
+    await pause();
+    await req.write(body.subarray(65_000, last));
+    await pause();
+    await req.write(body.subarray(last));
+    const answer = await req.answer;
+    req.close();
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const presets = (await server.call('ExportUserPresets', sid)).body.presets as Array<{ title: string; param_map: { prompt: string } }>;
+    assert.deepEqual(presets.map((p) => [p.title, p.param_map.prompt === prompt]), [['order', true]]);
+  });
+
   test('a body admitted by a valid X-Session-ID runs as the session in its own session_id, as the envelope decides', async () => {
     const headerSid = await server.session({ 'X-SWARM-USER_ID': 'headeruser' });
     const bodySid = await server.session({ 'X-SWARM-USER_ID': 'bodyuser' });
@@ -239,8 +261,8 @@ describe('bodies before the session is known', () => {
     const sid = await server.session();
     const size = 100 * 1024 * 1024;
     const big = new RawRequest(server.url, apiHead('GetCurrentStatus', size));
-    // Many medium strings: what a preset export or a batch of images looks like.
-    const piece = `"${'p'.repeat(1000)}",`;
+    // Many medium strings: what a preset export or a batch of images looks like (fewer than 100,000 values).
+    const piece = `"${'p'.repeat(2000)}",`;
     const start = `{"session_id":"${sid}","pieces":[`;
     const end = '"end"]}';
     const count = Math.floor((size - start.length - end.length) / piece.length);
@@ -263,6 +285,18 @@ describe('bodies before the session is known', () => {
     big.close();
     assert.equal(bigAnswer.status, 200);
     assert.deepEqual(order, ['status', 'big']);
+  });
+  test('a body of more than 100,000 values is refused in words even with a valid session, and the server keeps serving', async () => {
+    // 100,001 small numbers: about 700 KiB, so the sliced parser reads it; millions of such values would make
+    // the collector pause the process for up to a second.
+    const sid = await server.session();
+    const res = await server.api('GetCurrentStatus', { items: Array.from({ length: 99_999 }, (_, i) => i) }, { 'X-Session-ID': sid });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error_id, 'internal_error');
+    assert.match(String(res.body.error), /^The request body is not a valid JSON object: More than 100,000 values at byte \d+\.$/);
+    const fits = await server.api('GetCurrentStatus', { items: Array.from({ length: 99_998 }, (_, i) => i) }, { 'X-Session-ID': sid });
+    assert.equal(fits.status, 200);
+    assert.equal(typeof fits.body.status, 'object');
   });
 });
 

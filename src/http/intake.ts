@@ -304,7 +304,9 @@ export class Intake {
         const chunk = await pull.next();
         if (chunk === null) throw apiError('internal_error', 'The request body is not a valid JSON object: it ends inside its top-level object.');
         const verdict = scanner.feed(chunk);
-        if (headBytes + chunk.length <= PRE_SESSION_MEMORY_BYTES) {
+        // Once a chunk has gone to the spill file, every later one follows it there: a small chunk that would
+        // still fit in memory must not jump ahead of the spilled bytes.
+        if (spill === null && headBytes + chunk.length <= PRE_SESSION_MEMORY_BYTES) {
           holding.hold(this.preSession, chunk.length);
           head.push(chunk);
           headBytes += chunk.length;
