@@ -2,7 +2,7 @@
 // into slices at every kind of boundary, and refuses what parseInput refuses.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MAX_JSON_DEPTH, parseInput, parseInputSliced } from '../src/api/json-input.js';
+import { MAX_JSON_DEPTH, MAX_JSON_VALUES, parseInput, parseInputSliced } from '../src/api/json-input.js';
 import { mulberry32 } from '../bench/prng.js';
 
 const WS = [' ', '\t', '\n', '\r', ''];
@@ -107,6 +107,22 @@ describe('sliced JSON parsing', () => {
     }
     const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"x":"é"}')]);
     assert.deepStrictEqual(await parseInputSliced(bom, 2), parseInput(bom));
+  });
+
+  test('both parsers accept MAX_JSON_VALUES values and refuse one more, counting every kind of value but not keys', async () => {
+    const kinds = ['{}', '[]', '"s"', '-1.5', 'true', 'false', 'null', '"a,b:{["'];
+    // The top object and the array are values too.
+    const body = (n: number): Buffer => Buffer.from(`{ "a" : [ ${Array.from({ length: n - 2 }, (_, i) => kinds[i % kinds.length]).join(' ,\n')} ] }`);
+    const atLimit = body(MAX_JSON_VALUES);
+    assert.equal((parseInput(atLimit).a as unknown[]).length, MAX_JSON_VALUES - 2);
+    assert.deepStrictEqual(await parseInputSliced(atLimit, 4096), parseInput(atLimit));
+    const over = body(MAX_JSON_VALUES + 1);
+    assert.throws(() => parseInput(over), { message: 'The request body is not a valid JSON object: it holds more than 100,000 values.' });
+    await assert.rejects(parseInputSliced(over, 4096), /More than 100,000 values at byte \d+/);
+    // Keys are not values: an object of 99,999 members holds 100,000 values with the object itself.
+    const members = Buffer.from(`{${Array.from({ length: MAX_JSON_VALUES - 1 }, (_, i) => `"k${i}":${i}`).join(',')}}`);
+    assert.equal(Object.keys(parseInput(members)).length, MAX_JSON_VALUES - 1);
+    assert.deepStrictEqual(await parseInputSliced(members, 4096), parseInput(members));
   });
 
   test('a long string with multi-byte characters decodes the same across slice and piece boundaries', async () => {

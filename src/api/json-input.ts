@@ -13,21 +13,51 @@ function badBody(why: string): ApiError {
   return apiError('internal_error', `The request body is not a valid JSON object: ${why}.`);
 }
 
-/** Nesting depth of JSON text, ignoring brackets inside strings; stops counting past the limit. */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
-  let depth = 0;
+/**
+ * Most JSON values (objects, arrays, strings, numbers, literals; keys not counted) accepted in one request. Each
+ * becomes a heap object, and a heap of millions of tiny objects makes V8's collector pause the whole process for
+ * up to a second however the parse is sliced; real clients send at most a few hundred values.
+ */
+export const MAX_JSON_VALUES = 100_000;
+
+const tooDeep = `it is nested deeper than ${MAX_JSON_DEPTH} levels`;
+const tooMany = `it holds more than ${MAX_JSON_VALUES.toLocaleString('en-US')} values`;
+
+/**
+ * Why JSON text must not be parsed (nested beyond MAX_JSON_DEPTH or holding more than MAX_JSON_VALUES values),
+ * or null. A scan without recursion or allocation that ignores brackets inside strings; for valid JSON it counts
+ * values exactly as the sliced parser does, so both paths refuse the same bodies.
+ */
+export function jsonShapeProblem(text: string): string | null {
+  const inObject: boolean[] = [];
+  let values = 0;
   let inString = false;
+  let prev = 0; // the last character outside strings that is not white space (0: none yet)
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      if (++depth > limit) return true;
-    } else if (c === 125 || c === 93) depth--;
+      else if (c === 34) {
+        inString = false;
+        prev = 34;
+      }
+      continue;
+    }
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    if (c === 123 || c === 91) {
+      if (inObject.length >= MAX_JSON_DEPTH) return tooDeep;
+      inObject.push(c === 123);
+      values++;
+    } else if (c === 125 || c === 93) inObject.pop();
+    else if (c === 34) {
+      inString = true;
+      const isKey = prev === 123 || (prev === 44 && inObject[inObject.length - 1] === true);
+      if (!isKey) values++;
+    } else if (c !== 44 && c !== 58 && (prev === 0 || prev === 91 || prev === 44 || prev === 58)) values++; // a number or literal starts
+    if (values > MAX_JSON_VALUES) return tooMany;
+    prev = c;
   }
-  return false;
+  return null;
 }
 
 export function parseInput(body: Buffer | string): Record<string, unknown> {
@@ -40,7 +70,8 @@ export function parseInput(body: Buffer | string): Record<string, unknown> {
       throw badBody('it is not valid UTF-8');
     }
   }
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw badBody(`it is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  const problem = jsonShapeProblem(text);
+  if (problem) throw badBody(problem);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -128,6 +159,8 @@ class SlicedJsonParser {
   private stringIsKey = false;
   /** Inside a number: where it starts. */
   private numberStart = -1;
+  /** Values begun so far, against MAX_JSON_VALUES. */
+  private values = 0;
 
   constructor(private readonly buf: Buffer) {
     this.pos = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0; // a leading BOM, as TextDecoder drops it
@@ -209,6 +242,7 @@ class SlicedJsonParser {
   }
 
   private value(c: number): void {
+    if (++this.values > MAX_JSON_VALUES) this.fail(`More than ${MAX_JSON_VALUES.toLocaleString('en-US')} values`);
     if (c === 0x7b || c === 0x5b) {
       if (this.stack.length >= MAX_JSON_DEPTH) this.fail(`Nested deeper than ${MAX_JSON_DEPTH} levels`);
       this.stack.push(c === 0x7b ? {} : []);
