@@ -8,7 +8,7 @@ import { listFiles } from '../util/list-files.js';
 export const AUTOCOMPLETE_FOLDER = 'Autocompletions';
 const EXTENSIONS = ['txt', 'csv'];
 
-export function autocompleteFiles(dataDir: string): Promise<string[]> {
+export function autocompleteFiles(dataDir: string): Promise<readonly string[]> {
   return listFiles(path.join(dataDir, AUTOCOMPLETE_FOLDER), EXTENSIONS);
 }
 
