@@ -5,7 +5,8 @@
 //   event-loop delay p99    measured inside the server over the measured part (under 20 ms)
 // Exits 1 when a bound is missed.
 //
-//   npm run soak [-- --seconds 60 --connections 50 --warmup 10]
+//   npm run soak [-- --seconds 60 --connections 50 --warmup 10 --profile DIR]
+// --profile writes the server's V8 CPU profile into DIR (read it with bench/profile-summary.ts).
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -38,7 +39,7 @@ interface Result {
 type Autocannon = (opts: Record<string, unknown>) => Promise<Result>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, connections: { type: 'string', default: '50' }, warmup: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, connections: { type: 'string', default: '50' }, warmup: { type: 'string' }, profile: { type: 'string' }, rate: { type: 'string', default: '2000' } } });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const warmup = values.warmup === undefined ? Math.min(10, Math.floor(seconds / 4)) : Number(values.warmup);
@@ -52,7 +53,7 @@ function rss(pid: number): number {
 }
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'swarmcore-soak-'));
-const child = fork(path.join(HERE, 'soak-server.ts'), [dataDir], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+const child = fork(path.join(HERE, 'soak-server.ts'), [dataDir], { execArgv: ['--import', 'tsx', '--expose-gc', ...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [])], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 const replies: ((m: { type: string; [k: string]: unknown }) => void)[] = [];
 child.on('message', (m: { type: string }) => replies.shift()?.(m));
 const ask = <T>(type: string): Promise<T> =>
@@ -111,6 +112,7 @@ try {
     url,
     connections,
     duration: seconds,
+    ...(Number(values.rate) > 0 ? { overallRate: Number(values.rate) } : {}),
     setupClient: (client: Client) => {
       const n = clientNo++;
       client.setRequests(mix(sessions[n % sessions.length]!, n));
