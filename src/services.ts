@@ -74,7 +74,7 @@ export function createServices(store: Store, events: EventBus, server: ServerInf
     loginTokens,
     apiKeys: new ApiKeyService(store, new ApiKeyRegistry()),
     rateLimits: store.createRateLimiter(),
-    presets: new PresetService(store),
+    presets: new PresetService(store, events),
     generation: new GenerationService(events, sessions),
     installer: new InstallLock(store.leases, log),
     themes: new ThemeRegistry(),

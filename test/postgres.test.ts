@@ -47,6 +47,15 @@ async function storeContract(store: Store): Promise<void> {
   assert.equal(await store.presets.replace('contract', 'b', preset('D')), true);
   assert.deepEqual((await store.presets.list('contract')).map((p) => [p.title, p.description]), [['A', 'edited'], ['C', ''], ['D', '']]);
   assert.equal(await store.presets.replace('contract', 'zzz', preset('E')), false);
+  // Lists without images give everything but an embedded image, which reads as its bare 'data:' prefix.
+  const image = `data:image/jpeg;base64,${'A'.repeat(200_000)}`;
+  assert.equal(await store.presets.replace('contract', 'c', { ...preset('C'), previewImage: image }), true);
+  assert.equal(await store.presets.replace('contract', 'd', { ...preset('D'), previewImage: '/imgs/model_placeholder.jpg' }), true);
+  const full = await store.presets.list('contract');
+  assert.equal(full[1]!.previewImage, image);
+  assert.deepEqual(await store.presets.listWithoutImages('contract'), full.map((p) => (p.previewImage === image ? { ...p, previewImage: 'data:' } : p)));
+  assert.equal(await store.presets.replace('contract', 'c', preset('C')), true, 'an edit that drops the image');
+  assert.deepEqual(await store.presets.listWithoutImages('contract'), await store.presets.list('contract'));
 
   // Login tokens: deleting one ends exactly its sessions; deleting all but one keeps that one's.
   const token = (id: string) => ({ id, userId: 'contract', validationHash: 'sha256:x', originAddress: 'here', userAgent: 'ua', impersonatedBy: null, createdAt: now(), lastActive: now() });
@@ -234,6 +243,28 @@ describe('several instances on one PostgreSQL database', () => {
       await c.close();
       await d.close();
     }
+  });
+
+  test("a user's presets, links, starred models and settings changed on one instance show in GetMyUserData on the other", async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    const token = await loginOn(a!);
+    const sidA = (await a!.api('GetNewSession', {}, { Cookie: `swarm_token=${token}` })).body.session_id as string;
+    const sidB = (await b!.api('GetNewSession', {}, { Cookie: `swarm_token=${token}` })).body.session_id as string;
+    const view = async (): Promise<unknown> => {
+      const d = (await b!.call('GetMyUserData', sidB)).body as Record<string, unknown>;
+      return [(d.presets as Array<{ title: string }>).map((p) => p.title), d.model_preset_links, d.starred_models, d.language];
+    };
+    // B answers from its memory from now on; each change on A must reach it.
+    assert.deepEqual(await view(), [[], {}, {}, 'en']);
+    assert.deepEqual((await a!.call('AddNewPreset', sidA, { title: 'shared', description: '', param_map: { steps: 20 } })).body, { success: true });
+    assert.ok(await eventually(async () => JSON.stringify(await view()) === JSON.stringify([['shared'], {}, {}, 'en'])), 'B never saw the new preset');
+    assert.deepEqual((await a!.call('SetPresetLinks', sidA, { 'Stable-Diffusion': { m: ['shared'] } })).body, { success: true });
+    assert.deepEqual((await a!.call('SetStarredModels', sidA, { 'Stable-Diffusion': ['m.safetensors'] })).body, { success: true });
+    assert.deepEqual((await a!.call('ChangeUserSettings', sidA, { settings: { language: 'de' } })).body, { success: true });
+    const changed = [['shared'], { 'Stable-Diffusion': { m: ['shared'] } }, { 'Stable-Diffusion': ['m.safetensors'] }, 'de'];
+    assert.ok(await eventually(async () => JSON.stringify(await view()) === JSON.stringify(changed)), `B shows ${JSON.stringify(await view())}`);
+    assert.deepEqual((await a!.call('DeletePreset', sidA, { preset: 'shared' })).body, { success: true });
+    assert.ok(await eventually(async () => JSON.stringify(((await view()) as unknown[])[0]) === '[]'), 'B still lists the deleted preset');
   });
 
   /** Whether the Login page of `server` offers password login (it reads the setting on every request). */

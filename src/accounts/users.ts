@@ -1,6 +1,7 @@
 // Users: records live in the store; the hot-path view (effective permissions) is cached per user and dropped
 // whenever any instance reports a change to that user or to the roles.
 import type { EventBus } from '../cluster/events.js';
+import { KeyedCache } from '../util/keyed-cache.js';
 import { parseJson } from '../store/rows.js';
 import { sessionKey } from '../store/session-key.js';
 import type { LoginTokenRecord, Store, UserRecord } from '../store/types.js';
@@ -26,8 +27,20 @@ const STARRED_MODELS = 'starred_models';
 /** The permission that lets a user open sessions as someone else. */
 const IMPERSONATE = 'manage_users';
 
+/** What a user's own pages read on every load (GetMyUserData), kept per user until the user changes anywhere. */
+export interface UserProfile {
+  /** Only the settings this user changed, keyed by lowercase dotted id. */
+  readonly settings: Readonly<Record<string, unknown>>;
+  /** As starredModels gives it. */
+  readonly starred: unknown;
+}
+
+/** Users whose profile is kept in memory per instance. */
+const CACHED_PROFILES = 10_000;
+
 export class UserService {
   private readonly access = new Map<string, Promise<UserAccess | null>>();
+  private readonly profiles = new KeyedCache<UserProfile | null>(CACHED_PROFILES);
 
   constructor(
     private readonly store: Store,
@@ -37,8 +50,14 @@ export class UserService {
     private readonly sessions: SessionService,
   ) {
     events.subscribe((e) => {
-      if (e.type === 'user.changed') this.access.delete(e.userId);
-      else if (e.type === 'roles.changed' || e.type === 'resync') this.access.clear();
+      if (e.type === 'user.changed') {
+        this.access.delete(e.userId);
+        this.profiles.drop(e.userId);
+      } else if (e.type === 'roles.changed') this.access.clear();
+      else if (e.type === 'resync') {
+        this.access.clear();
+        this.profiles.clear();
+      }
     });
     // A role edited here may have taken manage_users from someone (other instances learn through the events).
     roles.onChange(() => this.endLapsedImpersonations());
@@ -46,6 +65,19 @@ export class UserService {
 
   get(id: string): Promise<UserRecord | null> {
     return this.store.users.get(id);
+  }
+
+  /**
+   * The user's settings and starred models, from memory while nothing about the user changed (null: no such
+   * user, which is not remembered). Callers must not modify the answer.
+   */
+  profile(id: string): Promise<UserProfile | null> {
+    return this.profiles.get(id, async () => {
+      const [user, starred] = await Promise.all([this.store.users.get(id), this.starredModels(id)]);
+      if (user) return { settings: user.settings, starred };
+      this.profiles.drop(id); // the entry exists by now: a user created later must be found
+      return null;
+    });
   }
 
   /** The user's effective permissions (cached; null when the user does not exist). */
@@ -186,8 +218,9 @@ export class UserService {
     return parseJson(await this.store.genericData.get(id, STARRED_MODELS, 'full'), {});
   }
 
-  setStarredModels(id: string, starred: Readonly<Record<string, unknown>>): Promise<void> {
-    return this.store.genericData.set(id, STARRED_MODELS, 'full', JSON.stringify(starred));
+  async setStarredModels(id: string, starred: Readonly<Record<string, unknown>>): Promise<void> {
+    await this.store.genericData.set(id, STARRED_MODELS, 'full', JSON.stringify(starred));
+    await this.changed(id);
   }
 
   /** Replaces the user's roles; what they opened by impersonation ends if they lose manage_users. */
@@ -213,7 +246,9 @@ export class UserService {
     return true;
   }
 
+  /** Drops what is cached about the user here and on every other instance. */
   changed(userId: string): Promise<void> {
+    this.profiles.drop(userId);
     return this.events.publish({ type: 'user.changed', userId });
   }
 }

@@ -8,6 +8,8 @@ export type ClusterEvent =
   | { type: 'sessions.ended'; sessionIds: string[] }
   /** A user's record changed (roles, password) or the user was deleted. */
   | { type: 'user.changed'; userId: string; deleted?: boolean }
+  /** A user's presets or preset links changed. */
+  | { type: 'presets.changed'; userId: string }
   /** Role definitions changed. */
   | { type: 'roles.changed' }
   /** Server settings changed. */

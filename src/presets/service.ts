@@ -1,10 +1,12 @@
 // The presets service: every read and write of a user's presets and of their model-to-preset links. Routes
 // and pages go through it; it is the only code here that touches the preset store.
 import type { Logger } from 'pino';
+import type { EventBus } from '../cluster/events.js';
 import { parseJson } from '../store/rows.js';
 import type { GenericDataStore, PresetRecord, PresetStore, Store } from '../store/types.js';
 import { bumpModelEditId, presetKey } from './presets.js';
 import { PRESET_FAIL, PREVIEW_PLACEHOLDER, decidePreview } from './preview-image.js';
+import { KeyedCache } from '../util/keyed-cache.js';
 
 /** The generic-data name the reference keeps model-to-preset links under. */
 const PRESET_LINKS = 'modelpresetlinks';
@@ -25,18 +27,53 @@ export interface PresetInput {
   log?: Logger;
 }
 
+/** Users whose preset lists and links are kept in memory per instance. */
+const CACHED_USERS = 10_000;
+
 export class PresetService {
   private readonly presets: PresetStore;
   private readonly data: GenericDataStore;
+  /** Preset lists without images and preset links, per user, as GetMyUserData reads them on every page load. */
+  private readonly summaries = new KeyedCache<readonly PresetRecord[]>(CACHED_USERS);
+  private readonly linkCache = new KeyedCache<unknown>(CACHED_USERS);
 
-  constructor(private readonly store: Pick<Store, 'presets' | 'genericData' | 'transaction'>) {
+  constructor(
+    private readonly store: Pick<Store, 'presets' | 'genericData' | 'transaction'>,
+    private readonly events: EventBus,
+  ) {
     this.presets = store.presets;
     this.data = store.genericData;
+    events.subscribe((e) => {
+      if (e.type === 'presets.changed' || (e.type === 'user.changed' && e.deleted)) this.forget(e.userId);
+      else if (e.type === 'resync') {
+        this.summaries.clear();
+        this.linkCache.clear();
+      }
+    });
   }
 
-  /** The user's presets in list order. */
+  private forget(userId: string): void {
+    this.summaries.drop(userId);
+    this.linkCache.drop(userId);
+  }
+
+  /** Drops this user's cached lists here and tells the other instances to do the same. */
+  private changed(userId: string): Promise<void> {
+    this.forget(userId);
+    return this.events.publish({ type: 'presets.changed', userId });
+  }
+
+  /** The user's presets in list order, with their images. */
   list(userId: string): Promise<PresetRecord[]> {
     return this.presets.list(userId);
+  }
+
+  /**
+   * The user's presets in list order, an embedded preview image read as the bare EMBEDDED_IMAGE prefix (what
+   * presetNetData needs to point at the image's URL). Kept in memory until the presets change anywhere.
+   */
+  listWithoutImages(userId: string): Promise<readonly PresetRecord[]> {
+    return this.summaries.get(userId, () => this.presets.listWithoutImages(userId));
   }
 
   /** A preset by title, in any letter case. */
@@ -70,7 +107,10 @@ export class PresetService {
       const preset: PresetRecord = { key, title: p.title, author: userId, description: p.description, previewImage, isStarred: p.isStarred, paramMap: p.paramMap };
       return (existing && (await tx.presets.replace(userId, existing.key, preset))) || (await tx.presets.insert(userId, preset));
     });
-    if (saved) bumpModelEditId();
+    if (saved) {
+      bumpModelEditId();
+      await this.changed(userId);
+    }
     return saved ? null : PRESET_FAIL.exists;
   }
 
@@ -88,22 +128,31 @@ export class PresetService {
       const key = presetKey(copyTitle);
       if (taken.has(key)) continue;
       const copy: PresetRecord = { ...source, key, title: copyTitle, author: userId, paramMap: { ...source.paramMap } };
-      if (await this.presets.insert(userId, copy)) return copy;
+      if (await this.presets.insert(userId, copy)) {
+        await this.changed(userId);
+        return copy;
+      }
       taken.add(key);
     }
   }
 
   /** False when there was no such preset. */
-  delete(userId: string, title: string): Promise<boolean> {
-    return this.presets.delete(userId, presetKey(title));
+  async delete(userId: string, title: string): Promise<boolean> {
+    const deleted = await this.presets.delete(userId, presetKey(title));
+    if (deleted) await this.changed(userId);
+    return deleted;
   }
 
-  /** The links from models to presets, `{"<model type>": {"<model name>": ["<preset title>", ...]}}`. */
-  async links(userId: string): Promise<unknown> {
-    return parseJson(await this.data.get(userId, PRESET_LINKS, 'full'), {});
+  /**
+   * The links from models to presets, `{"<model type>": {"<model name>": ["<preset title>", ...]}}`; kept in
+   * memory until they change anywhere. Callers must not modify the answer.
+   */
+  links(userId: string): Promise<unknown> {
+    return this.linkCache.get(userId, async () => parseJson(await this.data.get(userId, PRESET_LINKS, 'full'), {}));
   }
 
-  setLinks(userId: string, links: Readonly<Record<string, unknown>>): Promise<void> {
-    return this.data.set(userId, PRESET_LINKS, 'full', JSON.stringify(links));
+  async setLinks(userId: string, links: Readonly<Record<string, unknown>>): Promise<void> {
+    await this.data.set(userId, PRESET_LINKS, 'full', JSON.stringify(links));
+    await this.changed(userId);
   }
 }

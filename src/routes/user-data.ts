@@ -45,14 +45,14 @@ export const getMyUserData = defineRoute({
   example: '"user_name": "local",\n"presets": [{"author": "local", "title": "...", "description": "...", "preview_image": "/ViewSpecial/Preset/...?editid=1", "is_starred": false, "param_map": {}}],\n"language": "en",\n"permissions": ["*"],\n"starred_models": {},\n"model_preset_links": {},\n"autocompletions": null',
   async handler(ctx) {
     const userId = ctx.session.userId;
-    const [user, access, presets, starred, links] = await Promise.all([
-      ctx.users.get(userId),
+    // All from memory while nothing changed (the services drop their entries on every instance on a change).
+    const [profile, access, presets, links] = await Promise.all([
+      ctx.users.profile(userId),
       ctx.users.getAccess(userId),
-      ctx.presets.list(userId),
-      ctx.users.starredModels(userId),
+      ctx.presets.listWithoutImages(userId),
       ctx.presets.links(userId),
     ]);
-    const own = user?.settings ?? {};
+    const own = profile?.settings ?? {};
     const setting = (id: string) => effectiveUserSetting(USER_SETTINGS_BY_ID.get(id) as UserSettingLeaf, own, ctx.settings);
     const autocompletions = await autocompletionsFor(ctx.server.dataDir, String(setting('autocomplete.source')), {
       escapeParens: setting('autocomplete.escapeparens') === true,
@@ -64,7 +64,7 @@ export const getMyUserData = defineRoute({
       presets: presets.map((p) => presetNetData(p, false)),
       language: setting('language'),
       permissions: [...(access?.permissions ?? [])],
-      starred_models: starred,
+      starred_models: profile?.starred ?? {},
       model_preset_links: links,
       autocompletions,
     };

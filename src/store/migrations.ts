@@ -12,8 +12,8 @@ export interface Migration {
 }
 
 const TYPE_WORDS: Record<Engine, Record<string, string>> = {
-  sqlite: { bool: 'INTEGER', int64: 'INTEGER', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', true: '1' },
-  postgres: { bool: 'BOOLEAN', int64: 'BIGINT', serial: 'BIGSERIAL PRIMARY KEY', true: 'TRUE' },
+  sqlite: { bool: 'INTEGER', int64: 'INTEGER', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', true: '1', false: '0' },
+  postgres: { bool: 'BOOLEAN', int64: 'BIGINT', serial: 'BIGSERIAL PRIMARY KEY', true: 'TRUE', false: 'FALSE' },
 };
 
 /** The SQL a migration runs on one engine. */
@@ -94,6 +94,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE login_tokens ADD COLUMN impersonated_by TEXT;
       CREATE INDEX sessions_by_impersonator ON sessions(impersonated_by);
       CREATE INDEX login_tokens_by_impersonator ON login_tokens(impersonated_by);
+    `,
+  },
+  {
+    version: 6,
+    description: 'presets say whether they hold an embedded preview image, so lists can skip the image itself',
+    sql: `
+      ALTER TABLE presets ADD COLUMN has_image {bool} NOT NULL DEFAULT {false};
+      UPDATE presets SET has_image = (preview_image LIKE 'data:%');
     `,
   },
 ];

@@ -7,6 +7,7 @@ import type { EventBus } from '../cluster/events.js';
 import type { Engine } from './migrations.js';
 import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from './rows.js';
 import type { SecretBox } from './secret-box.js';
+import { EMBEDDED_IMAGE } from './types.js';
 import type {
   GenericDataStore,
   KeyValueStore,
@@ -292,14 +293,25 @@ class SqlLoginTokens implements LoginTokenStore {
 }
 
 const INSERT_PRESET =
-  'INSERT INTO presets (user_id, key, title, author, description, preview_image, is_starred, param_map) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING';
-const presetValues = (userId: string, p: PresetRecord): unknown[] => [userId, p.key, p.title, p.author, p.description, p.previewImage, p.isStarred, json(p.paramMap)];
+  'INSERT INTO presets (user_id, key, title, author, description, preview_image, has_image, is_starred, param_map) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING';
+const hasImage = (p: PresetRecord): boolean => p.previewImage.startsWith(EMBEDDED_IMAGE);
+const presetValues = (userId: string, p: PresetRecord): unknown[] => [userId, p.key, p.title, p.author, p.description, p.previewImage, hasImage(p), p.isStarred, json(p.paramMap)];
+/**
+ * Every column but the embedded image, which can be most of a row's bytes: an embedded preview reads as the bare
+ * EMBEDDED_IMAGE prefix. The image column is read only for rows without one (a short path or URL); PostgreSQL
+ * then leaves a stored image in its TOAST table, and SQLite does not copy it out of its pages.
+ */
+const PRESET_SUMMARY_COLUMNS = `key, title, author, description, is_starred, param_map, CASE WHEN has_image THEN '${EMBEDDED_IMAGE}' ELSE preview_image END AS preview_image`;
 
 class SqlPresets implements PresetStore {
   constructor(private readonly db: SqlDb) {}
 
   async list(userId: string): Promise<PresetRecord[]> {
     return (await this.db.all('SELECT * FROM presets WHERE user_id = ? ORDER BY seq', [userId])).map(presetFromRow);
+  }
+
+  async listWithoutImages(userId: string): Promise<PresetRecord[]> {
+    return (await this.db.all(`SELECT ${PRESET_SUMMARY_COLUMNS} FROM presets WHERE user_id = ? ORDER BY seq`, [userId])).map(presetFromRow);
   }
 
   async get(userId: string, key: string): Promise<PresetRecord | null> {
@@ -313,11 +325,12 @@ class SqlPresets implements PresetStore {
 
   async replace(userId: string, oldKey: string, p: PresetRecord): Promise<boolean> {
     if (oldKey === p.key) {
-      const n = await this.db.run('UPDATE presets SET title = ?, author = ?, description = ?, preview_image = ?, is_starred = ?, param_map = ? WHERE user_id = ? AND key = ?', [
+      const n = await this.db.run('UPDATE presets SET title = ?, author = ?, description = ?, preview_image = ?, has_image = ?, is_starred = ?, param_map = ? WHERE user_id = ? AND key = ?', [
         p.title,
         p.author,
         p.description,
         p.previewImage,
+        hasImage(p),
         p.isStarred,
         json(p.paramMap),
         userId,

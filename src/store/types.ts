@@ -46,6 +46,9 @@ export interface LoginTokenRecord {
   lastActive: number;
 }
 
+/** How every embedded preview image starts (a data URL); anything else in `previewImage` is a path or URL. */
+export const EMBEDDED_IMAGE = 'data:';
+
 export interface PresetRecord {
   /** Identity: lower-cased title. */
   key: string;
@@ -121,6 +124,8 @@ export interface LoginTokenStore {
 export interface PresetStore {
   /** The user's presets in list order (creation order; a rename moves to the end). */
   list(userId: string): Promise<PresetRecord[]>;
+  /** As list, but an embedded preview image reads as the bare EMBEDDED_IMAGE prefix instead of the image. */
+  listWithoutImages(userId: string): Promise<PresetRecord[]>;
   get(userId: string, key: string): Promise<PresetRecord | null>;
   /** Adds a new preset at the end of the list; false when the key exists. */
   insert(userId: string, preset: PresetRecord): Promise<boolean>;
