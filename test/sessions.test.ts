@@ -33,3 +33,30 @@ test('an idle session without work leaves memory and keeps working; one holding 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('forty sessions created at once are all stored, and one for a missing user fails only its own caller', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-batch-'));
+  const core = await Core.open({ dataDir: dir });
+  try {
+    await core.services.users.ensure('local', ['owner']);
+    // Forty at once, one of them for a user that does not exist (the store refuses its row).
+    const calls = Array.from({ length: 40 }, (_, i) => core.services.sessions.create(i === 17 ? 'nobody-here' : 'local', 'test', null));
+    const settled = await Promise.allSettled(calls);
+    assert.deepEqual(
+      settled.map((s) => s.status),
+      settled.map((_, i) => (i === 17 ? 'rejected' : 'fulfilled')),
+    );
+    // Every acknowledged session is in the store, found again by a fresh server on the same data dir.
+    const ids = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.id] : []));
+    await core.close();
+    const again = await Core.open({ dataDir: dir });
+    try {
+      const found = await Promise.all(ids.map((id) => again.services.sessions.get(id)));
+      assert.deepEqual(found.map((s) => s?.id), ids);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

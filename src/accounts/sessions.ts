@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../cluster/events.js';
 import { sessionKey } from '../store/session-key.js';
-import type { Store } from '../store/types.js';
+import type { SessionRecord, Store } from '../store/types.js';
+import { BatchWriter } from '../util/batch-writer.js';
 import { LAST_USE_REFRESH_SECONDS, type LoginTokenService } from './login-tokens.js';
 import { Session } from './session.js';
 
@@ -26,9 +27,13 @@ export interface SessionWatcher {
   busy(key: string): boolean;
 }
 
+/** Sessions requested in one event-loop turn are stored by one statement of at most this many rows. */
+const SESSION_INSERT_BATCH = 64;
+
 export class SessionService {
   /** Live sessions by session key. */
   private readonly live = new Map<string, Session>();
+  private readonly inserts: BatchWriter<SessionRecord>;
   private readonly loading = new Map<string, Promise<Session | null>>();
   private readonly watchers: SessionWatcher[] = [];
 
@@ -38,6 +43,11 @@ export class SessionService {
     private readonly tokens: LoginTokenService,
     private readonly log: Logger,
   ) {
+    this.inserts = new BatchWriter(
+      (list) => store.sessions.insertMany(list),
+      (one) => store.sessions.insert(one),
+      SESSION_INSERT_BATCH,
+    );
     events.subscribe((e) => {
       if (e.type === 'sessions.ended') e.sessionIds.forEach((key) => this.drop(key));
       else if (e.type === 'user.changed' && e.deleted) {
@@ -58,7 +68,7 @@ export class SessionService {
     const now = nowSeconds();
     const id = newSessionId();
     const record = { id: sessionKey(id), userId, originAddress, originToken, impersonatedBy, createdAt: now, lastActive: now };
-    await this.store.sessions.insert(record);
+    await this.inserts.write(record);
     const session = new Session(record, id);
     this.live.set(session.key, session);
     return session;

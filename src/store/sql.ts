@@ -187,15 +187,14 @@ class SqlSessions implements SessionStore {
   constructor(private readonly db: SqlDb) {}
 
   async insert(s: SessionRecord): Promise<void> {
-    await this.db.run('INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)', [
-      s.id,
-      s.userId,
-      s.originAddress,
-      s.originToken,
-      s.impersonatedBy,
-      s.createdAt,
-      s.lastActive,
-    ]);
+    await this.insertMany([s]);
+  }
+
+  async insertMany(list: readonly SessionRecord[]): Promise<void> {
+    if (list.length === 0) return;
+    const rows = list.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+    const values = list.flatMap((s) => [s.id, s.userId, s.originAddress, s.originToken, s.impersonatedBy, s.createdAt, s.lastActive]);
+    await this.db.run(`INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) VALUES ${rows}`, values);
   }
 
   async get(id: string): Promise<SessionRecord | null> {

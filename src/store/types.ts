@@ -90,6 +90,8 @@ export interface UserStore {
 /** Sessions by session key (never the raw id). */
 export interface SessionStore {
   insert(session: SessionRecord): Promise<void>;
+  /** Inserts all of them in one statement: all or none. */
+  insertMany(sessions: readonly SessionRecord[]): Promise<void>;
   get(id: string): Promise<SessionRecord | null>;
   /** Raises last_active (never lowers it). */
   touch(id: string, lastActive: number): Promise<void>;
