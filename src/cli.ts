@@ -322,9 +322,10 @@ export function buildCli(): Command {
       if ((from.url ?? from.dir) === (to.url ?? to.dir)) throw new CliError('--from and --to are the same store.');
       if (from.dir && !existsSync(path.join(from.dir, SQLITE_FILE_NAME))) throw new CliError(`There is no swarmcore database in ${from.dir} (no ${SQLITE_FILE_NAME}).`);
       const fromKey = copyKeyOf(from, o.fromSecretKeyFile, 'from', o);
-      const toKey = copyKeyOf(to, o.toSecretKeyFile, 'to', o);
       const source = await openCopyEnd(from, fromKey.box, o);
       try {
+        // Only once the source opened with its key: a refused copy leaves no new target (or key) behind.
+        const toKey = copyKeyOf(to, o.toSecretKeyFile, 'to', o);
         const target = await openCopyEnd(to, toKey.box, o);
         try {
           const end = (spec: CopySpec, store: Store, box: SecretBox): CopyEnd => ({ db: connectionOf(store), box, label: spec.label });
