@@ -283,7 +283,7 @@ describe('db copy', () => {
 });
 
 describe('db backup', () => {
-  test('a backup taken while a server writes opens on its own and holds every write acknowledged before it began', async () => {
+  test('a backup taken while a server writes opens on its own and holds every write acknowledged before it began', async (t) => {
     const dir = path.join(work, 'backup-live');
     const server = await TestServer.start({ dataDir: dir, env: NO_ENV_KEY });
     const file = path.join(work, 'live.db');
@@ -303,6 +303,7 @@ describe('db backup', () => {
       const before = [...acknowledged];
       const r = await cli('db', 'backup', file, '--data-dir', dir);
       const duringBackup = acknowledged.length;
+      t.diagnostic(`${before.length} presets acknowledged before the backup began, ${duringBackup} when it ended`);
       // A few more writes after the backup, so it is certain that writing went on throughout.
       while (acknowledged.length < duringBackup + 5) await new Promise((res) => setTimeout(res, 20));
       stop = true;
@@ -369,6 +370,43 @@ describe('db backup', () => {
 describe('schema versions', () => {
   const newer = SCHEMA_VERSION + 1;
   const refusal = new RegExp(`The database has schema version ${newer}, newer than this swarmcore release knows \\(${SCHEMA_VERSION}\\): it was written by a newer release\\. Run that release, or restore a backup made by this one\\.$`);
+
+  test('a backup from an older schema version is restored by migrating it forward at start', async () => {
+    const dir = path.join(work, 'older-source');
+    assert.equal((await cli('user', 'add', 'gina', '--password', 'gina password', '--data-dir', dir)).code, 0);
+    const file = path.join(work, 'older.db');
+    assert.equal((await cli('db', 'backup', file, '--data-dir', dir)).code, 0);
+    // Turn the backup back into what version 4 wrote: migration 5 only added the impersonation columns.
+    assert.equal(SCHEMA_VERSION, 5, 'this test undoes migration 5; move it to the newest migration when one is added');
+    const db = new Database(file);
+    db.exec(`
+      DROP INDEX sessions_by_impersonator;
+      DROP INDEX login_tokens_by_impersonator;
+      ALTER TABLE sessions DROP COLUMN impersonated_by;
+      ALTER TABLE login_tokens DROP COLUMN impersonated_by;
+      DELETE FROM schema_migrations WHERE version = 5;
+    `);
+    db.close();
+    const restored = path.join(work, 'older-restored');
+    mkdirSync(restored, { mode: 0o700 });
+    copyFileSync(file, path.join(restored, 'swarmcore.db'));
+    copyFileSync(path.join(dir, 'secret.key'), path.join(restored, 'secret.key'));
+    const server = await TestServer.start({ dataDir: restored, env: NO_ENV_KEY, settings: { 'UserAuthorization.AuthorizationRequired': true } });
+    try {
+      assert.equal(typeof (await sessionFor(server, await login(server, 'gina', 'gina password'))), 'string');
+    } finally {
+      await server.stop();
+    }
+    const check = new Database(path.join(restored, 'swarmcore.db'), { readonly: true });
+    try {
+      assert.deepEqual(
+        check.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => (r as { version: number }).version),
+        [1, 2, 3, 4, 5],
+      );
+    } finally {
+      check.close();
+    }
+  });
 
   test('a SQLite database from a newer release is refused with one line and left as it was', async () => {
     const dir = path.join(work, 'newer-sqlite');
