@@ -1,7 +1,7 @@
 // The command line (README.md#command-line): serve, user administration and settings. Every failure is one line on
 // stderr and exit code 1; stack traces only with --log-level debug.
 import { Command, Option } from 'commander';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino, { type Logger } from 'pino';
@@ -14,6 +14,14 @@ import { renderMarkdown, renderOpenApi } from './api/docs.js';
 import type { Extension } from './extensions.js';
 import type { Services } from './services.js';
 import { LOG_REDACT } from './util/log-redaction.js';
+import { BackupRefusedError, backupSqlite } from './store/backup.js';
+import { CopyRefusedError, copyDatabase, type CopyEnd } from './store/copy.js';
+import { openPostgresStore, redactUrl } from './store/postgres/index.js';
+import { SECRET_KEY_ENV, SECRET_KEY_FILE, loadSecretBox, readSecretKeyFile, secretBoxFromEnv, type SecretBox } from './store/secret-box.js';
+import { connectionOf } from './store/sql.js';
+import { SQLITE_FILE_NAME, openSqliteStore } from './store/sqlite/index.js';
+import { describeCounts } from './store/tables.js';
+import type { Store } from './store/types.js';
 
 class CliError extends Error {}
 
@@ -63,6 +71,56 @@ async function withCore<T>(o: StoreOptions, fn: (core: Core, services: Services)
     return await fn(core, core.services);
   } finally {
     await core.close();
+  }
+}
+
+const isDatabaseUrl = (text: string): boolean => /^postgres(ql)?:\/\//.test(text);
+const shellQuote = (text: string): string => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`);
+
+/** One end of `db copy`: a data dir (SQLite) or a PostgreSQL URL. */
+interface CopySpec {
+  url?: string;
+  dir?: string;
+  label: string;
+}
+
+function copySpecOf(text: string): CopySpec {
+  if (isDatabaseUrl(text)) return { url: text, label: redactUrl(text) };
+  const dir = path.resolve(text);
+  return { dir, label: dir };
+}
+
+/**
+ * The secret key of one end of `db copy`: the key file given for it, else SWARMCORE_SECRET_KEY, else the
+ * secret.key a server on that end would use (the data dir's; for PostgreSQL, --data-dir's). A source's key must
+ * exist; a target's is made when missing, as a server's first start makes it.
+ */
+function copyKeyOf(spec: CopySpec, keyFile: string | undefined, side: 'from' | 'to', o: StoreOptions): { box: SecretBox; where: string } {
+  if (keyFile !== undefined) {
+    const file = path.resolve(keyFile);
+    if (!existsSync(file)) throw new CliError(`The key file ${file} does not exist.`);
+    return { box: readSecretKeyFile(file), where: file };
+  }
+  const fromEnv = secretBoxFromEnv();
+  if (fromEnv) return { box: fromEnv, where: SECRET_KEY_ENV };
+  const home = spec.dir ?? dataDirOf(o);
+  const file = path.join(home, SECRET_KEY_FILE);
+  if (side === 'from') {
+    if (!existsSync(file)) throw new CliError(`There is no secret key for the source: ${file} does not exist. Give --from-secret-key-file or set ${SECRET_KEY_ENV}.`);
+    return { box: readSecretKeyFile(file), where: file };
+  }
+  checkDataDir(home);
+  return { box: loadSecretBox(home), where: file };
+}
+
+async function openCopyEnd(spec: CopySpec, box: SecretBox, o: StoreOptions): Promise<Store> {
+  try {
+    if (spec.url) return await openPostgresStore(spec.url, { dataDir: dataDirOf(o), secretBox: box });
+    checkDataDir(spec.dir!);
+    return await openSqliteStore(spec.dir!, { secretBox: box });
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`Cannot open ${spec.label}: ${(err as Error).message}`);
   }
 }
 
@@ -230,6 +288,57 @@ export function buildCli(): Command {
       console.log(`${def.key} = ${Array.isArray(stored) ? stored.join(',') : String(stored)}`);
     });
   });
+  const db = program.command('db').description('back up the database, or copy it to another store');
+  db.command('backup <file>')
+    .description("write a consistent copy of a SQLite data dir's database while servers run (PostgreSQL: use pg_dump)")
+    .option('--data-dir <dir>', 'data directory (default ./data, or SWARMCORE_DATA_DIR)')
+    .option('--database-url <url>', 'PostgreSQL URL (or SWARMCORE_DATABASE_URL): only to be told the pg_dump command')
+    .option('--force', 'replace FILE if it exists', false)
+    .action(async (file: string, o: StoreOptions & { force: boolean }) => {
+      const url = databaseUrlOf(o);
+      if (url) {
+        const shown = redactUrl(url);
+        throw new CliError(
+          `db backup copies a SQLite data dir; ${shown} is PostgreSQL: back it up with pg_dump --format=custom --file=${shellQuote(file)} ${shellQuote(shown)} (restore into an empty database with pg_restore --no-owner --dbname=URL ${shellQuote(file)}).`,
+        );
+      }
+      const dataDir = dataDirOf(o);
+      const r = await backupSqlite(dataDir, file, { force: o.force });
+      console.log(`Backed up ${r.source} to ${r.file} (schema version ${r.schemaVersion}, owner-only): ${describeCounts(r.counts)}.`);
+      const key = secretBoxFromEnv() ? `the value of ${SECRET_KEY_ENV}` : path.join(dataDir, SECRET_KEY_FILE);
+      console.error(`Keep ${key} too, as privately as the backup and apart from it: the API keys in the backup are sealed with it and cannot be read without it.`);
+    });
+  db.command('copy')
+    .description('copy every account, role, token, preset, setting, API key and datum from one store to another (SQLite data dir or PostgreSQL URL)')
+    .requiredOption('--from <dir|url>', 'the source: a data dir or a postgres:// URL')
+    .requiredOption('--to <dir|url>', 'the target: a data dir or a postgres:// URL')
+    .option('--force', 'replace whatever the target holds', false)
+    .option('--from-secret-key-file <file>', `the source's secret key (default ${SECRET_KEY_ENV}, else <dir>/${SECRET_KEY_FILE})`)
+    .option('--to-secret-key-file <file>', `the target's secret key (default ${SECRET_KEY_ENV}, else <dir>/${SECRET_KEY_FILE}, made when missing)`)
+    .option('--data-dir <dir>', `where ${SECRET_KEY_FILE} is for a PostgreSQL end, as for serve (default ./data, or SWARMCORE_DATA_DIR)`)
+    .action(async (o: StoreOptions & { from: string; to: string; force: boolean; fromSecretKeyFile?: string; toSecretKeyFile?: string }) => {
+      const from = copySpecOf(o.from);
+      const to = copySpecOf(o.to);
+      if ((from.url ?? from.dir) === (to.url ?? to.dir)) throw new CliError('--from and --to are the same store.');
+      if (from.dir && !existsSync(path.join(from.dir, SQLITE_FILE_NAME))) throw new CliError(`There is no swarmcore database in ${from.dir} (no ${SQLITE_FILE_NAME}).`);
+      const fromKey = copyKeyOf(from, o.fromSecretKeyFile, 'from', o);
+      const source = await openCopyEnd(from, fromKey.box, o);
+      try {
+        // Only once the source opened with its key: a refused copy leaves no new target (or key) behind.
+        const toKey = copyKeyOf(to, o.toSecretKeyFile, 'to', o);
+        const target = await openCopyEnd(to, toKey.box, o);
+        try {
+          const end = (spec: CopySpec, store: Store, box: SecretBox): CopyEnd => ({ db: connectionOf(store), box, label: spec.label });
+          const r = await copyDatabase(end(from, source, fromKey.box), end(to, target, toKey.box), { force: o.force });
+          console.log(`Copied ${from.label} to ${to.label} (row counts checked on both ends): ${describeCounts(r.counts)}.`);
+          console.log(`API keys: ${r.resealed} sealed again with the target's key (${toKey.where}); start the target's servers with that key.`);
+        } finally {
+          await target.close();
+        }
+      } finally {
+        await source.close();
+      }
+    });
   return program;
 }
 
@@ -244,7 +353,7 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code?.startsWith('commander.')) process.exit(e.exitCode ?? 1);
     // One line for a person; the stack only for an unexpected error and only when asked for.
     console.error(`swarmcore: ${String(e.message).split('\n')[0]}`);
-    const expected = e instanceof CliError || e instanceof ListenError || e instanceof UnknownSettingError;
+    const expected = e instanceof CliError || e instanceof ListenError || e instanceof UnknownSettingError || e instanceof BackupRefusedError || e instanceof CopyRefusedError;
     if (!expected && /--log-level[= ](debug|trace)/.test(argv.join(' '))) console.error(e.stack);
     process.exit(1);
   }

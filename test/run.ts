@@ -14,6 +14,7 @@ const SQLITE_PASS_ONLY: Record<string, string> = {
   'postgres.test.ts': 'runs on PostgreSQL already (store contract and several instances)',
   'store.test.ts': 'compares the engines itself',
   'durability.test.ts': 'runs its storm on both engines itself',
+  'db-tools.test.ts': 'copies between SQLite and its own PostgreSQL databases itself; db backup is SQLite only',
   'docs.test.ts': 'generates documentation, no store use',
   'languages.test.ts': 'translation files only',
   'readme.test.ts': "runs README's SQLite example in-process",

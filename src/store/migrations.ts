@@ -106,6 +106,25 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/** The schema version this release writes: the last migration's. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** A database a newer release has migrated past what this one knows: opening it could damage it. */
+export class SchemaTooNewError extends Error {}
+
+/**
+ * Refuses a database that records migrations this release does not have (a newer release wrote it, or a backup
+ * from one was restored): it runs nothing on it, so the newer release can still open it unchanged.
+ */
+export function checkSchemaVersion(applied: Iterable<number>): void {
+  const newest = Math.max(0, ...applied);
+  if (newest > SCHEMA_VERSION) {
+    throw new SchemaTooNewError(
+      `The database has schema version ${newest}, newer than this swarmcore release knows (${SCHEMA_VERSION}): it was written by a newer release. Run that release, or restore a backup made by this one.`,
+    );
+  }
+}
+
 /** Version 1 as both engines ran it; `rolesSeq` and `extra` are the PostgreSQL-only parts it had. */
 function shared1(rolesSeq: string, extra: string): string {
   return `

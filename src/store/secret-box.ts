@@ -45,14 +45,26 @@ export class SecretBox {
   }
 }
 
+/** The key in SWARMCORE_SECRET_KEY, or null when the variable is not set. */
+export function secretBoxFromEnv(env: NodeJS.ProcessEnv = process.env): SecretBox | null {
+  const fromEnv = env[SECRET_KEY_ENV];
+  if (fromEnv === undefined || fromEnv.trim() === '') return null;
+  const key = Buffer.from(fromEnv.trim(), 'base64');
+  if (key.length !== KEY_BYTES) throw new Error(`${SECRET_KEY_ENV} must be the base64 of ${KEY_BYTES} random bytes (e.g. openssl rand -base64 32)`);
+  return new SecretBox(key);
+}
+
+/** The key in an existing key file (the form of `<dataDir>/secret.key`: base64 of 32 bytes). */
+export function readSecretKeyFile(file: string): SecretBox {
+  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  if (key.length !== KEY_BYTES) throw new Error(`${file} does not hold a ${KEY_BYTES}-byte base64 key`);
+  return new SecretBox(key);
+}
+
 /** The key from SWARMCORE_SECRET_KEY, else from `<dataDir>/secret.key` (created owner-only when missing). */
 export function loadSecretBox(dataDir: string, env: NodeJS.ProcessEnv = process.env): SecretBox {
-  const fromEnv = env[SECRET_KEY_ENV];
-  if (fromEnv !== undefined && fromEnv.trim() !== '') {
-    const key = Buffer.from(fromEnv.trim(), 'base64');
-    if (key.length !== KEY_BYTES) throw new Error(`${SECRET_KEY_ENV} must be the base64 of ${KEY_BYTES} random bytes (e.g. openssl rand -base64 32)`);
-    return new SecretBox(key);
-  }
+  const fromEnv = secretBoxFromEnv(env);
+  if (fromEnv) return fromEnv;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   restrictDataDir(dataDir);
   const file = path.join(dataDir, SECRET_KEY_FILE);

@@ -88,6 +88,11 @@ export class SqlStore implements Store {
     this.leases = new SqlLeases(db, parts);
   }
 
+  /** The connection itself, for the database tools (copy.ts), which move rows rather than records. */
+  get connection(): SqlDb {
+    return this.db;
+  }
+
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     return this.db.transaction((tx) => fn(tx === this.db ? this : new SqlStore(tx, this.parts, this.box)));
   }
@@ -105,7 +110,8 @@ export class SqlStore implements Store {
   }
 }
 
-const KEY_CHECK = 'secret_key_check';
+/** The server_meta row that proves which secret key sealed this database's secrets. */
+export const KEY_CHECK = 'secret_key_check';
 const KEY_CHECK_TEXT = 'swarmcore secret key check';
 
 /**
@@ -130,6 +136,12 @@ export async function prepareSecrets(db: SqlDb, box: SecretBox): Promise<number>
     }
     return sealed;
   });
+}
+
+/** The connection under a store that openStore made (every store is a SqlStore). */
+export function connectionOf(store: Store): SqlDb {
+  if (!(store instanceof SqlStore)) throw new Error('This store is not an SQL store');
+  return store.connection;
 }
 
 const USER_COLUMNS = userColumns((v) => v);

@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 import type { RateLimiter, RateLimitRule } from '../../cluster/rate-limits.js';
 import { LocalEventBus, type ClusterEvent } from '../../cluster/events.js';
 import { DatabaseTimeoutError } from '../errors.js';
-import { MIGRATIONS, migrationSql } from '../migrations.js';
+import { MIGRATIONS, checkSchemaVersion, migrationSql } from '../migrations.js';
 import { json, nowSeconds, parseJson, type Row } from '../rows.js';
 import { loadSecretBox, type SecretBox } from '../secret-box.js';
 import { SqlStore, prepareSecrets, type SqlDb } from '../sql.js';
@@ -110,6 +110,7 @@ async function migrate(pool: pg.Pool, timeoutMs: number): Promise<void> {
     try {
       await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)');
       const applied = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((r: Row) => Number(r.version)));
+      checkSchemaVersion(applied);
       for (const m of MIGRATIONS) {
         if (applied.has(m.version)) continue;
         const sql = migrationSql(m, 'postgres');

@@ -11,7 +11,7 @@ import { MemoryRateLimiter } from '../../cluster/rate-limits.js';
 import { LocalEventBus, type ClusterEvent } from '../../cluster/events.js';
 import { DatabaseTimeoutError } from '../errors.js';
 import { OWNER_ONLY, restrictDataDir, restrictFiles } from '../files.js';
-import { MIGRATIONS, migrationSql } from '../migrations.js';
+import { MIGRATIONS, checkSchemaVersion, migrationSql } from '../migrations.js';
 import { json, nowSeconds, parseJson, type Row } from '../rows.js';
 import { loadSecretBox, type SecretBox } from '../secret-box.js';
 import { sessionKey } from '../session-key.js';
@@ -90,6 +90,7 @@ function migrate(db: DB): void {
   db.transaction(() => {
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)');
     const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
+    checkSchemaVersion(applied);
     for (const m of MIGRATIONS) {
       if (applied.has(m.version)) continue;
       const sql = migrationSql(m, 'sqlite');
