@@ -94,7 +94,7 @@ async function dumpOf(store: Store, box: SecretBox): Promise<Record<string, unkn
     const rows = (await db.all(`SELECT * FROM ${t.name} ORDER BY ${t.order}`)).filter((r) => !t.skipRow?.(r));
     out[t.name] = rows.map((r) => {
       const row: Record<string, unknown> = { ...r };
-      for (const b of ['password_set_by_admin', 'is_starred']) if (b in row) row[b] = row[b] === true || row[b] === 1;
+      for (const b of ['password_set_by_admin', 'is_starred', 'has_image']) if (b in row) row[b] = row[b] === true || row[b] === 1;
       if (t.name === 'generic_data' && isSecretGenericData(String(r.dataname), String(r.name))) row.data = `opened:${box.open(String(r.data))}`;
       return row;
     });
@@ -376,15 +376,12 @@ describe('schema versions', () => {
     assert.equal((await cli('user', 'add', 'gina', '--password', 'gina password', '--data-dir', dir)).code, 0);
     const file = path.join(work, 'older.db');
     assert.equal((await cli('db', 'backup', file, '--data-dir', dir)).code, 0);
-    // Turn the backup back into what version 4 wrote: migration 5 only added the impersonation columns.
-    assert.equal(SCHEMA_VERSION, 5, 'this test undoes migration 5; move it to the newest migration when one is added');
+    // Turn the backup back into what version 5 wrote: migration 6 only added the presets' has_image column.
+    assert.equal(SCHEMA_VERSION, 6, 'this test undoes migration 6; move it to the newest migration when one is added');
     const db = new Database(file);
     db.exec(`
-      DROP INDEX sessions_by_impersonator;
-      DROP INDEX login_tokens_by_impersonator;
-      ALTER TABLE sessions DROP COLUMN impersonated_by;
-      ALTER TABLE login_tokens DROP COLUMN impersonated_by;
-      DELETE FROM schema_migrations WHERE version = 5;
+      ALTER TABLE presets DROP COLUMN has_image;
+      DELETE FROM schema_migrations WHERE version = 6;
     `);
     db.close();
     const restored = path.join(work, 'older-restored');
@@ -401,7 +398,7 @@ describe('schema versions', () => {
     try {
       assert.deepEqual(
         check.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => (r as { version: number }).version),
-        [1, 2, 3, 4, 5],
+        [1, 2, 3, 4, 5, 6],
       );
     } finally {
       check.close();
