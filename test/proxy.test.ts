@@ -189,15 +189,15 @@ const tokenOf = (answer: Answer): string => /swarm_token=([^;]*)/.exec(String(an
 const upstreamOf = (server: TestServer): string => new URL(server.url).host;
 
 /** The access log lines written since `mark` (from logMark): request line, status and the instance that answered. */
-function accessSince(mark: number): Array<{ request: string; upstream: string; status: string }> {
+function accessSince(mark: number): Array<{ request: string; status: string; upstream: string; upstreamStatus: string }> {
   const text = logText().slice(mark);
   return text
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => {
-      const m = /"([^"]*)" (\d{3}) \d+ upstream=(\S+)/.exec(l);
+      const m = /"([^"]*)" (\d{3}) \d+ upstream=(.*) upstream_status=(.*) time=/.exec(l);
       assert.ok(m, `unexpected access log line: ${l}`);
-      return { request: m[1]!, status: m[2]!, upstream: m[3]! };
+      return { request: m[1]!, status: m[2]!, upstream: m[3]!, upstreamStatus: m[4]! };
     });
 }
 const logText = (): string => (existsSync(nginx!.accessLog) ? readFileSync(nginx!.accessLog, 'utf8') : '');
@@ -222,6 +222,7 @@ before(async () => {
     ['dave', 'user'],
     ['erin', 'user'],
     ['frank', 'user'],
+    ['grace', 'user'],
     ['boss', 'owner'],
   ] as const) {
     const r = await a.cli(['user', 'add', name, '--password', `${name}-password`, '--role', role]);
@@ -424,5 +425,29 @@ describe('WebSocket routes through nginx', () => {
     const foreign = await socket(from, 'InstallConfirmWS', input, 'https://evil.example');
     assert.equal('refused' in foreign && foreign.refused, 403);
     assert.equal('refused' in foreign && JSON.parse(foreign.text).error_id, 'cross_origin');
+  });
+});
+
+describe('when an instance stops', () => {
+  test('nginx sends every request to the instance still running, the one a request found stopped included', async (t) => {
+    if (!ready(t)) return;
+    await b!.stop('SIGTERM');
+    const from = '127.0.0.60';
+    const mark = await logMark();
+    const token = tokenOf(await viaNginx(from, 'Login', { username: 'grace', password: await prehash('grace', 'grace-password') }));
+    const sid = (await viaNginx(from, 'GetNewSession', {}, { Cookie: `swarm_token=${token}` })).body.session_id as string;
+    for (let i = 0; i < 4; i++) assert.equal((await viaNginx(from, 'GetMyUserData', { session_id: sid })).body.user_name, 'grace');
+    assert.ok(await eventually(async () => accessSince(mark).length === 6));
+    const lines = accessSince(mark);
+    assert.deepEqual(
+      lines.map((l) => l.status),
+      Array<string>(6).fill('200'),
+    );
+    // Each request ended on A; the ones that tried B first show both in $upstream_addr ("B, A": connection refused,
+    // then the next server), until B's failures (max_fails) take it out of the rotation.
+    for (const l of lines) assert.match(l.upstream, new RegExp(`(^|, )${upstreamOf(a!)}$`));
+    const triedStopped = lines.filter((l) => l.upstream === `${upstreamOf(b!)}, ${upstreamOf(a!)}`);
+    assert.ok(triedStopped.length >= 1, lines.map((l) => l.upstream).join(' | '));
+    for (const l of triedStopped) assert.equal(l.upstreamStatus, '502, 200');
   });
 });
