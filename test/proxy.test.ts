@@ -313,6 +313,16 @@ describe('two instances behind nginx with TLS', () => {
     assert.equal(await logMark(), mark, 'the redirect reached no instance');
   });
 
+  test('/metrics is not served through nginx: each instance is scraped on its own address', async (t) => {
+    if (!ready(t)) return;
+    const mark = await logMark();
+    sentToNginx++;
+    const res = await request(`https://127.0.0.1:${nginx!.httpsPort}/metrics`, { from: '127.0.0.15', ca: nginx!.ca, method: 'GET' });
+    assert.equal(res.status, 404);
+    assert.ok(await eventually(async () => accessSince(mark).length === 1));
+    assert.deepEqual(accessSince(mark).map((l) => [l.request, l.status, l.upstream]), [['GET /metrics HTTP/1.1', '404', '-']]);
+  });
+
   test('the login limit counts the client address nginx saw: one client limited leaves another alone, and a spoofed X-Forwarded-For changes nothing', async (t) => {
     if (!ready(t)) return;
     const wrong = await prehash('dave', 'not-his-password');
