@@ -461,3 +461,35 @@ describe('when an instance stops', () => {
     for (const l of triedStopped) assert.equal(l.upstreamStatus, '502, 200');
   });
 });
+
+describe('the deployment guide', () => {
+  const guide = readFileSync(path.join(ROOT, 'docs/DEPLOY.md'), 'utf8');
+  const fenced = (language: string, file: string): string => `\`\`\`${language}\n${readFileSync(path.join(ROOT, file), 'utf8').replace(/\n$/, '')}\n\`\`\``;
+
+  test('docs/DEPLOY.md shows the nginx configuration this test runs and the systemd unit, verbatim', () => {
+    assert.ok(guide.includes(fenced('nginx', 'deploy/nginx/swarmcore.conf')), 'docs/DEPLOY.md does not show deploy/nginx/swarmcore.conf as it is');
+    assert.ok(guide.includes(fenced('ini', 'deploy/systemd/swarmcore.service')), 'docs/DEPLOY.md does not show deploy/systemd/swarmcore.service as it is');
+  });
+
+  test('the per-port template unit is the single unit with the port taken from the instance name', () => {
+    const settingLines = (file: string): string[] =>
+      readFileSync(path.join(ROOT, file), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('#'));
+    const single = settingLines('deploy/systemd/swarmcore.service');
+    const template = settingLines('deploy/systemd/swarmcore@.service');
+    const expected = single.map((l) =>
+      l === 'Environment=SWARMCORE_PORT=7801' ? 'Environment=SWARMCORE_PORT=%i' : l.startsWith('Description=') ? `${l}, on port %i` : l,
+    );
+    assert.deepEqual(template, expected);
+  });
+
+  test('every test the guide quotes is a test of this file', () => {
+    const source = readFileSync(path.join(ROOT, 'test/proxy.test.ts'), 'utf8');
+    const titles = new Set([...source.matchAll(/\btest\((['"])(.+?)\1, /g)].map((m) => m[2]!.replace(/\\'/g, "'")));
+    const prose = guide.replace(/```[\s\S]*?```/g, '');
+    const quoted = [...prose.matchAll(/"([^"`]{40,})"/g)].map((m) => m[1]!.replace(/\s*\n\s*/g, ' '));
+    assert.ok(quoted.length >= 10, `only ${quoted.length} quoted tests found`);
+    for (const q of quoted) assert.ok(titles.has(q), `docs/DEPLOY.md quotes "${q}", which is not a test in test/proxy.test.ts`);
+  });
+});
