@@ -234,7 +234,7 @@ before(async () => {
 after(async () => {
   if (nginx && nginx.proc.exitCode === null) {
     const exited = new Promise((resolve) => nginx!.proc.once('exit', resolve));
-    nginx.proc.kill('SIGQUIT');
+    nginx.proc.kill('SIGTERM');
     await exited;
   }
   await a?.close();
