@@ -36,12 +36,13 @@ function findNginx(): string | null {
 }
 const hasOpenssl = (): boolean => spawnSync('openssl', ['version']).status === 0;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** Ports nothing listens on now, all different (each is held until all are known). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => net.createServer());
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
 }
 
 /** Replaces a value that must occur exactly once in the repository's config (so the file cannot drift unnoticed). */
@@ -68,7 +69,7 @@ async function startNginx(binary: string, upstreamPorts: [number, number]): Prom
   const key = path.join(dir, 'key.pem');
   const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
   assert.equal(made.status, 0, made.stderr);
-  const [httpsPort, httpPort] = [await freePort(), await freePort()];
+  const [httpsPort, httpPort] = (await freePorts(2)) as [number, number];
   const accessLog = path.join(dir, 'access.log');
   const errorLog = path.join(dir, 'error.log');
   let site = readFileSync(NGINX_CONF, 'utf8');
