@@ -12,6 +12,7 @@ import { ROOT } from './helpers/server.js';
  */
 const SQLITE_PASS_ONLY: Record<string, string> = {
   'postgres.test.ts': 'runs on PostgreSQL already (store contract and several instances)',
+  'proxy.test.ts': 'runs two instances on a PostgreSQL database of its own behind nginx already',
   'store.test.ts': 'compares the engines itself',
   'durability.test.ts': 'runs its storm on both engines itself',
   'db-tools.test.ts': 'copies between SQLite and its own PostgreSQL databases itself; db backup is SQLite only',
