@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { MAX_LIVE_SESSIONS } from '../src/accounts/sessions.js';
 import { Core } from '../src/core.js';
 
 test('an idle session without work leaves memory and keeps working; one holding work stays', async () => {
@@ -57,6 +58,31 @@ test('forty sessions created at once are all stored, and one for a missing user 
       await again.close();
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('past MAX_LIVE_SESSIONS the oldest sessions leave memory, not the store, and one holding work stays', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-cap-'));
+  const core = await Core.open({ dataDir: dir });
+  try {
+    const sessions = core.services.sessions;
+    const first = await sessions.create('local', 'test', null);
+    const working = await sessions.create('local', 'test', null);
+    const claim = core.services.generation.workOf(working).claim({ gens: 1 });
+    // What a client calling GetNewSession in a loop does, in batches as the server would receive them.
+    for (let made = 2; made < MAX_LIVE_SESSIONS + 100; made += 1000) {
+      await Promise.all(Array.from({ length: Math.min(1000, MAX_LIVE_SESSIONS + 100 - made) }, () => sessions.create('local', 'test', null)));
+    }
+    const live = new Set([...sessions.liveSessions()].map((s) => s.id));
+    assert.equal(live.size, MAX_LIVE_SESSIONS);
+    assert.equal(live.has(first.id), false, 'the oldest left memory');
+    assert.equal(live.has(working.id), true, 'a session with running work stays');
+    const again = await sessions.get(first.id);
+    assert.equal(again?.id, first.id, 'and is found in the store at its next use');
+    claim.release();
+  } finally {
+    await core.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -29,6 +29,12 @@ export interface SessionWatcher {
 
 /** Sessions requested in one event-loop turn are stored by one statement of at most this many rows. */
 const SESSION_INSERT_BATCH = 64;
+/**
+ * Most sessions kept in memory (about 270 bytes of heap each). Past it the oldest-created ones leave memory, as
+ * idle ones do, and are read from the store at their next use: a client calling GetNewSession in a loop fills
+ * the store, not the heap.
+ */
+export const MAX_LIVE_SESSIONS = 100_000;
 
 export class SessionService {
   /** Live sessions by session key. */
@@ -70,7 +76,7 @@ export class SessionService {
     const record = { id: sessionKey(id), userId, originAddress, originToken, impersonatedBy, createdAt: now, lastActive: now };
     await this.inserts.write(record);
     const session = new Session(record, id);
-    this.live.set(session.key, session);
+    this.remember(session);
     return session;
   }
 
@@ -100,7 +106,7 @@ export class SessionService {
       return null;
     }
     const session = this.live.get(key) ?? new Session(record, id);
-    this.live.set(key, session);
+    this.remember(session);
     return session;
   }
 
@@ -169,13 +175,9 @@ export class SessionService {
     const cutoff = nowSeconds() - maxIdleSeconds;
     let evicted = 0;
     for (const s of [...this.live.values()]) {
-      if (s.lastUsed >= cutoff || this.watchers.some((w) => w.busy(s.key))) continue;
-      this.live.delete(s.key);
-      for (const w of this.watchers) w.forget(s.key, false);
+      if (s.lastUsed >= cutoff || this.isBusy(s)) continue;
+      await this.evict(s);
       evicted++;
-      if (s.lastUsed > s.persistedLastActive) {
-        await this.store.sessions.touch(s.key, s.lastUsed).catch((err: unknown) => this.log.warn({ err }, "recording an evicted session's last use failed"));
-      }
     }
     return evicted;
   }
@@ -193,6 +195,30 @@ export class SessionService {
   private async revalidate(): Promise<void> {
     for (const s of [...this.live.values()]) {
       if (!(await this.store.sessions.get(s.key).catch(() => s))) this.drop(s.key);
+    }
+  }
+
+  /** Keeps a session in memory, making room past MAX_LIVE_SESSIONS by letting the oldest (not busy) go. */
+  private remember(session: Session): void {
+    this.live.set(session.key, session);
+    if (this.live.size <= MAX_LIVE_SESSIONS) return;
+    for (const s of this.live.values()) {
+      if (this.live.size <= MAX_LIVE_SESSIONS) break;
+      // evict leaves memory at once; only its last-use write is still under way (it logs its own failure).
+      if (s !== session && !this.isBusy(s)) this.evict(s).catch(() => undefined);
+    }
+  }
+
+  private isBusy(s: Session): boolean {
+    return this.watchers.some((w) => w.busy(s.key));
+  }
+
+  /** Lets a session leave memory (it stays in the store), recording its last use there first if newer. */
+  private async evict(s: Session): Promise<void> {
+    this.live.delete(s.key);
+    for (const w of this.watchers) w.forget(s.key, false);
+    if (s.lastUsed > s.persistedLastActive) {
+      await this.store.sessions.touch(s.key, s.lastUsed).catch((err: unknown) => this.log.warn({ err }, "recording an evicted session's last use failed"));
     }
   }
 
