@@ -12,6 +12,7 @@ import { dispatch } from '../api/envelope.js';
 import { ApiError, apiError } from '../api/errors.js';
 import { parseInput, parseInputAsync } from '../api/json-input.js';
 import type { CookieOptions, RequestInfo, ResponseControl, RouteOutput } from '../api/route.js';
+import { hostRefusalText, refusedHost } from './host-check.js';
 import { requestInfo } from './request-info.js';
 import { redirect, sendApiError, sendJson } from './respond.js';
 import { handlePage } from '../web/pages.js';
@@ -167,6 +168,14 @@ async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, r
   }
   const [rawPath, query] = splitUrl(req.url);
   const key = apiKeyOf(rawPath);
+  const badHost = refusedHost(info, core.settings);
+  if (badHost !== null) {
+    core.log.debug({ host: badHost }, 'request for a host name this server does not answer to refused');
+    if (key !== null) return answerRefusedBody(req, res, () => sendApiError(res, apiError('host_not_allowed', hostRefusalText(badHost))));
+    res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(hostRefusalText(badHost));
+    return;
+  }
   if (key !== null) return handleApiHttp(core, intake, req, res, info, key);
   // Everything else sees one canonical path, so no spelling of a path slips past a check (page templates).
   const canonical = canonicalPath(rawPath);
@@ -276,6 +285,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (key === null) return void socket.destroy();
     if (!passesNetworkGate(core, req, info)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nUnauthorized');
+      return;
+    }
+    const badHost = refusedHost(info, core.settings);
+    if (badHost !== null) {
+      const text = JSON.stringify(apiError('host_not_allowed', hostRefusalText(badHost)).body);
+      socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
       return;
     }
     if (!upgradeOriginAllowed(req.headers.origin, req.headers.host, core.settings.string('Network.AccessControlAllowOrigin'))) {

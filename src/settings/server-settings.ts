@@ -32,6 +32,7 @@ export const CORE_SETTINGS: SettingDef[] = [
   { key: 'Network.Port', type: 'int', default: 7801, description: 'Port to listen on.' },
   { key: 'Network.PortCanChange', type: 'bool', default: false, description: 'When the port is taken, try the next ones instead of stopping.' },
   { key: 'Network.ExternalURL', type: 'string', default: '', description: 'The address people use to reach this server, for display.' },
+  { key: 'Network.AllowedHosts', type: 'string[]', default: [], description: "Host names this server answers to while it trusts callers by their address (accounts off, or the localhost bypass), besides IP addresses, localhost and ExternalURL's host: a guard against DNS rebinding." },
   { key: 'Network.AccessControlAllowOrigin', type: 'string', default: '', description: 'When set, sent as Access-Control-Allow-Origin and OPTIONS requests are answered for CORS.' },
   { key: 'Network.RequiredAuthorization', type: 'string', default: '', description: 'When set, every request must carry exactly this Authorization header.', secret: true },
   { key: 'Network.AuthBypassIPs', type: 'string', default: '127.0.0.1,::1,::ffff:127.0.0.1', description: 'Comma-separated addresses exempt from RequiredAuthorization.' },
