@@ -2,39 +2,10 @@
 // address as the rate limits see it), and readiness that really asks the database: on PostgreSQL, a database that
 // refuses connections or a lost LISTEN connection turns it 503 with the reason, and it comes back.
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_URL, createTestDatabase, postgresAvailable, withPostgres } from './helpers/postgres.js';
+import { get, type GetAnswer } from './helpers/get.js';
 import { TestServer, eventually, needsService } from './helpers/server.js';
-
-export interface GetAnswer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-  body: unknown;
-}
-
-/** A GET on a connection of its own, from `localAddress` (another loopback address is another client). */
-export function get(url: string, options: { localAddress?: string; headers?: Record<string, string>; method?: string } = {}): Promise<GetAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', agent: false, headers: { Connection: 'close', ...options.headers }, ...(options.localAddress ? { localAddress: options.localAddress } : {}) }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        let body: unknown = null;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: checked through text
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const REFUSED = (path: string, setting: string): unknown => ({ error: `This address may not read ${path} (see ${setting}).`, error_id: 'address_refused' });
 
