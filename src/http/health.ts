@@ -59,7 +59,6 @@ export function addressAllowed(entries: readonly string[], address: string, log?
 /** Answers an operations endpoint (`opsEndpoint(pathname)` was not null). */
 export async function handleOpsEndpoint(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, pathname: string): Promise<void> {
   const endpoint = ENDPOINTS[pathname]!;
-  if (core.stopping) res.setHeader('Connection', 'close');
   if (!addressAllowed(core.settings.list(endpoint.setting), info.clientAddress, core.log)) {
     core.log.debug({ path: pathname, address: info.clientAddress }, 'operations endpoint refused: address not allowed');
     return sendApiError(res, apiError('address_refused', `This address may not read ${pathname} (see ${endpoint.setting}).`));

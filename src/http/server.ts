@@ -396,7 +396,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shutdown = async (options: ShutdownOptions): Promise<ShutdownReport> => {
     const started = performance.now();
     core.beginStopping();
-    const graceMs = Math.max(0, options.graceSeconds ?? core.settings.int('Network.ShutdownGraceSeconds')) * 1000;
+    // Within what a timer can wait (about 24 days).
+    const graceMs = Math.min(Math.max(0, options.graceSeconds ?? core.settings.int('Network.ShutdownGraceSeconds')) * 1000, 2 ** 31 - 1);
     const underWay = inFlight.size;
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     let websockets = 0;
@@ -428,7 +429,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const seconds = Math.round((performance.now() - started) / 100) / 10;
     core.log.info(
       { ...report, underWay, seconds, reason: options.reason },
-      `swarmcore stopped${options.reason ? ` on ${options.reason}` : ''} in ${seconds} s: ${report.answered} requests answered while stopping, ${report.cut} connections cut after the ${graceMs / 1000} s grace period, ${websockets} WebSockets closed with 1001`,
+      `swarmcore stopped${options.reason ? ` on ${options.reason}` : ''} in ${seconds} s: ${report.answered} requests answered while stopping, ${websockets} WebSockets closed with 1001, ${cut === 0 ? 'no connection cut' : `${cut} connections cut after the ${graceMs / 1000} s grace period`}`,
     );
     return report;
   };

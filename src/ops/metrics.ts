@@ -36,13 +36,13 @@ export class Metrics {
     this.rateLimitRefusals = new Counter({ name: 'swarmcore_rate_limit_refusals_total', help: 'Attempts refused by a rate limit, by rule.', labelNames: ['rule'], registers });
     this.storeDuration = new Histogram({ name: 'swarmcore_store_call_duration_seconds', help: 'Database statements and transactions by operation (read, write, transaction) and outcome (ok, error).', labelNames: ['operation', 'outcome'], buckets: LATENCY_BUCKETS, registers });
     this.eventLag = new Histogram({ name: 'swarmcore_cluster_event_lag_seconds', help: 'Time from another process publishing a cluster event to this one receiving it, by event type.', labelNames: ['event'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-    const metrics = this;
+    const liveSessions = (): number => this.liveSessionCount();
     new Gauge({
       name: 'swarmcore_live_sessions',
       help: 'Sessions held in this instance’s memory (used in the last 15 minutes, or with work running).',
       registers,
       collect() {
-        this.set(metrics.liveSessionCount());
+        this.set(liveSessions());
       },
     });
   }
