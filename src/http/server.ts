@@ -67,8 +67,23 @@ export interface ShutdownReport {
   websockets: number;
 }
 
-/** After a shutdown begins, connections that stay idle this long are closed (a request may still be on its way). */
-const SHUTDOWN_IDLE_CLOSE_MS = 1000;
+/**
+ * While stopping, a keep-alive connection with no request under way is closed once it has been idle this long: not
+ * at once, because a client that has just had an answer may already be sending its next request on it.
+ */
+const SHUTDOWN_IDLE_CLOSE_MS = 250;
+/** How often a stopping server looks for such connections. */
+const SHUTDOWN_SWEEP_MS = 50;
+
+/** One open connection, for the graceful shutdown. */
+interface ConnectionState {
+  /** Requests under way on it. */
+  busy: number;
+  /** When its last answer ended (or it opened). */
+  idleSince: number;
+  /** Handed to the WebSocket server (or refused an upgrade): never closed as an idle HTTP connection. */
+  upgraded: boolean;
+}
 
 export class ListenError extends Error {
   constructor(message: string) {
@@ -302,11 +317,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (guard.refused.has(req.socket)) return;
       const started = performance.now();
       const label: RequestLabel = { route: 'unknown' };
+      const connection = connections.get(req.socket);
+      if (connection) connection.busy++;
       inFlight.add(res);
       // Once stopping, every answer closes its connection, so a client's next request goes to a new one.
       if (core.stopping) res.setHeader('Connection', 'close');
       res.once('close', () => {
         inFlight.delete(res);
+        if (connection) {
+          connection.busy--;
+          connection.idleSince = performance.now();
+        }
         if (res.writableFinished && core.stopping) answeredWhileStopping++;
         core.metrics.request(label.route, res.writableFinished ? res.statusCode : 0, (performance.now() - started) / 1000);
       });
@@ -326,15 +347,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   /** Answers under way, and every open connection (HTTP or WebSocket), for the graceful shutdown. */
   const inFlight = new Set<ServerResponse>();
   let answeredWhileStopping = 0;
-  const sockets = new Set<Socket>();
+  const connections = new Map<Socket, ConnectionState>();
   server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    connections.set(socket, { busy: 0, idleSince: performance.now(), upgraded: false });
+    socket.once('close', () => connections.delete(socket));
   });
   const trustedProxies = (): string[] => core.settings.list('Network.TrustedProxies');
   const guard = new ConnectionGuard(server, { perAddress: CONNECTIONS_PER_ADDRESS, total: totalConnectionCap(), exempt: (a) => trustedProxies().includes(a) }, core.log);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    const connection = connections.get(req.socket);
+    if (connection) connection.upgraded = true;
     if (guard.refused.has(req.socket)) return;
     const info = requestInfo(req, core.settings);
     const key = apiKeyOf(splitUrl(req.url)[0]);
@@ -408,7 +431,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // net.Server's close: the listener stops at once, but http.Server's own close would also cut every
     // connection it thinks idle, including one whose request is already on its way in the socket buffer.
     const drained = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
-    const idleClose = setInterval(() => server.closeIdleConnections(), Math.min(SHUTDOWN_IDLE_CLOSE_MS, Math.max(graceMs, 10)));
+    const idleClose = setInterval(() => {
+      const now = performance.now();
+      for (const [socket, c] of connections) if (c.busy === 0 && !c.upgraded && now - c.idleSince >= SHUTDOWN_IDLE_CLOSE_MS) socket.destroy();
+    }, SHUTDOWN_SWEEP_MS);
     let graceTimer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(true), graceMs)));
     const cutNeeded = await Promise.race([drained.then(() => false), graceOver]);
@@ -416,9 +442,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     clearTimeout(graceTimer);
     let cut = 0;
     if (cutNeeded) {
-      cut = sockets.size;
+      cut = connections.size;
       for (const ws of wss.clients) ws.terminate();
-      for (const socket of sockets) socket.destroy();
+      for (const socket of connections.keys()) socket.destroy();
       await drained;
     }
     // http.Server's close now only stops its timeout checks: the listener and every connection are gone.
