@@ -198,15 +198,26 @@ export function buildCli(): Command {
       const where = server.core.store.engine === 'sqlite' ? dataDir : server.core.store.location;
       log.info({ url: server.url, data: where, version: VERSION }, `swarmcore ${VERSION} listening on ${server.url} (${accounts}; data in ${where})`);
       if (!process.stdout.isTTY) console.error(`swarmcore listening on ${server.url}`);
+      // A graceful stop (README.md#health-and-metrics): not ready, no new connections, requests under way finish
+      // within Network.ShutdownGraceSeconds, then exit 0. A second signal meanwhile ends the process at once.
+      let stopping = false;
       const stop = (signal: string): void => {
-        log.info(`${signal} received, stopping`);
-        server.close().then(
+        if (stopping) {
+          log.warn(`${signal} received while stopping: exiting now`);
+          process.exit(1);
+        }
+        stopping = true;
+        log.debug(`${signal} received, stopping`);
+        server.shutdown({ reason: signal }).then(
           () => process.exit(0),
-          () => process.exit(1),
+          (err: unknown) => {
+            log.error({ err }, 'stopping failed');
+            process.exit(1);
+          },
         );
       };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
     });
 
   const user = program.command('user').description('manage accounts');

@@ -7,12 +7,16 @@ import pino, { type Logger } from 'pino';
 import { defineUserSettingDefaults } from './accounts/user-settings.js';
 import { LOCAL_USER_ID } from './accounts/users.js';
 import { RouteRegistry } from './api/route.js';
+import { ERROR_IDS } from './api/errors.js';
 import type { EventBus } from './cluster/events.js';
+import type { RateLimiter } from './cluster/rate-limits.js';
 import type { Extension, ExtensionApi } from './extensions.js';
 import { LANGUAGE_CODE } from './i18n/languages.js';
 import { BUILT_IN_ROUTES } from './routes/index.js';
 import { createServices, type Services } from './services.js';
 import type { ServerSettings } from './settings/server-settings.js';
+import { Metrics } from './ops/metrics.js';
+import { DatabaseTimeoutError } from './store/errors.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { VERSION } from './util/project.js';
@@ -36,6 +40,16 @@ export interface CoreOptions {
   events?: EventBus;
 }
 
+/**
+ * Whether this instance should get traffic (GET /health/ready): `ready`, `stopping` once a shutdown began, or
+ * `not_ready` with the reason (the database does not answer, its schema is behind, or the cluster event
+ * connection is down).
+ */
+export type Readiness = { status: 'ready' } | { status: 'stopping' | 'not_ready'; reason: string };
+
+/** A readiness answer this recent is given again instead of asking the database once more. */
+const READINESS_REUSE_MS = 1000;
+
 export class Core {
   readonly version = VERSION;
   /** Every API route; a route's permission must be registered before it (see RouteRegistry.add). */
@@ -46,8 +60,14 @@ export class Core {
   readonly services: Services;
   /** The same object as `services.settings` (the front door reads network settings on every request). */
   readonly settings: ServerSettings;
+  /** This server's Prometheus metrics (its own registry). */
+  readonly metrics = new Metrics(Object.keys(ERROR_IDS));
   private sweepTimer: NodeJS.Timeout | undefined;
   private evictTimer: NodeJS.Timeout | undefined;
+  private stoppingSince: number | null = null;
+  /** The probe under way (shared by every caller meanwhile) and the last answer with its time. */
+  private probing: Promise<Readiness> | null = null;
+  private lastProbe: { at: number; readiness: Readiness } | null = null;
 
   private constructor(
     readonly dataDir: string,
@@ -56,9 +76,61 @@ export class Core {
     readonly log: Logger,
     readonly extensions: readonly Extension[],
   ) {
-    this.services = createServices(store, events, { version: VERSION, serverId: randomUUID(), dataDir }, log);
+    const metrics = this.metrics;
+    store.observeCalls((operation, seconds, failed) => metrics.storeCall(operation, seconds, failed));
+    events.observeLag?.((type, lag) => metrics.eventReceived(type, lag));
+    const limiter = store.createRateLimiter();
+    const rateLimits: RateLimiter = {
+      async tryUse(rule, key) {
+        const allowed = await limiter.tryUse(rule, key);
+        if (!allowed) metrics.rateLimitRefused(rule.name);
+        return allowed;
+      },
+    };
+    this.services = createServices(store, events, { version: VERSION, serverId: randomUUID(), dataDir }, log, rateLimits);
     this.settings = this.services.settings;
     this.routes = new RouteRegistry(this.services.permissions);
+    metrics.countLiveSessions(() => this.services.sessions.liveCount);
+  }
+
+  /** Marks the instance as stopping: readiness answers `stopping` from now on (see `shutdown` of the server). */
+  beginStopping(): void {
+    this.stoppingSince ??= Date.now();
+  }
+
+  get stopping(): boolean {
+    return this.stoppingSince !== null;
+  }
+
+  /**
+   * Whether this instance should get traffic. Asks the database one trivial question (bounded by the database
+   * timeout); callers arriving meanwhile, or within a second of the last answer, share it, so probes cost
+   * the database at most one query a second.
+   */
+  async readiness(): Promise<Readiness> {
+    if (this.stopping) return { status: 'stopping', reason: 'The server is shutting down.' };
+    if (this.lastProbe && Date.now() - this.lastProbe.at < READINESS_REUSE_MS) return this.lastProbe.readiness;
+    this.probing ??= this.probe().then((readiness) => {
+      this.lastProbe = { at: Date.now(), readiness };
+      this.probing = null;
+      return readiness;
+    });
+    const readiness = await this.probing;
+    return this.stopping ? { status: 'stopping', reason: 'The server is shutting down.' } : readiness;
+  }
+
+  private async probe(): Promise<Readiness> {
+    try {
+      const { migrated } = await this.store.probe();
+      if (!migrated) return { status: 'not_ready', reason: 'The database schema is older than this server: its migrations have not all been applied.' };
+    } catch (err) {
+      // The details (addresses, database names) go to the log, not to whoever asks.
+      this.log.warn({ err: { message: (err as Error).message, code: (err as { code?: unknown }).code } }, 'readiness check: the database did not answer');
+      const reason = err instanceof DatabaseTimeoutError ? `The database did not answer within ${err.seconds} seconds.` : 'The database cannot be reached.';
+      return { status: 'not_ready', reason };
+    }
+    if (!(this.events.connected?.() ?? true)) return { status: 'not_ready', reason: 'The cluster event connection (PostgreSQL LISTEN) is down; reconnecting.' };
+    return { status: 'ready' };
   }
 
   static async open(options: CoreOptions): Promise<Core> {

@@ -1,7 +1,8 @@
 // The library entry point: start a server programmatically with extensions that add routes, permissions,
 // settings, themes, languages, backends and supported features.
-export { startServer, ListenError, type ServerOptions, type RunningServer } from './http/server.js';
-export { Core, type CoreOptions, VERSION } from './core.js';
+export { startServer, ListenError, type ServerOptions, type RunningServer, type ShutdownOptions, type ShutdownReport } from './http/server.js';
+export { Core, type CoreOptions, type Readiness, VERSION } from './core.js';
+export type { Metrics } from './ops/metrics.js';
 export { defineRoute, defineSocketRoute, SUCCESS_OUTPUT, type RouteDef, type RouteContext, type SessionContext, type SocketContext, type RouteOutput, type RouteOutputShape, type SocketChannel, type RequestInfo } from './api/route.js';
 export { apiError, softError, ApiError, ERROR_IDS, type ErrorId } from './api/errors.js';
 export type { Field, Fields, ParamDef, ParamType, Params, ParamValues } from './api/params.js';

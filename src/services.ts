@@ -58,7 +58,8 @@ export interface Services {
   readonly userSettings: UserSettingRegistry;
 }
 
-export function createServices(store: Store, events: EventBus, server: ServerInfo, log: Logger): Services {
+/** `rateLimits`: the store's limiter unless the caller wraps it (the Core counts refusals for its metrics). */
+export function createServices(store: Store, events: EventBus, server: ServerInfo, log: Logger, rateLimits: RateLimiter = store.createRateLimiter()): Services {
   const permissions = new PermissionRegistry();
   const settings = new ServerSettings(store.settings, events);
   const roles = new RoleService(store, events, permissions);
@@ -73,7 +74,7 @@ export function createServices(store: Store, events: EventBus, server: ServerInf
     sessions,
     loginTokens,
     apiKeys: new ApiKeyService(store, new ApiKeyRegistry()),
-    rateLimits: store.createRateLimiter(),
+    rateLimits,
     presets: new PresetService(store, events),
     generation: new GenerationService(events, sessions),
     installer: new InstallLock(store.leases, log),

@@ -101,6 +101,17 @@ async function storeContract(store: Store): Promise<void> {
   assert.ok(await eventually(() => store.leases.acquire('job', 'three', 60), 15_000), 'an expired lease can be taken');
   assert.equal(await store.leases.acquire('job', 'two', 60), false, 'the new holder keeps it');
 
+  // The readiness probe: a fresh store has every migration applied; the call observer sees each statement and
+  // transaction, failures included.
+  assert.deepEqual(await store.probe(), { migrated: true });
+  const calls: string[] = [];
+  store.observeCalls((operation, seconds, failed) => calls.push(`${operation}:${failed ? 'failed' : 'ok'}:${seconds >= 0}`));
+  await store.users.get('nobody');
+  await store.transaction((tx) => tx.users.get('nobody'));
+  await assert.rejects(store.transaction(async () => Promise.reject(new Error('rolled back'))));
+  assert.deepEqual(calls, ['read:ok:true', 'read:ok:true', 'transaction:ok:true', 'transaction:failed:true']);
+  store.observeCalls(() => undefined);
+
   // Rate limits: a fixed window; refusals do not count; a new window starts after the period.
   const limiter = store.createRateLimiter();
   const rule: RateLimitRule = { name: 'contract', max: 3, periodMs: 300 };

@@ -64,6 +64,11 @@ export class SessionService {
     });
   }
 
+  /** How many sessions this instance holds in memory. */
+  get liveCount(): number {
+    return this.live.size;
+  }
+
   /** Registers a watcher of sessions leaving memory. */
   watch(watcher: SessionWatcher): void {
     this.watchers.push(watcher);

@@ -29,6 +29,7 @@ export const ERROR_IDS = {
   server_busy: { status: 503, text: 'The server is receiving too much at once; try again shortly.', meaning: 'A request body would exceed the total the server holds for all requests, or too many connections are open (not in the reference).' },
   cross_origin: { status: 403, text: 'This origin may not open WebSocket connections to this server.', meaning: 'A browser page from another origin tried a WebSocket upgrade that Network.AccessControlAllowOrigin does not allow (not in the reference).' },
   host_not_allowed: { status: 403, text: 'This server does not answer to that host name.', meaning: 'The Host header names something other than an IP address, localhost, Network.ExternalURL or Network.AllowedHosts while the server trusts callers by their address (accounts off or the localhost bypass): the DNS-rebinding guard (not in the reference).' },
+  address_refused: { status: 403, text: 'This address may not read this endpoint.', meaning: 'A client address outside Network.HealthAllowedIPs or Network.MetricsAllowedIPs asked for /health/* or /metrics (not in the reference).' },
   file_not_found: { status: 404, text: '404, file not found.', meaning: 'No such file.' },
 } as const satisfies Record<string, ErrorDef>;
 

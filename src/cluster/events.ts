@@ -19,6 +19,12 @@ export type ClusterEvent =
   /** Events may have been missed (a lost database connection): every cache checks itself against the store. */
   | { type: 'resync' };
 
+/** Every event type, for labels that must come from a fixed set (metrics). */
+export const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>(['sessions.ended', 'user.changed', 'roles.changed', 'settings.changed', 'sessions.interrupt', 'resync']);
+
+/** Told of each event another process sent: its type and the seconds from publishing to receipt. */
+export type EventLagObserver = (type: ClusterEvent['type'], lagSeconds: number) => void;
+
 /** A handler may work asynchronously; the bus reports its failure instead of letting it end the process. */
 export type EventHandler = (event: ClusterEvent) => void | Promise<void>;
 
@@ -27,12 +33,25 @@ export interface EventBus {
   publish(event: ClusterEvent): Promise<void>;
   subscribe(handler: EventHandler): () => void;
   close(): Promise<void>;
+  /** False while events from other instances cannot arrive (a lost PostgreSQL LISTEN connection); absent: always true. */
+  connected?(): boolean;
+  /** Reports how late events from other processes arrive (metrics). */
+  observeLag?(observer: EventLagObserver): void;
 }
 
 export class LocalEventBus implements EventBus {
   private readonly handlers = new Set<EventHandler>();
+  private lagObserver: EventLagObserver | undefined;
 
   constructor(protected readonly log: Logger) {}
+
+  connected(): boolean {
+    return true;
+  }
+
+  observeLag(observer: EventLagObserver): void {
+    this.lagObserver = observer;
+  }
 
   async publish(event: ClusterEvent): Promise<void> {
     this.deliver(event);
@@ -40,9 +59,11 @@ export class LocalEventBus implements EventBus {
 
   /**
    * Runs every handler; one failing handler (at once or later) does not stop the others, and its failure is
-   * logged, never thrown: events arrive in the background, where a throw would end the process.
+   * logged, never thrown: events arrive in the background, where a throw would end the process. `sentAtMs`:
+   * when another process published it (its clock, milliseconds since the epoch), for the lag metric.
    */
-  protected deliver(event: ClusterEvent): void {
+  protected deliver(event: ClusterEvent, sentAtMs?: number): void {
+    if (sentAtMs !== undefined && Number.isFinite(sentAtMs) && CLUSTER_EVENT_TYPES.has(event.type)) this.lagObserver?.(event.type, (Date.now() - sentAtMs) / 1000);
     for (const h of this.handlers) {
       try {
         const pending: unknown = h(event);

@@ -4,7 +4,7 @@
 // src/http/limits.ts; bodies are read by src/http/intake.ts.
 import crypto from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Core, type CoreOptions } from '../core.js';
@@ -21,6 +21,7 @@ import { serveExtensionFile, serveStatic } from './static.js';
 import { ClientGone, Holding, Intake, answerRefusedBody } from './intake.js';
 import { ConnectionGuard } from './connection-guard.js';
 import { canonicalPath, encodePath } from './request-path.js';
+import { handleOpsEndpoint, opsEndpoint } from './health.js';
 import { CONNECTIONS_PER_ADDRESS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS, SESSIONLESS_MAX_BYTES, TIMEOUT_CHECK_INTERVAL_MS, totalConnectionCap } from './limits.js';
 
 export { SESSIONLESS_MAX_BYTES };
@@ -40,7 +41,49 @@ export interface RunningServer {
   readonly port: number;
   /** The address to print and to open in a browser. */
   readonly url: string;
+  /** Stops at once: open connections and WebSockets are cut, then the store is closed. */
   close(): Promise<void>;
+  /**
+   * Stops gracefully (what SIGTERM does, README.md#health-and-metrics): readiness answers 503 `stopping`, the
+   * listener closes, requests under way finish (their connections then close) for up to
+   * Network.ShutdownGraceSeconds, WebSockets are closed with code 1001 (going away), idle keep-alive connections
+   * are closed; after the grace period whatever is left is cut. Then the store is closed and one line logged.
+   */
+  shutdown(options?: ShutdownOptions): Promise<ShutdownReport>;
+}
+
+export interface ShutdownOptions {
+  /** Overrides Network.ShutdownGraceSeconds. */
+  graceSeconds?: number;
+  /** Why, for the log line (`SIGTERM`). */
+  reason?: string;
+}
+
+export interface ShutdownReport {
+  /** HTTP requests under way when the shutdown began, or that arrived on open connections after, and were answered. */
+  answered: number;
+  /** Connections (HTTP and WebSocket) still open at the end of the grace period, cut. */
+  cut: number;
+  /** WebSockets told the server is going away. */
+  websockets: number;
+}
+
+/**
+ * While stopping, a keep-alive connection with no request under way is closed once it has been idle this long: not
+ * at once, because a client that has just had an answer may already be sending its next request on it.
+ */
+const SHUTDOWN_IDLE_CLOSE_MS = 250;
+/** How often a stopping server looks for such connections. */
+const SHUTDOWN_SWEEP_MS = 50;
+
+/** One open connection, for the graceful shutdown. */
+interface ConnectionState {
+  /** Requests under way on it. */
+  busy: number;
+  /** When its last answer ended (or it opened). */
+  idleSince: number;
+  /** Handed to the WebSocket server (or refused an upgrade): never closed as an idle HTTP connection. */
+  upgraded: boolean;
 }
 
 export class ListenError extends Error {
@@ -84,11 +127,11 @@ function maxRequestBytes(core: Core, key: string): number {
   return core.routes.get(key)?.sessionless ? SESSIONLESS_MAX_BYTES : sessionMaxBytes(core);
 }
 
-function refuseUnread(req: IncomingMessage, res: ServerResponse, err: ApiError): void {
-  answerRefusedBody(req, res, () => sendApiError(res, err));
-}
-
-async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, info: RequestInfo, key: string): Promise<void> {
+async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, info: RequestInfo, key: string, route: string): Promise<void> {
+  const refuseUnread = (req: IncomingMessage, res: ServerResponse, err: ApiError): void => {
+    core.metrics.apiCall(route, 'http', err.body);
+    answerRefusedBody(req, res, () => sendApiError(res, err));
+  };
   const lengthHeader = req.headers['content-length'];
   const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : NaN;
   if (req.method !== 'POST') return answerRefusedBody(req, res, () => redirect(res, '/Error/NoGetAPI'));
@@ -103,18 +146,20 @@ async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, r
       if (!(err instanceof ApiError)) throw err;
       // A client's mistake or a budget at work: a debug line without stack, and the envelope's answer.
       core.log.debug({ route: key, error_id: err.body.error_id, why: err.message }, 'request body refused');
-      return answerRefusedBody(req, res, () => sendApiError(res, err));
+      return refuseUnread(req, res, err);
     }
     let input: Record<string, unknown>;
     try {
       input = await parseInputAsync(body);
     } catch (err) {
-      if (err instanceof ApiError) return sendApiError(res, err);
-      throw err;
+      if (!(err instanceof ApiError)) throw err;
+      core.metrics.apiCall(route, 'http', err.body);
+      return sendApiError(res, err);
     }
     const result = await dispatch(core, { key, input, request: info, response: cookieControl(res, info), socket: null, log: core.log });
-    if (result.body === null) return sendApiError(res, apiError('no_result'));
-    sendJson(res, result.status, result.body);
+    const answer = result.body === null ? apiError('no_result') : new ApiError(result.status, result.body);
+    core.metrics.apiCall(route, 'http', answer.body);
+    sendJson(res, answer.status, answer.body);
   } finally {
     holding.release();
   }
@@ -158,15 +203,27 @@ export function upgradeOriginAllowed(origin: string | undefined, host: string | 
   }
 }
 
-async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** What the metrics call a request: a declared API route name or a fixed kind, never the path itself. */
+interface RequestLabel {
+  route: string;
+}
+
+async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, label: RequestLabel): Promise<void> {
   const info = requestInfo(req, core.settings);
+  const [rawPath, query] = splitUrl(req.url);
+  // Health and metrics first: a load balancer or Prometheus sends neither CORS nor the shared Authorization
+  // secret; each endpoint has its own address list instead.
+  const ops = req.method === 'GET' || req.method === 'HEAD' ? opsEndpoint(rawPath) : null;
+  if (ops !== null) {
+    label.route = ops;
+    return handleOpsEndpoint(core, req, res, info, rawPath);
+  }
   if (applyCors(core, req, res)) return;
   if (!passesNetworkGate(core, req, info)) {
     res.writeHead(401, { 'Content-Type': 'text/plain', 'Content-Length': 12 });
     res.end('Unauthorized');
     return;
   }
-  const [rawPath, query] = splitUrl(req.url);
   const key = apiKeyOf(rawPath);
   const badHost = refusedHost(info, core.settings);
   if (badHost !== null) {
@@ -176,16 +233,19 @@ async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, r
     res.end(hostRefusalText(badHost));
     return;
   }
-  if (key !== null) return handleApiHttp(core, intake, req, res, info, key);
+  if (key !== null) {
+    label.route = core.routes.get(key)?.name ?? 'unknown';
+    return handleApiHttp(core, intake, req, res, info, key, label.route);
+  }
   // Everything else sees one canonical path, so no spelling of a path slips past a check (page templates).
   const canonical = canonicalPath(rawPath);
   if (canonical === null) return redirect(res, '/Error/404');
   const pathname = encodePath(canonical);
   req.url = query === null ? pathname : `${pathname}?${query}`;
-  if (await handleViewSpecial(core, req, res, info)) return;
-  if (await handlePage(core, req, res, info)) return;
-  if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(req, res, pathname))) return;
-  if ((req.method === 'GET' || req.method === 'HEAD') && (await serveExtensionFile(core.extensionFiles, req, res, pathname))) return;
+  if (await handleViewSpecial(core, req, res, info)) return void (label.route = 'view_special');
+  if (await handlePage(core, req, res, info)) return void (label.route = 'page');
+  if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(req, res, pathname))) return void (label.route = 'static');
+  if ((req.method === 'GET' || req.method === 'HEAD') && (await serveExtensionFile(core.extensionFiles, req, res, pathname))) return void (label.route = 'extension_file');
   if (pathname.toLowerCase().startsWith('/error/')) {
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('Not found');
@@ -202,6 +262,7 @@ function splitUrl(url: string | undefined): [string, string | null] {
 }
 
 function handleSocket(core: Core, ws: WebSocket, req: IncomingMessage, info: RequestInfo, key: string): void {
+  const route = core.routes.get(key)?.name ?? 'unknown';
   const closed = new AbortController();
   const ping = setInterval(() => ws.ping(), WS_PING_MS);
   const timeout = setTimeout(() => finish(apiError('internal_error', 'No input message arrived within 60 seconds.').body), WS_FIRST_MESSAGE_MS);
@@ -213,6 +274,7 @@ function handleSocket(core: Core, ws: WebSocket, req: IncomingMessage, info: Req
     });
   function finish(message: RouteOutput | null): void {
     clearTimeout(timeout);
+    core.metrics.apiCall(route, 'websocket', message);
     const close = (): void => ws.close(1000);
     if (message && ws.readyState === ws.OPEN) send(message).then(close, close);
     else close();
@@ -262,7 +324,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     { maxHeaderSize: 1024 * 1024, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
     (req, res) => {
       if (guard.refused.has(req.socket)) return;
-      handleRequest(core, intake, req, res).catch((err: unknown) => {
+      const started = performance.now();
+      const label: RequestLabel = { route: 'unknown' };
+      const connection = connections.get(req.socket);
+      if (connection) connection.busy++;
+      inFlight.add(res);
+      // Once stopping, every answer closes its connection, so a client's next request goes to a new one.
+      if (core.stopping) res.setHeader('Connection', 'close');
+      res.once('close', () => {
+        inFlight.delete(res);
+        if (connection) {
+          connection.busy--;
+          connection.idleSince = performance.now();
+        }
+        if (res.writableFinished && core.stopping) answeredWhileStopping++;
+        core.metrics.request(label.route, res.writableFinished ? res.statusCode : 0, (performance.now() - started) / 1000);
+      });
+      handleRequest(core, intake, req, res, label).catch((err: unknown) => {
         // A client that leaves mid-request is the client's doing: a debug line, no stack.
         if (err instanceof ClientGone) {
           core.log.debug({ url: req.url, why: err.message }, 'client left mid-request');
@@ -275,14 +353,29 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     },
   );
+  /** Answers under way, and every open connection (HTTP or WebSocket), for the graceful shutdown. */
+  const inFlight = new Set<ServerResponse>();
+  let answeredWhileStopping = 0;
+  const connections = new Map<Socket, ConnectionState>();
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, { busy: 0, idleSince: performance.now(), upgraded: false });
+    socket.once('close', () => connections.delete(socket));
+  });
   const trustedProxies = (): string[] => core.settings.list('Network.TrustedProxies');
   const guard = new ConnectionGuard(server, { perAddress: CONNECTIONS_PER_ADDRESS, total: totalConnectionCap(), exempt: (a) => trustedProxies().includes(a) }, core.log);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    const connection = connections.get(req.socket);
+    if (connection) connection.upgraded = true;
     if (guard.refused.has(req.socket)) return;
     const info = requestInfo(req, core.settings);
     const key = apiKeyOf(splitUrl(req.url)[0]);
     if (key === null) return void socket.destroy();
+    if (core.stopping) {
+      const text = JSON.stringify(apiError('server_busy', 'The server is shutting down; connect again.').body);
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+      return;
+    }
     if (!passesNetworkGate(core, req, info)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nUnauthorized');
       return;
@@ -337,13 +430,64 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${actualPort}`;
   let closing: Promise<void> | undefined;
+  let stopping: Promise<ShutdownReport> | undefined;
+  const shutdown = async (options: ShutdownOptions): Promise<ShutdownReport> => {
+    const started = performance.now();
+    core.beginStopping();
+    // Within what a timer can wait (about 24 days).
+    const graceMs = Math.min(Math.max(0, options.graceSeconds ?? core.settings.int('Network.ShutdownGraceSeconds')) * 1000, 2 ** 31 - 1);
+    const underWay = inFlight.size;
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    let websockets = 0;
+    for (const ws of wss.clients) {
+      websockets++;
+      ws.close(1001, 'The server is shutting down.');
+    }
+    // net.Server's close: the listener stops at once, but http.Server's own close would also cut every
+    // connection it thinks idle, including one whose request is already on its way in the socket buffer.
+    const drained = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    const idleClose = setInterval(() => {
+      const now = performance.now();
+      for (const [socket, c] of connections) if (c.busy === 0 && !c.upgraded && now - c.idleSince >= SHUTDOWN_IDLE_CLOSE_MS) socket.destroy();
+    }, SHUTDOWN_SWEEP_MS);
+    let graceTimer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(true), graceMs)));
+    const cutNeeded = await Promise.race([drained.then(() => false), graceOver]);
+    clearInterval(idleClose);
+    clearTimeout(graceTimer);
+    let cut = 0;
+    if (cutNeeded) {
+      cut = connections.size;
+      for (const ws of wss.clients) ws.terminate();
+      for (const socket of connections.keys()) socket.destroy();
+      await drained;
+    }
+    // http.Server's close now only stops its timeout checks: the listener and every connection are gone.
+    server.close();
+    await intake.close();
+    await core.close();
+    const report: ShutdownReport = { answered: answeredWhileStopping, cut, websockets };
+    const seconds = Math.round((performance.now() - started) / 100) / 10;
+    core.log.info(
+      { ...report, underWay, seconds, reason: options.reason },
+      `swarmcore stopped${options.reason ? ` on ${options.reason}` : ''} in ${seconds} s: ${report.answered} requests answered while stopping, ${websockets} WebSockets closed with 1001, ${cut === 0 ? 'no connection cut' : `${cut} connections cut after the ${graceMs / 1000} s grace period`}`,
+    );
+    return report;
+  };
   return {
     core,
     server,
     host,
     port: actualPort,
     url,
+    shutdown(options: ShutdownOptions = {}) {
+      if (closing && !stopping) return closing.then(() => ({ answered: 0, cut: 0, websockets: 0 }));
+      stopping ??= shutdown(options);
+      return stopping;
+    },
     close() {
+      if (stopping) return stopping.then(() => undefined);
+      core.beginStopping();
       closing ??= (async () => {
         for (const ws of wss.clients) ws.terminate();
         await new Promise<void>((resolve) => {

@@ -4,7 +4,7 @@
 import type { RateLimiter } from '../cluster/rate-limits.js';
 import type { Logger } from 'pino';
 import type { EventBus } from '../cluster/events.js';
-import type { Engine } from './migrations.js';
+import { MIGRATIONS, type Engine } from './migrations.js';
 import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from './rows.js';
 import type { SecretBox } from './secret-box.js';
 import { EMBEDDED_IMAGE } from './types.js';
@@ -21,6 +21,7 @@ import type {
   SessionRecord,
   SessionStore,
   Store,
+  StoreCallObserver,
   UserRecord,
   UserStore,
 } from './types.js';
@@ -57,6 +58,55 @@ function chunks<T>(list: readonly T[]): T[][] {
   return out;
 }
 
+/** The observer every statement reports to; shared by a store and the stores of its transactions. */
+interface CallHook {
+  observer: StoreCallObserver | undefined;
+}
+
+/**
+ * Every statement of the store goes through here: times it for the observer (metrics). Inside a transaction the
+ * statements are timed one by one and the transaction as a whole.
+ */
+class TimedDb implements SqlDb {
+  readonly engine: Engine;
+  constructor(
+    private readonly inner: SqlDb,
+    private readonly hook: CallHook,
+  ) {
+    this.engine = inner.engine;
+  }
+
+  private async timed<T>(operation: 'read' | 'write' | 'transaction', call: () => Promise<T>): Promise<T> {
+    const observer = this.hook.observer;
+    if (!observer) return call();
+    const started = performance.now();
+    let failed = true;
+    try {
+      const result = await call();
+      failed = false;
+      return result;
+    } finally {
+      observer(operation, (performance.now() - started) / 1000, failed);
+    }
+  }
+
+  all(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+    return this.timed('read', () => this.inner.all(sql, params));
+  }
+
+  run(sql: string, params?: readonly unknown[]): Promise<number> {
+    return this.timed('write', () => this.inner.run(sql, params));
+  }
+
+  transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
+    // Already inside one, the engine runs fn with the same connection: no second transaction to time.
+    return this.timed('transaction', () => this.inner.transaction((tx) => fn(tx === this.inner ? this : new TimedDb(tx, this.hook))));
+  }
+}
+
+/** The newest schema version this build knows. */
+const LATEST_MIGRATION = Math.max(...MIGRATIONS.map((m) => m.version));
+
 export class SqlStore implements Store {
   readonly engine: Engine;
   readonly location: string;
@@ -70,11 +120,16 @@ export class SqlStore implements Store {
   readonly meta: KeyValueStore;
   readonly leases: LeaseStore;
 
+  private readonly db: SqlDb;
+
   constructor(
-    private readonly db: SqlDb,
+    db: SqlDb,
     private readonly parts: SqlEngineParts,
     private readonly box: SecretBox,
+    private readonly hook: CallHook = { observer: undefined },
   ) {
+    this.db = db instanceof TimedDb ? db : new TimedDb(db, hook);
+    db = this.db;
     this.engine = db.engine;
     this.location = parts.location;
     this.users = new SqlUsers(db);
@@ -94,7 +149,16 @@ export class SqlStore implements Store {
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => fn(tx === this.db ? this : new SqlStore(tx, this.parts, this.box)));
+    return this.db.transaction((tx) => fn(tx === this.db ? this : new SqlStore(tx, this.parts, this.box, this.hook)));
+  }
+
+  async probe(): Promise<{ migrated: boolean }> {
+    const row = (await this.db.all('SELECT MAX(version) AS version FROM schema_migrations'))[0];
+    return { migrated: Number(row?.version ?? 0) >= LATEST_MIGRATION };
+  }
+
+  observeCalls(observer: StoreCallObserver): void {
+    this.hook.observer = observer;
   }
 
   createEventBus(log: Logger): EventBus {

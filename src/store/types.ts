@@ -195,5 +195,15 @@ export interface Store {
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** Rate limits shared by every instance on this database (in memory where only one instance can run). */
   createRateLimiter(): RateLimiter;
+  /**
+   * One trivial query, bounded like every call (the readiness check): whether every migration this build knows
+   * is applied. Throws when the database does not answer.
+   */
+  probe(): Promise<{ migrated: boolean }>;
+  /** Tells `observer` how long each statement and transaction took (metrics); the last observer set wins. */
+  observeCalls(observer: StoreCallObserver): void;
   close(): Promise<void>;
 }
+
+/** One statement (`read`, `write`) or a whole transaction: how long it took and whether it failed. */
+export type StoreCallObserver = (operation: 'read' | 'write' | 'transaction', seconds: number, failed: boolean) => void;

@@ -37,6 +37,8 @@ const ERROR_WORDS = {
   file_not_found: () => t('The file was not found.'),
   server_busy: () => t('The server is busy right now. Wait a moment and try again.'),
   cross_origin: () => t('This page is not allowed to connect to the server from another site.'),
+  address_refused: () => t('This address may not read this part of the server.'),
+  host_not_allowed: () => t('This server does not answer to the name in the address bar. Open it by its IP address or localhost.'),
 };
 
 export class ApiError extends Error {

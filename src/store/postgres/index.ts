@@ -274,8 +274,8 @@ class PostgresEventBus extends LocalEventBus {
     client.on('end', () => this.reconnect(client));
     client.on('notification', (msg) => {
       if (msg.channel !== EVENT_CHANNEL || !msg.payload) return;
-      const { from, event } = parseJson<{ from: string; event: ClusterEvent }>(msg.payload, { from: this.instance, event: { type: 'settings.changed' } });
-      if (from !== this.instance) this.deliver(event);
+      const { from, event, sentAt } = parseJson<{ from: string; event: ClusterEvent; sentAt?: number }>(msg.payload, { from: this.instance, event: { type: 'settings.changed' } });
+      if (from !== this.instance) this.deliver(event, typeof sentAt === 'number' ? sentAt : undefined);
     });
     await client.connect();
     await client.query(`LISTEN ${EVENT_CHANNEL}`);
@@ -304,7 +304,12 @@ class PostgresEventBus extends LocalEventBus {
     this.deliver(event);
     // A notification carries at most 8000 bytes: long session lists travel in several.
     const parts = 'sessionIds' in event && event.sessionIds.length > NOTIFY_IDS ? chunk(event.sessionIds, NOTIFY_IDS).map((sessionIds) => ({ ...event, sessionIds })) : [event];
-    for (const part of parts) await this.db.all('SELECT pg_notify(?, ?)', [EVENT_CHANNEL, json({ from: this.instance, event: part })]);
+    for (const part of parts) await this.db.all('SELECT pg_notify(?, ?)', [EVENT_CHANNEL, json({ from: this.instance, event: part, sentAt: Date.now() })]);
+  }
+
+  /** Whether the LISTEN connection is up (false from its loss until it is back). */
+  override connected(): boolean {
+    return this.client !== null && !this.stopped;
   }
 
   async stop(): Promise<void> {

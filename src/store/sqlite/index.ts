@@ -224,7 +224,7 @@ class SqliteEventBus extends LocalEventBus {
     while (this.conn.busy) await this.conn.idle();
     if (this.db.open) {
       this.poll();
-      const id = Number(this.db.prepare('INSERT INTO cluster_events (payload, created_at) VALUES (?, ?)').run(json(event), nowSeconds()).lastInsertRowid);
+      const id = Number(this.db.prepare('INSERT INTO cluster_events (payload, created_at) VALUES (?, ?)').run(json({ ...event, sentAt: Date.now() }), nowSeconds()).lastInsertRowid);
       // Our own commit leaves data_version alone; if it moved, another process wrote meanwhile and the next
       // poll must read past our row without delivering it twice.
       if (this.dataVersion() === this.lastVersion) this.lastId = id;
@@ -252,7 +252,9 @@ class SqliteEventBus extends LocalEventBus {
       const id = Number(r.id);
       this.lastId = id;
       if (this.own.delete(id)) continue;
-      this.deliver(parseJson<ClusterEvent>(r.payload, { type: 'settings.changed' }));
+      // The row carries when it was written (for the lag metric) next to the event's own fields.
+      const { sentAt, ...event } = parseJson<ClusterEvent & { sentAt?: number }>(r.payload, { type: 'settings.changed' });
+      this.deliver(event as ClusterEvent, typeof sentAt === 'number' ? sentAt : undefined);
     }
     this.db.prepare('DELETE FROM cluster_events WHERE created_at < ?').run(nowSeconds() - SqliteEventBus.KEEP_SECONDS);
   }
