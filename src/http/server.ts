@@ -15,6 +15,7 @@ import type { CookieOptions, RequestInfo, ResponseControl, RouteOutput } from '.
 import { requestInfo } from './request-info.js';
 import { redirect, sendApiError, sendJson } from './respond.js';
 import { handlePage } from '../web/pages.js';
+import { handleOpenApi } from './openapi.js';
 import { handleViewSpecial } from '../web/view-special.js';
 import { serveExtensionFile, serveStatic } from './static.js';
 import { ClientGone, Holding, Intake, answerRefusedBody } from './intake.js';
@@ -173,6 +174,7 @@ async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, r
   if (canonical === null) return redirect(res, '/Error/404');
   const pathname = encodePath(canonical);
   req.url = query === null ? pathname : `${pathname}?${query}`;
+  if (handleOpenApi(core, req, res, pathname)) return;
   if (await handleViewSpecial(core, req, res, info)) return;
   if (await handlePage(core, req, res, info)) return;
   if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(req, res, pathname))) return;
