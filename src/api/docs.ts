@@ -94,7 +94,8 @@ function routeSection(r: RouteDef, permissions: PermissionRegistry): string[] {
       const type = def.type === 'body' ? fieldType(def.values) : PARAM_TYPE_NAMES[def.type];
       out.push(`| ${cell(shown)} | ${cell(type)} | ${cell(def.description)} | ${defaultText(def)} |`);
       if (def.type === 'body') nested.push(...nestedRows(`\`${def.key}\``, def.values));
-      else if ('shape' in def && def.shape) nested.push(...nestedRows(name, def.shape));
+      // A map parameter's keys are data: one row says what each value is, whatever its type.
+      else if ('shape' in def && def.shape) nested.push(...(def.shape.type === 'map' ? fieldRow(`${name}.\`${def.shape.key}\``, def.shape.values) : nestedRows(name, def.shape)));
     }
     out.push('');
     if (nested.length > 0) out.push('Inside the parameters:', '', '| Field | Type | Description |', '|---|---|---|', ...nested, '');
