@@ -10,7 +10,8 @@ import { startServer, ListenError } from './http/server.js';
 import { cleanAccountName } from './accounts/names.js';
 import { clientPrehash } from './accounts/passwords.js';
 import { UnknownSettingError } from './settings/server-settings.js';
-import { renderMarkdown, renderOpenApi } from './api/docs.js';
+import { renderMarkdown } from './api/docs.js';
+import { openApiText } from './http/openapi.js';
 import type { Extension } from './extensions.js';
 import type { Services } from './services.js';
 import { LOG_REDACT } from './util/log-redaction.js';
@@ -271,7 +272,8 @@ export function buildCli(): Command {
     .action(async (o: StoreOptions & { format: string }) => {
       await withCore(o, async (core) => {
         const routes = core.routes.all();
-        console.log(o.format === 'openapi' ? JSON.stringify(renderOpenApi(routes, core.version), null, 2) : renderMarkdown(routes, core.services.permissions));
+        // The OpenAPI text is the one GET /openapi.json serves.
+        process.stdout.write(o.format === 'openapi' ? openApiText(core) : `${renderMarkdown(routes, core.services.permissions)}\n`);
       });
     });
 

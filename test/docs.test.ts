@@ -121,3 +121,23 @@ test('every OpenAPI operation lists every declared request field and has a respo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('object parameters are typed down to their values: a ChangeUserSettings value is text, a number, a boolean or a list, never an object', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-docs-'));
+  try {
+    const md = await runCli(['docs', '--data-dir', dir]);
+    assert.equal(md.code, 0, md.stderr);
+    const routes = new Map((await declaredRoutes(dir)).map((r) => [r.name, r]));
+    assert.match(section(md.stdout, routes.get('ChangeUserSettings')!), /^\| settings\.`<setting id>` \| string or number or boolean or array of any JSON value \| .+ \|$/m);
+    const out = await runCli(['docs', '--format', 'openapi', '--data-dir', dir]);
+    const doc = JSON.parse(out.stdout) as { paths: Record<string, { post: Operation }> };
+    const settings = doc.paths['/API/ChangeUserSettings']!.post.requestBody.content['application/json'].schema.properties.settings as { type: string; additionalProperties: { anyOf: { type: string }[] } };
+    assert.equal(settings.type, 'object');
+    assert.deepEqual(settings.additionalProperties.anyOf.map((s) => s.type), ['string', 'number', 'boolean', 'array']);
+    const paramMap = doc.paths['/API/AddNewPreset']!.post.requestBody.content['application/json'].schema.properties.param_map as { type: string; additionalProperties: Record<string, unknown> };
+    assert.equal(paramMap.type, 'object');
+    assert.deepEqual(Object.keys(paramMap.additionalProperties), ['description']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -17,6 +17,8 @@ const SQLITE_PASS_ONLY: Record<string, string> = {
   'durability.test.ts': 'runs its storm on both engines itself',
   'db-tools.test.ts': 'copies between SQLite and its own PostgreSQL databases itself; db backup is SQLite only',
   'docs.test.ts': 'generates documentation, no store use',
+  'seed-docs.test.ts': "compares the generated docs with the reference's, no store use",
+  'openapi.test.ts': 'checks the served OpenAPI document, which does not depend on the engine',
   'languages.test.ts': 'translation files only',
   'readme.test.ts': "runs README's SQLite example in-process",
   'sessions.test.ts': 'in-process session memory, engine-neutral',

@@ -39,8 +39,8 @@ type Row = [id: string, name: string, group: G, level: PermissionLevelName, safe
 const BUILT_IN: Row[] = [
   ['*', 'Full Control', 'special', 'NOBODY', 'POWERFUL', 'Grants every permission, present and future. Meant for the server owner only.'],
   ['local_image_folder', 'Local Image Folder', 'special', 'NOBODY', 'POWERFUL', 'Open the server machine\'s local image folder.'],
-  ['install', 'Install', 'special', 'NOBODY', 'POWERFUL', 'Run the first-time installer.'],
-  ['server_debug_message', 'Server Debug Message', 'special', 'NOBODY', 'SAFE', 'Write debug messages into the server log.'],
+  ['install', 'Install', 'admin', 'NOBODY', 'POWERFUL', 'Run the first-time installer.'],
+  ['server_debug_message', 'Server Debug Message', 'admin', 'NOBODY', 'SAFE', 'Write debug messages into the server log.'],
   ['automated_control', 'Automated Control', 'special', 'NOBODY', 'POWERFUL', 'Remote management calls from automation tools.'],
   ['configure_roles', 'Configure Roles', 'admin', 'NOBODY', 'POWERFUL', 'Create and edit roles; in effect total control.'],
   ['manage_users', 'Manage Users', 'admin', 'NOBODY', 'POWERFUL', 'Create, edit and delete accounts; in effect total control.'],

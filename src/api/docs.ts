@@ -1,7 +1,7 @@
 // API documentation produced from the route declarations themselves, so it cannot drift from the code:
 // Markdown in the shape of SwarmUI's API docs, and an OpenAPI 3.1 description for tools and typed clients.
 import type { PermissionRegistry } from '../accounts/permissions.js';
-import { ERROR_IDS } from './errors.js';
+import { ERROR_IDS, type ErrorId } from './errors.js';
 import { PARAM_TYPE_NAMES, type Field, type Fields, type ParamDef, type ScalarParamType } from './params.js';
 import type { RouteDef } from './route.js';
 
@@ -29,7 +29,16 @@ const JSON_TYPE_NAMES: Record<ScalarParamType | 'any', string> = {
 
 /** A field's type in words, as the output tables show it. */
 function fieldType(f: Field): string {
-  const base = f.type === 'array' ? `array of ${fieldType(f.items)}` : f.type === 'object' ? 'object' : f.type === 'map' ? `object of \`${f.key}\` to ${fieldType(f.values)}` : JSON_TYPE_NAMES[f.type];
+  const base =
+    f.type === 'array'
+      ? `array of ${fieldType(f.items)}`
+      : f.type === 'object'
+        ? 'object'
+        : f.type === 'map'
+          ? `object of \`${f.key}\` to ${fieldType(f.values)}`
+          : f.type === 'union'
+            ? f.of.map(fieldType).join(' or ')
+            : JSON_TYPE_NAMES[f.type];
   return f.nullable ? `${base} or null` : base;
 }
 
@@ -85,7 +94,8 @@ function routeSection(r: RouteDef, permissions: PermissionRegistry): string[] {
       const type = def.type === 'body' ? fieldType(def.values) : PARAM_TYPE_NAMES[def.type];
       out.push(`| ${cell(shown)} | ${cell(type)} | ${cell(def.description)} | ${defaultText(def)} |`);
       if (def.type === 'body') nested.push(...nestedRows(`\`${def.key}\``, def.values));
-      else if ('shape' in def && def.shape) nested.push(...nestedRows(name, def.shape));
+      // A map parameter's keys are data: one row says what each value is, whatever its type.
+      else if ('shape' in def && def.shape) nested.push(...(def.shape.type === 'map' ? fieldRow(`${name}.\`${def.shape.key}\``, def.shape.values) : nestedRows(name, def.shape)));
     }
     out.push('');
     if (nested.length > 0) out.push('Inside the parameters:', '', '| Field | Type | Description |', '|---|---|---|', ...nested, '');
@@ -138,6 +148,7 @@ export function fieldSchema(f: Field): Schema {
   if (f.type === 'array') schema = { type: 'array', items: fieldSchema(f.items) };
   else if (f.type === 'object') schema = objectSchema(f.fields);
   else if (f.type === 'map') schema = { type: 'object', additionalProperties: fieldSchema(f.values), propertyNames: { description: f.key } };
+  else if (f.type === 'union') schema = { anyOf: f.of.map(fieldSchema) };
   else {
     schema = { ...SCALAR_SCHEMAS[f.type] };
     if (f.values) Object.assign(schema, f.values.length === 1 ? { const: f.values[0] } : { enum: [...f.values] });
@@ -176,12 +187,61 @@ function requestSchema(r: RouteDef): Schema {
   return { type: 'object', properties, ...(required.length ? { required } : {}), additionalProperties: rest };
 }
 
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+
+/** The component name of the hard errors answered with one HTTP status, e.g. `HardError400`. */
+const hardErrorName = (status: number): string => `HardError${status}`;
+
 function responseSchema(r: RouteDef): Schema {
   const alternatives = Array.isArray(r.output) ? (r.output as readonly Fields[]) : [r.output as Fields];
-  return { oneOf: [...alternatives.map(objectSchema), { $ref: '#/components/schemas/SoftError' }] };
+  return { oneOf: [...alternatives.map(objectSchema), ref('SoftError')] };
 }
 
-/** An OpenAPI 3.1 document: one POST operation per route; WebSocket routes are marked `x-websocket`. */
+/**
+ * The hard errors (`{error_id, error?}`), one schema per HTTP status the envelope answers them with; ids the
+ * registry answers with status 200 are a route's own answers and appear in its output instead.
+ */
+function errorSchemas(): Record<string, Schema> {
+  const byStatus = new Map<number, string[]>();
+  for (const [id, def] of Object.entries(ERROR_IDS)) if (def.status !== 200) byStatus.set(def.status, [...(byStatus.get(def.status) ?? []), id]);
+  const schemas: Record<string, Schema> = {};
+  for (const [status, ids] of [...byStatus].sort(([a], [b]) => a - b)) {
+    schemas[hardErrorName(status)] = {
+      type: 'object',
+      description: `An error the server answers with HTTP status ${status}.`,
+      properties: {
+        error_id: { type: 'string', enum: ids, description: ids.map((id) => `\`${id}\`: ${ERROR_IDS[id as ErrorId].meaning}`).join(' ') },
+        error: { type: 'string', description: 'The reason in words (absent for some ids).' },
+      },
+      required: ['error_id'],
+      additionalProperties: false,
+    };
+  }
+  return schemas;
+}
+
+/** The statuses a route's call can end with besides 200, each with its hard-error component. */
+function errorResponses(r: RouteDef): Record<string, unknown> {
+  const statuses = [400, ...(r.sessionless ? [] : [401]), ...(r.websocket ? [403] : []), 503];
+  const out: Record<string, unknown> = {};
+  for (const status of statuses) out[String(status)] = { $ref: `#/components/responses/${hardErrorName(status)}` };
+  return out;
+}
+
+/** The shared error responses, one per status, each naming its error ids. */
+function errorResponseComponents(schemas: Record<string, Schema>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(schemas)) {
+    const ids = ((schemas[name]!.properties as Record<string, Schema>).error_id!.enum as string[]).map((id) => `\`${id}\``).join(', ');
+    out[name] = { description: `Refused by the server: ${ids}.`, content: { 'application/json': { schema: ref(name) } } };
+  }
+  return out;
+}
+
+/**
+ * An OpenAPI 3.1 document: one POST operation per route; WebSocket routes are marked `x-websocket`. Served at
+ * `GET /openapi.json` and printed by `swarmcore docs --format openapi`, identically.
+ */
 export function renderOpenApi(routes: readonly RouteDef[], version: string): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
   for (const r of [...routes].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -200,21 +260,28 @@ export function renderOpenApi(routes: readonly RouteDef[], version: string): Rec
             description: r.websocket ? 'Each message the socket sends, the last one included; or `{"error": ...}` for a refused call.' : 'The route output, or `{"error": ...}` for a refused call.',
             content: { 'application/json': { schema: responseSchema(r) } },
           },
-          '400': { description: 'Envelope error (`error_id` says which).', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-          '401': { description: 'invalid_session_id', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          ...errorResponses(r),
         },
       },
     };
   }
+  const hardErrors = errorSchemas();
   return {
     openapi: '3.1.0',
     info: { title: 'swarmcore API', version },
     paths,
     components: {
       schemas: {
-        Error: { type: 'object', properties: { error: { type: 'string' }, error_id: { type: 'string', enum: Object.keys(ERROR_IDS) } }, required: ['error_id'] },
-        SoftError: { type: 'object', properties: { error: { type: 'string', description: 'Why the route refused the call (a bad parameter, or its own check).' } }, required: ['error'] },
+        SoftError: {
+          type: 'object',
+          description: 'A refused call answered with HTTP status 200: a missing or invalid parameter, or the route\'s own check.',
+          properties: { error: { type: 'string', description: 'Why the route refused the call.' } },
+          required: ['error'],
+          additionalProperties: false,
+        },
+        ...hardErrors,
       },
+      responses: errorResponseComponents(hardErrors),
     },
   };
 }

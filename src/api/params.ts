@@ -37,7 +37,9 @@ export type Field =
   | { type: 'array'; description: string; items: Field; optional?: true; nullable?: true }
   | { type: 'object'; description: string; fields: Fields; optional?: true; nullable?: true }
   /** An object whose keys are data (ids, names): `key` names what they are, e.g. `<model type>`. */
-  | { type: 'map'; description: string; key: string; values: Field; optional?: true; nullable?: true };
+  | { type: 'map'; description: string; key: string; values: Field; optional?: true; nullable?: true }
+  /** A value that may take any of several shapes, e.g. a setting value that is text, a number, a boolean or a list. */
+  | { type: 'union'; description: string; of: readonly Field[]; optional?: true; nullable?: true };
 
 export type Fields = Readonly<Record<string, Field>>;
 

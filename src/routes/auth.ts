@@ -37,14 +37,17 @@ export const getNewSession = defineRoute({
   params: {
     impersonateUser: { type: 'string', description: 'With the manage_users permission: open the session as this user instead.', default: null },
   },
-  output: {
-    session_id: { type: 'string', description: 'The new session (40 hex characters); send it with every other call.' },
-    user_id: { type: 'string', description: "The session's user." },
-    output_append_user: { type: 'bool', description: 'The server setting Paths.AppendUserNameToOutputPath.' },
-    version: { type: 'string', description: 'The server version.' },
-    server_id: { type: 'string', description: 'A random id per server process; it changes on restart.' },
-    permissions: { type: 'string[]', description: "The user's permission ids (`*` for all)." },
-  },
+  output: [
+    {
+      session_id: { type: 'string', description: 'The new session (40 hex characters); send it with every other call.' },
+      user_id: { type: 'string', description: "The session's user." },
+      output_append_user: { type: 'bool', description: 'The server setting Paths.AppendUserNameToOutputPath.' },
+      version: { type: 'string', description: 'The server version.' },
+      server_id: { type: 'string', description: 'A random id per server process; it changes on restart.' },
+      permissions: { type: 'string[]', description: "The user's permission ids (`*` for all)." },
+    },
+    { error_id: { type: 'string', description: 'impersonateUser was refused.', values: ['bad_impersonate'] }, error: { type: 'string', description: 'The reason in words.' } },
+  ],
   example: '"session_id": "40 hex characters",\n"user_id": "username",\n"output_append_user": true,\n"version": "1.2.3",\n"server_id": "uuid",\n"permissions": ["permission1", "permission2"]',
   async handler(ctx, { impersonateUser }) {
     const { users, sessions } = ctx;
@@ -87,7 +90,7 @@ export const login = defineRoute({
     username: { type: 'string', description: 'Login user name.' },
     password: { type: 'string', description: 'Login password, in the client prehash form.' },
   },
-  output: [{ success: { type: 'string', description: 'The text `true` (a string, as the reference sends it).', values: ['true'] } }, { error_id: { type: 'string', description: 'Why the login was refused.', values: ['invalid_login', 'ratelimit'] } }],
+  output: [{ success: { type: 'string', description: 'The text `true` (a string, as the reference sends it).', values: ['true'] } }, { error_id: { type: 'string', description: 'Why the login was refused (`internal_error`: the login token could not be stored).', values: ['invalid_login', 'ratelimit', 'internal_error'] } }],
   example: '"success": "true" // and sets a cookie\n// or\n"error_id": "invalid_login" // or "ratelimit"',
   async handler(ctx, { username, password }) {
     const { users } = ctx;

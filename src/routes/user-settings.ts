@@ -1,6 +1,7 @@
 // The user's own settings and parameter edits (docs/COMPATIBILITY.md). ChangeUserSettings checks every entry
 // first and stores all of them or none.
 import { softError } from '../api/errors.js';
+import type { Field } from '../api/params.js';
 import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
 import type { Services } from '../services.js';
 import { checkUserSettingChanges, renderUserSettings, type OptionSources } from '../accounts/user-settings.js';
@@ -65,6 +66,18 @@ export const getUserSettings = defineRoute({
   },
 });
 
+/** What ChangeUserSettings takes as a value: text, a number, true/false, or a list (a list's items are kept as text). */
+const SETTING_VALUE: Field = {
+  type: 'union',
+  description: "The new value, of the setting's type.",
+  of: [
+    { type: 'string', description: 'Text, or a number, boolean or comma-separated list written as text.' },
+    { type: 'double', description: 'A number.' },
+    { type: 'bool', description: 'A boolean.' },
+    { type: 'array', description: 'A list.', items: { type: 'any', description: 'An item; anything but text is kept as its JSON text.' } },
+  ],
+};
+
 export const changeUserSettings = defineRoute({
   name: 'ChangeUserSettings',
   group: GROUP,
@@ -75,7 +88,7 @@ export const changeUserSettings = defineRoute({
     settings: {
       type: 'object',
       description: 'The settings to change: dotted setting id (any letter case, e.g. `fileformat.imageformat`) to its new value.',
-      shape: { type: 'map', key: '<setting id>', description: 'The changes.', values: { type: 'any', description: "The new value, of the setting's type." } },
+      shape: { type: 'map', key: '<setting id>', description: 'The changes.', values: SETTING_VALUE },
     },
   },
   output: SUCCESS_OUTPUT,
