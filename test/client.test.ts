@@ -49,6 +49,31 @@ async function collect<M>(messages: AsyncIterable<M>): Promise<M[]> {
   return out;
 }
 
+/** Exactly equal types (for the compile-time checks below). */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const typeIs = <_T extends true>(): void => undefined;
+
+/**
+ * Checked by the type check (`npm run typecheck`), never run: the generated methods carry the declared
+ * parameter and result types, error shapes are not results, and wrong calls do not compile.
+ */
+export async function generatedTypesAreTheDeclaredOnes(c: SwarmClient): Promise<void> {
+  typeIs<Equal<Awaited<ReturnType<SwarmClient['getAPIKeyStatus']>>, { status: string }>>();
+  typeIs<Equal<Awaited<ReturnType<SwarmClient['deletePreset']>>, { success: boolean }>>();
+  typeIs<Equal<Awaited<ReturnType<SwarmClient['addNewPreset']>>, { success: true } | { preset_fail: string }>>();
+  typeIs<Equal<Awaited<ReturnType<SwarmClient['logout']>>, { success: 'true' }>>();
+  typeIs<Equal<Awaited<ReturnType<SwarmClient['getMyUserData']>>['autocompletions'], string[] | null>>();
+  typeIs<Equal<Awaited<ReturnType<SwarmClient['getMyUserData']>>['presets'][number]['param_map'], Record<string, string>>>();
+  typeIs<Equal<Parameters<SwarmClient['setStarredModels']>[0], Record<string, string[]> | undefined>>();
+  typeIs<Equal<Parameters<SwarmClient['interruptAll']>[0], { other_sessions?: boolean } | undefined>>();
+  // @ts-expect-error title is required
+  await c.addNewPreset({ description: '', param_map: {} });
+  // @ts-expect-error other_sessions is a boolean
+  await c.interruptAll({ other_sessions: 'yes' });
+  // @ts-expect-error no such route method
+  await c.getNoSuchThing();
+}
+
 describe('the generated routes and the browser constraint', () => {
   test('the committed routes.generated.ts is exactly what the route declarations render (run npm run gen:client after changing a route)', () => {
     assert.equal(readFileSync(GENERATED_FILE, 'utf8'), renderClientRoutes(BUILT_IN_ROUTES));
@@ -101,6 +126,20 @@ describe('the generated routes and the browser constraint', () => {
         [],
       );
       assert.equal(program.emit().emitSkipped, false);
+      // A page's own use: the browser's WebSocket and cookie jar, a same-origin base URL.
+      const page = path.join(dir, 'page.mts');
+      writeFileSync(
+        page,
+        [
+          `import { SwarmClient, SwarmApiError } from ${JSON.stringify(path.join(CLIENT_DIR, 'index.js'))};`,
+          "const client = new SwarmClient({ baseUrl: '', WebSocket, credentials: 'same-origin' });",
+          "for await (const m of client.installConfirmWS({ theme: 't', installed_for: 'just_self', backend: 'none', models: 'none', install_amd: false, language: 'en' })) if ('info' in m) document.title = m.info;",
+          "client.getMyUserData().then((me) => (document.title = me.user_name), (e: unknown) => e instanceof SwarmApiError && console.log(e.errorId));",
+          'export {};',
+        ].join('\n'),
+      );
+      const pageProgram = ts.createProgram([page], { ...program.getCompilerOptions(), noEmit: true, declaration: false, rootDir: undefined, outDir: undefined });
+      assert.deepEqual(ts.getPreEmitDiagnostics(pageProgram).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), []);
       writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'swarmcore', type: manifest.type, exports: manifest.exports }));
       symlinkSync(path.join(ROOT, 'node_modules/ws'), path.join(dir, 'node_modules/ws'));
       const script = path.join(dir, 'use.mjs');
