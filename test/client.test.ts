@@ -257,7 +257,8 @@ describe('with accounts off (the local user), and the test extension', () => {
     assert.deepEqual(language, (await server.call('GetLanguage', c.sessionId!, { language: 'xx' })).body);
     assert.deepEqual([language.language.code, language.language.name, language.language.local_name, language.language.keys.Generate], ['xx', 'Fixture Language', 'Fixturish', 'Fixturize']);
     assert.deepEqual(await c.serverDebugMessage({ message: 'hello from the client' }), { success: true });
-    assert.deepEqual(await c.changeUserSettings({ settings: { 'fixture.shade': 'amber' } }), { success: true });
+    // Only `success` is asserted: the answer may list more (entries it skipped) without this test caring.
+    assert.equal((await c.changeUserSettings({ settings: { 'fixture.shade': 'amber' } })).success, true);
     const settings = await c.getUserSettings();
     assert.deepEqual(settings, (await server.call('GetUserSettings', c.sessionId!)).body);
     assert.equal((settings.settings.fixture!.value as Record<string, { value: unknown }>).shade!.value, 'amber');

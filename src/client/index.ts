@@ -118,7 +118,10 @@ export class SwarmClient extends BuiltInRouteMethods {
     this.#credentials = options.credentials ?? 'same-origin';
   }
 
-  /** The session calls use; null until the first call gets one. Set it to use another session. */
+  /**
+   * The session calls use: null until the first call gets one; `getNewSession()`'s answer becomes it; Login and
+   * Logout drop it. Set it to use another session.
+   */
   get sessionId(): string | null {
     return this.#session;
   }
