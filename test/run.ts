@@ -21,6 +21,7 @@ const SQLITE_PASS_ONLY: Record<string, string> = {
   'openapi.test.ts': 'checks the served OpenAPI document, which does not depend on the engine',
   'languages.test.ts': 'translation files only',
   'readme.test.ts': "runs README's SQLite example in-process",
+  'client.test.ts': 'the client is engine-neutral; every route it calls runs on PostgreSQL in its own suite',
   'sessions.test.ts': 'in-process session memory, engine-neutral',
   'fuzz.test.ts': 'opens the data dir in-process next to the server',
   'extensions.test.ts': 'embeds the server in-process on SQLite',
