@@ -14,6 +14,7 @@ import { GENERATED_FILE, renderClientRoutes } from '../scripts/gen-client.js';
 import { BUILT_IN_ROUTES } from '../src/routes/index.js';
 import { SwarmApiError, SwarmClient, prehashPassword } from '../src/client/index.js';
 import { ROOT, TestServer, prehash, runCli } from './helpers/server.js';
+import { JUST_SELF_INSTALL, JUST_SELF_INSTALL_MESSAGES } from './helpers/install.js';
 
 const FIXTURE = path.join(ROOT, 'test/fixtures/test-extension.ts');
 const CLIENT_DIR = path.join(ROOT, 'src/client');
@@ -23,7 +24,7 @@ const ACCOUNTS_ON = {
   'UserAuthorization.Registration.AllowRegistration': true,
   'UserAuthorization.Registration.SimplePasswordRegistration': true,
 };
-const INSTALL_INPUT = { theme: 'ctp_mocha', installed_for: 'just_self', backend: 'none', models: 'none', install_amd: false, language: 'en' };
+const INSTALL_INPUT = JUST_SELF_INSTALL;
 
 /** Built-in routes a test below called through the client and saw succeed. */
 const succeeded = new Set<string>();
@@ -345,19 +346,7 @@ describe('with accounts off (the local user), and the test extension', () => {
     assert.deepEqual(errorParts(refused), { message: "There is no theme 'nope'.", errorId: null, status: 0, route: 'InstallConfirmWS', body: { error: "There is no theme 'nope'." } });
     const seen: unknown[] = [];
     for await (const message of c.installConfirmWS(INSTALL_INPUT)) seen.push(message);
-    const step = (steps: number): Record<string, number> => ({ progress: 0, total: 0, steps, total_steps: 4, per_second: 0 });
-    assert.deepEqual(seen, [
-      { info: 'Installation request received; every choice checks out.' },
-      step(2),
-      { info: 'No backend will be set up.' },
-      step(3),
-      { info: "Default theme set to 'ctp_mocha'." },
-      { info: "Default language set to 'en'." },
-      { info: 'Set up for use on this computer only (listening on localhost, port 7801). Network changes take effect when the server restarts.' },
-      step(4),
-      { info: 'Installation complete.' },
-      { success: true },
-    ]);
+    assert.deepEqual(seen, JUST_SELF_INSTALL_MESSAGES);
     succeeded.add('InstallConfirmWS');
     assert.deepEqual(errorParts(await refusal(collect(c.installConfirmWS(INSTALL_INPUT)))), {
       message: 'This server is already installed.',

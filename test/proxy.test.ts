@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ADMIN_URL, createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 import { ROOT, TestServer, eventually, needsService, prehash } from './helpers/server.js';
+import { JUST_SELF_INSTALL, JUST_SELF_INSTALL_MESSAGES } from './helpers/install.js';
 
 const NGINX_CONF = path.join(ROOT, 'deploy/nginx/swarmcore.conf');
 const INSTANCE_SETTINGS = {
@@ -392,23 +393,11 @@ describe('WebSocket routes through nginx', () => {
     const origin = `https://127.0.0.1:${nginx!.httpsPort}`;
     const token = tokenOf(await viaNginx(from, 'Login', { username: 'boss', password: await prehash('boss', 'boss-password') }));
     const sid = (await viaNginx(from, 'GetNewSession', {}, { Cookie: `swarm_token=${token}` })).body.session_id as string;
-    const input = { session_id: sid, theme: 'ctp_mocha', installed_for: 'just_self', backend: 'none', models: 'none', install_amd: false, language: 'en' };
+    const input = { session_id: sid, ...JUST_SELF_INSTALL };
     const mark = await logMark();
     const first = await socket(from, 'InstallConfirmWS', input, origin);
-    const step = (steps: number): Record<string, unknown> => ({ progress: 0, total: 0, steps, total_steps: 4, per_second: 0 });
     assert.deepEqual(first, {
-      messages: [
-        { info: 'Installation request received; every choice checks out.' },
-        step(2),
-        { info: 'No backend will be set up.' },
-        step(3),
-        { info: "Default theme set to 'ctp_mocha'." },
-        { info: "Default language set to 'en'." },
-        { info: 'Set up for use on this computer only (listening on localhost, port 7801). Network changes take effect when the server restarts.' },
-        step(4),
-        { info: 'Installation complete.' },
-        { success: true },
-      ],
+      messages: JUST_SELF_INSTALL_MESSAGES,
       code: 1000,
     });
     // The next socket goes to the other instance, which sees the installation through the shared database.
@@ -430,7 +419,7 @@ describe('WebSocket routes through nginx', () => {
     if (!ready(t)) return;
     const from = '127.0.0.51';
     const sid = (await viaNginx(from, 'GetNewSession', {}, { Cookie: `swarm_token=${tokenOf(await viaNginx(from, 'Login', { username: 'alice', password: await prehash('alice', 'alice-password') }))}` })).body.session_id as string;
-    const input = { session_id: sid, theme: 'ctp_mocha', installed_for: 'just_self', backend: 'none', models: 'none', install_amd: false, language: 'en' };
+    const input = { session_id: sid, ...JUST_SELF_INSTALL };
     // alice may not install: the route answers over the socket, so the upgrade itself went through.
     assert.deepEqual(await socket(from, 'InstallConfirmWS', input, `https://127.0.0.1:${nginx!.httpsPort}`), { messages: [{ error: 'You lack permission for this route.', error_id: 'bad_permissions' }], code: 1000 });
     const foreign = await socket(from, 'InstallConfirmWS', input, 'https://evil.example');
