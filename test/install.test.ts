@@ -214,14 +214,12 @@ describe('installer model downloads', () => {
       const betaProgress = messages.filter((m) => typeof m.progress === 'number' && m.progress > 0 && m.total === files['beta.bin'].bytes.length);
       assert.ok(betaProgress.length >= 1);
       assert.deepEqual(betaProgress.at(-1), { ...betaProgress.at(-1), progress: 700_000, total: 700_000, steps: 5, total_steps: 8 });
-      // beta was cut after half its bytes, then continued from there with a Range request.
-      assert.deepEqual(
-        host.seen.filter((r) => r.path === 'beta.bin'),
-        [
-          { path: 'beta.bin', range: null },
-          { path: 'beta.bin', range: 'bytes=350000-' },
-        ],
-      );
+      // beta was cut after half its bytes, then continued with a Range request from what had reached the file
+      // (on a busy machine some of the sent half may not have been read or written yet when the cut came).
+      const betaRequests = host.seen.filter((r) => r.path === 'beta.bin');
+      assert.deepEqual(betaRequests.map((r) => r.range === null), [true, false]);
+      const resumedAt = Number(/^bytes=(\d+)-$/.exec(betaRequests[1]!.range!)?.[1]);
+      assert.ok(resumedAt > 0 && resumedAt <= 350_000, `resumed at ${betaRequests[1]!.range}`);
       const dir = path.join(server.dataDir, 'Models', 'Stable-Diffusion', 'Test');
       assert.deepEqual(readdirSync(dir).sort(), ['alpha.bin', 'beta.bin']);
       assert.ok(readFileSync(path.join(dir, 'alpha.bin')).equals(files['alpha.bin'].bytes));
