@@ -47,6 +47,8 @@ async function storeContract(store: Store): Promise<void> {
   assert.equal(await store.presets.replace('contract', 'b', preset('D')), true);
   assert.deepEqual((await store.presets.list('contract')).map((p) => [p.title, p.description]), [['A', 'edited'], ['C', ''], ['D', '']]);
   assert.equal(await store.presets.replace('contract', 'zzz', preset('E')), false);
+  assert.equal(await store.presets.replace('contract', 'a', preset('A'), true), true, 'moveToEnd on the same key');
+  assert.deepEqual((await store.presets.list('contract')).map((p) => p.title), ['C', 'D', 'A']);
   // Lists without images give everything but an embedded image, which reads as its bare 'data:' prefix.
   const image = `data:image/jpeg;base64,${'A'.repeat(200_000)}`;
   assert.equal(await store.presets.replace('contract', 'c', { ...preset('C'), previewImage: image }), true);

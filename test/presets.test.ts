@@ -89,6 +89,16 @@ describe('AddNewPreset', () => {
     assert.deepEqual((await add(u.sid, { title: 'b' })).body, { success: true });
   });
 
+  test('a rename that only changes letter case moves the preset to the end, like any rename', async () => {
+    const u = await freshUser();
+    for (const title of ['Alpha', 'Gamma', 'Omega']) await add(u.sid, { title, description: title });
+    assert.deepEqual((await add(u.sid, { title: 'GAMMA', description: 'renamed', is_edit: true, editing: 'Gamma' })).body, { success: true });
+    assert.deepEqual((await exported(u.sid)).map((p) => [p.title, p.description]), [['Alpha', 'Alpha'], ['Omega', 'Omega'], ['GAMMA', 'renamed']]);
+    // `editing` exactly the new title is an edit in place.
+    assert.deepEqual((await add(u.sid, { title: 'Alpha', description: 'edited', is_edit: true, editing: 'Alpha' })).body, { success: true });
+    assert.deepEqual(await titles(u.sid), ['Alpha', 'Omega', 'GAMMA']);
+  });
+
   test('renaming onto the title of another preset is refused and both presets stay as they were', async () => {
     const u = await freshUser();
     await add(u.sid, { title: 'one', description: '1' });

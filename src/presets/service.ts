@@ -105,7 +105,10 @@ export class PresetService {
       if ((!existing || existing.key !== key) && (await tx.presets.get(userId, key))) return false;
       const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
       const preset: PresetRecord = { key, title: p.title, author: userId, description: p.description, previewImage, isStarred: p.isStarred, paramMap: p.paramMap };
-      return (existing && (await tx.presets.replace(userId, existing.key, preset))) || (await tx.presets.insert(userId, preset));
+      // A rename moves the preset to the end of the list, even one that only changes letter case: as in the
+      // reference, any `editing` that is not exactly the new title is a rename (docs/COMPATIBILITY.md#preset-order).
+      const rename = p.editing !== p.title;
+      return (existing && (await tx.presets.replace(userId, existing.key, preset, rename))) || (await tx.presets.insert(userId, preset));
     });
     if (saved) {
       bumpModelEditId();
