@@ -3,6 +3,7 @@
 // effective value is their own change, else the server's `DefaultUser.<Name>` setting, else the default written
 // here.
 import type { ServerSettings, SettingDef } from '../settings/server-settings.js';
+import { exactJson, exactNumberText, memberText } from '../util/token-text.js';
 
 export type UserSettingType = 'text' | 'integer' | 'decimal' | 'boolean' | 'list' | 'dropdown';
 export type UserSettingValue = string | number | boolean | string[];
@@ -242,11 +243,12 @@ function roundHalfEven(n: number): number {
 
 /**
  * Converts a JSON value to the setting's type (docs/COMPATIBILITY.md#changeusersettings), or says what the setting
- * takes.
+ * takes. `exact`: the digits of an integer too long for a double, as sent (docs/COMPATIBILITY.md#exact-numbers).
  */
-export function convertUserSetting(s: UserSettingLeaf, value: unknown): Conversion {
+export function convertUserSetting(s: UserSettingLeaf, value: unknown, exact?: string): Conversion {
   switch (s.type) {
     case 'integer': {
+      if (exact !== undefined) return { ok: false, expected: 'a whole number within ±2147483647' };
       const n = toNumber(value);
       if (n === null) return { ok: false, expected: 'a whole number' };
       const i = roundHalfEven(n);
@@ -262,52 +264,66 @@ export function convertUserSetting(s: UserSettingLeaf, value: unknown): Conversi
       if (typeof value === 'string' && /^\s*(true|false)\s*$/i.test(value)) return { ok: true, value: value.trim().toLowerCase() === 'true' };
       return { ok: false, expected: 'true or false' };
     case 'list':
-      if (Array.isArray(value)) return { ok: true, value: value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))) };
+      if (Array.isArray(value)) return { ok: true, value: value.map((v, i) => (typeof v === 'string' ? v : typeof v === 'number' ? memberText(value, i) : exactJson(v))) };
       if (typeof value === 'string') return { ok: true, value: value.split(',').map((v) => v.trim()).filter((v) => v !== '') };
       return { ok: false, expected: 'a list of texts' };
     case 'text':
     case 'dropdown':
       if (typeof value === 'string') return { ok: true, value };
-      if (typeof value === 'number' && Number.isFinite(value)) return { ok: true, value: String(value) };
+      if (typeof value === 'number' && Number.isFinite(value)) return { ok: true, value: exact ?? String(value) };
       if (typeof value === 'boolean') return { ok: true, value: value ? 'true' : 'false' };
       return { ok: false, expected: 'a text' };
   }
 }
 
-export type ChangeCheck = { ok: true; changes: Record<string, UserSettingValue>; ignored: string[] } | { ok: false; key: string; message: string };
+/**
+ * Why ChangeUserSettings left an entry out (docs/COMPATIBILITY.md#changeusersettings): `unknown` no such setting,
+ * `restricted` only an administrator may change it (roles), `group` a group of settings rather than one, `null`
+ * JSON null given to a text setting. The reference skips these four the same way.
+ */
+export type SkipReason = 'unknown' | 'restricted' | 'group' | 'null';
+export const SKIP_REASONS: readonly SkipReason[] = ['unknown', 'restricted', 'group', 'null'];
 
-function describe(value: unknown): string {
-  const text = value === undefined ? 'nothing' : JSON.stringify(value);
+export interface SkippedSetting {
+  /** The id as the client sent it. */
+  id: string;
+  reason: SkipReason;
+}
+
+export type ChangeCheck = { ok: true; changes: Record<string, UserSettingValue>; skipped: SkippedSetting[] } | { ok: false; key: string; message: string };
+
+function describe(value: unknown, exact?: string): string {
+  const text = exact ?? (value === undefined ? 'nothing' : exactJson(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /**
- * Checks every entry of a ChangeUserSettings request before anything is stored. Unknown ids are ignored (as the
- * reference does); a restricted setting, a group id, a value of the wrong type or outside a fixed option list
- * refuses the whole request, naming the key.
+ * Checks every entry of a ChangeUserSettings request before anything is stored. Entries the reference skips are
+ * skipped and listed (unknown ids, the restricted `roles`, group ids, `null` for a text setting); a value of the
+ * wrong type or outside a fixed option list refuses the whole request, naming the key (where the reference fails
+ * the whole call, or, for option lists, accepts anything: docs/COMPATIBILITY.md#d20).
  */
 export function checkUserSettingChanges(input: Record<string, unknown>, sources: OptionSources, find: (id: string) => UserSettingNode | undefined): ChangeCheck {
   const changes: Record<string, UserSettingValue> = {};
-  const ignored: string[] = [];
+  const skipped: SkippedSetting[] = [];
   for (const [key, value] of Object.entries(input)) {
     const node = find(key.toLowerCase());
-    if (!node) {
-      ignored.push(key);
+    if (!node || node.kind === 'group' || node.restricted || (value === null && (node.type === 'text' || node.type === 'dropdown'))) {
+      skipped.push({ id: key, reason: !node ? 'unknown' : node.kind === 'group' ? 'group' : node.restricted ? 'restricted' : 'null' });
       continue;
     }
-    if (node.kind === 'group') return { ok: false, key, message: `'${key}' is a group of settings; set the settings inside it one by one, as '${node.id}.<name>'.` };
-    if (node.restricted) return { ok: false, key, message: `The setting '${key}' can only be changed by an administrator.` };
-    const converted = convertUserSetting(node, value);
-    if (!converted.ok) return { ok: false, key, message: `The setting '${key}' takes ${converted.expected}, not ${describe(value)}.` };
+    const exact = exactNumberText(input, key);
+    const converted = convertUserSetting(node, value, exact);
+    if (!converted.ok) return { ok: false, key, message: `The setting '${key}' takes ${converted.expected}, not ${describe(value, exact)}.` };
     if (node.strict && node.options) {
       const allowed = node.options(sources).values;
       if (!allowed.includes(String(converted.value))) {
-        return { ok: false, key, message: `The setting '${key}' must be one of: ${allowed.map((v) => (v === '' ? '(empty)' : v)).join(', ')}; ${describe(value)} is not.` };
+        return { ok: false, key, message: `The setting '${key}' must be one of: ${allowed.map((v) => (v === '' ? '(empty)' : v)).join(', ')}; ${describe(value, exact)} is not.` };
       }
     }
     changes[node.id] = converted.value;
   }
-  return { ok: true, changes, ignored };
+  return { ok: true, changes, skipped };
 }
 
 /** A user setting an extension adds; `values` makes a dropdown's options (only those accepted when `strict`). */

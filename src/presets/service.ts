@@ -7,6 +7,7 @@ import type { GenericDataStore, PresetRecord, PresetStore, Store } from '../stor
 import { bumpModelEditId, presetKey } from './presets.js';
 import { PRESET_FAIL, PREVIEW_PLACEHOLDER, decidePreview } from './preview-image.js';
 import { KeyedCache } from '../util/keyed-cache.js';
+import { exactJson } from '../util/token-text.js';
 
 /** The generic-data name the reference keeps model-to-preset links under. */
 const PRESET_LINKS = 'modelpresetlinks';
@@ -155,7 +156,7 @@ export class PresetService {
   }
 
   async setLinks(userId: string, links: Readonly<Record<string, unknown>>): Promise<void> {
-    await this.data.set(userId, PRESET_LINKS, 'full', JSON.stringify(links));
+    await this.data.set(userId, PRESET_LINKS, 'full', exactJson(links));
     await this.changed(userId);
   }
 }
