@@ -142,6 +142,14 @@ describe('session resolution and routing', () => {
     const jsonTrue = await server.call('InterruptAll', sid, { other_sessions: true });
     assert.deepEqual(jsonTrue.body, { success: true });
   });
+
+  test('a number longer than a double holds is quoted in the error with the digits sent', async () => {
+    const sid = await server.session();
+    for (const digits of ['9223372036854775807', '123456789012345678901234567890', '-18446744073709551616']) {
+      const res = await server.api('InterruptAll', `{"session_id":"${sid}","other_sessions":${digits}}`);
+      assert.deepEqual(res.body, { error: `Invalid value '${digits}' for parameter 'other_sessions', must be type 'Boolean'` });
+    }
+  });
 });
 
 describe('WebSocket transport', () => {

@@ -56,6 +56,16 @@ describe('AddNewPreset', () => {
     ]);
   });
 
+  test('integers longer than a double holds are stored with the digits sent: title, description and param_map values', async () => {
+    const u = await freshUser();
+    const body = `{"session_id":"${u.sid}","title":98765432109876543210,"description":9007199254740993,"param_map":{"seed":18446744073709551615,"steps":20,"nested":[12345678901234567890]}}`;
+    assert.equal((await server.api('AddNewPreset', body)).text, '{"success":true}');
+    const [p] = await exported(u.sid);
+    assert.equal(p!.title, '98765432109876543210');
+    assert.equal(p!.description, '9007199254740993');
+    assert.deepEqual(p!.param_map, { seed: '18446744073709551615', steps: '20', nested: '[12345678901234567890]' });
+  });
+
   test('old parameter ids are shown renamed, moved to the end; where both ids are present the new one wins', async () => {
     const u = await freshUser();
     await add(u.sid, { title: 'old', param_map: { textvideofps: 24, prompt: 'p', saveintermediateimages: true, videoformat: 'webm', textvideoformat: 'gif' } });
