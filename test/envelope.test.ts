@@ -100,6 +100,28 @@ describe('session resolution and routing', () => {
     assert.deepEqual(res.body, { error: 'Unknown API route', error_id: 'bad_route' });
   });
 
+  test('percent-escapes in the path are decoded before the route name is read; an encoded slash or odd characters name an unknown route', async () => {
+    const post = (path: string, body: unknown) => raw(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    for (const path of ['/API/Get%4EewSession', '/API/get%6eewsession', '/%41PI/GetNewSession', '/%61%70%69/%47%65%74%4E%65%77%53%65%73%73%69%6F%6E']) {
+      const res = await post(path, {});
+      assert.equal(res.status, 200, path);
+      assert.match(String((res.body as Record<string, unknown>).session_id), /^[0-9a-f]{40}$/, path);
+    }
+    const sid = await server.session();
+    assert.deepEqual((await post('/API/List%4DyAuthTokens', { session_id: sid })).status, 200);
+    for (const path of ['/API/ListMyAuthTokens%2F', '/API%2FListMyAuthTokens', '/API/%2FListMyAuthTokens', '/API/List%00MyAuthTokens', '/API/List%FFMyAuthTokens', '/API/List%E2%80%8BMyAuthTokens', '/API/ListMyAuthTokens%3F', '/API/%zzListMyAuthTokens']) {
+      const res = await post(path, { session_id: sid });
+      if (path.startsWith('/API%2F')) {
+        // Not an API path at all: an encoded slash is no separator, so this is an unknown page.
+        assert.equal(res.status, 302, path);
+        assert.equal(res.headers.get('location'), '/Error/404', path);
+        continue;
+      }
+      assert.equal(res.status, 400, path);
+      assert.deepEqual(res.body, { error: 'Unknown API route', error_id: 'bad_route' }, path);
+    }
+  });
+
   test('a session route without a session id answers missing session id, even when the route is unknown', async () => {
     for (const route of ['ListMyAuthTokens', 'NoSuchRoute']) {
       const res = await server.api(route, {});

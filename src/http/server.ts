@@ -19,7 +19,7 @@ import { handleViewSpecial } from '../web/view-special.js';
 import { serveExtensionFile, serveStatic } from './static.js';
 import { ClientGone, Holding, Intake, answerRefusedBody } from './intake.js';
 import { ConnectionGuard } from './connection-guard.js';
-import { canonicalPath, encodePath } from './request-path.js';
+import { apiRouteKey, canonicalPath, encodePath } from './request-path.js';
 import { CONNECTIONS_PER_ADDRESS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS, SESSIONLESS_MAX_BYTES, TIMEOUT_CHECK_INTERVAL_MS, totalConnectionCap } from './limits.js';
 
 export { SESSIONLESS_MAX_BYTES };
@@ -68,11 +68,6 @@ function cookieControl(res: ServerResponse | null, info: RequestInfo): ResponseC
 
 const JSON_TYPE = /^\s*(application\/json|[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+\+json)\s*(;.*)?$/i;
 
-/** The lower-cased route key of an /API/ path, or null when the path is not an API call. */
-export function apiKeyOf(pathname: string): string | null {
-  const lower = pathname.replace(/[A-Z]/g, (c) => c.toLowerCase());
-  return lower.startsWith('/api/') ? lower.slice(5) : null;
-}
 
 /** The largest body a session may send (Network.MaxNetworkRequestMegabytes), within what one Buffer can hold. */
 function sessionMaxBytes(core: Core): number {
@@ -166,7 +161,7 @@ async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, r
     return;
   }
   const [rawPath, query] = splitUrl(req.url);
-  const key = apiKeyOf(rawPath);
+  const key = apiRouteKey(rawPath);
   if (key !== null) return handleApiHttp(core, intake, req, res, info, key);
   // Everything else sees one canonical path, so no spelling of a path slips past a check (page templates).
   const canonical = canonicalPath(rawPath);
@@ -272,7 +267,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     socket.on('error', () => socket.destroy());
     if (guard.refused.has(req.socket)) return;
     const info = requestInfo(req, core.settings);
-    const key = apiKeyOf(splitUrl(req.url)[0]);
+    const key = apiRouteKey(splitUrl(req.url)[0]);
     if (key === null) return void socket.destroy();
     if (!passesNetworkGate(core, req, info)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nUnauthorized');
