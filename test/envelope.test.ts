@@ -46,10 +46,16 @@ describe('request intake', () => {
     assert.deepEqual(res.body, { error: 'bad content length', error_id: 'basic_api' });
   });
 
-  test('sessionless routes refuse bodies over 64 KiB without reading them', async () => {
+  test('sessionless routes refuse bodies of 64 KiB and more without reading them, saying the body is too large', async () => {
     const res = await raw('/API/Login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'x'.repeat(70_000), password: 'y' }) });
     assert.equal(res.status, 400);
-    assert.deepEqual(res.body, { error: 'bad content length', error_id: 'basic_api' });
+    assert.deepEqual(res.body, { error: 'bad content length: the body is too large, Login accepts at most 65535 bytes', error_id: 'basic_api' });
+    const pad = (n: number): string => JSON.stringify({ pad: 'x'.repeat(n - 10) });
+    assert.equal(pad(65_536).length, 65_536);
+    const atLimit = await raw('/api/getnewsession', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: pad(65_536) });
+    assert.deepEqual(atLimit.body, { error: 'bad content length: the body is too large, GetNewSession accepts at most 65535 bytes', error_id: 'basic_api' });
+    const below = await raw('/API/GetNewSession', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: pad(65_535) });
+    assert.equal(below.status, 200);
   });
 
   test('every method but POST is redirected to /Error/NoGetAPI', async () => {

@@ -74,8 +74,16 @@ function sessionMaxBytes(core: Core): number {
   return Math.min(core.settings.int('Network.MaxNetworkRequestMegabytes') * 1024 * 1024, 2 ** 31 - 2);
 }
 
-function maxRequestBytes(core: Core, key: string): number {
-  return core.routes.get(key)?.sessionless ? SESSIONLESS_MAX_BYTES : sessionMaxBytes(core);
+/**
+ * Why a stated Content-Length is refused, or null: not above zero, or not below the route's limit. A sessionless
+ * route's own small limit (docs/COMPATIBILITY.md#d11) is named, since the reference would have read such a body.
+ */
+function badLength(core: Core, key: string, length: number): ApiError | null {
+  const route = core.routes.get(key);
+  const limit = route?.sessionless ? SESSIONLESS_MAX_BYTES : sessionMaxBytes(core);
+  if (length > 0 && length < limit) return null;
+  if (route?.sessionless && length >= limit) return apiError('basic_api', `bad content length: the body is too large, ${route.name} accepts at most ${limit - 1} bytes`);
+  return apiError('basic_api', 'bad content length');
 }
 
 function refuseUnread(req: IncomingMessage, res: ServerResponse, err: ApiError): void {
@@ -87,7 +95,8 @@ async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, r
   const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : NaN;
   if (req.method !== 'POST') return answerRefusedBody(req, res, () => redirect(res, '/Error/NoGetAPI'));
   if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return refuseUnread(req, res, apiError('basic_api', 'Wrong content type'));
-  if (!(length > 0 && length < maxRequestBytes(core, key))) return refuseUnread(req, res, apiError('basic_api', 'bad content length'));
+  const lengthError = badLength(core, key, length);
+  if (lengthError) return refuseUnread(req, res, lengthError);
   const holding = new Holding();
   try {
     let body: Buffer;
