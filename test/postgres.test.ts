@@ -47,8 +47,6 @@ async function storeContract(store: Store): Promise<void> {
   assert.equal(await store.presets.replace('contract', 'b', preset('D')), true);
   assert.deepEqual((await store.presets.list('contract')).map((p) => [p.title, p.description]), [['A', 'edited'], ['C', ''], ['D', '']]);
   assert.equal(await store.presets.replace('contract', 'zzz', preset('E')), false);
-  assert.equal(await store.presets.replace('contract', 'a', preset('A'), true), true, 'moveToEnd on the same key');
-  assert.deepEqual((await store.presets.list('contract')).map((p) => p.title), ['C', 'D', 'A']);
   // Lists without images give everything but an embedded image, which reads as its bare 'data:' prefix.
   const image = `data:image/jpeg;base64,${'A'.repeat(200_000)}`;
   assert.equal(await store.presets.replace('contract', 'c', { ...preset('C'), previewImage: image }), true);
@@ -58,6 +56,8 @@ async function storeContract(store: Store): Promise<void> {
   assert.deepEqual(await store.presets.listWithoutImages('contract'), full.map((p) => (p.previewImage === image ? { ...p, previewImage: 'data:' } : p)));
   assert.equal(await store.presets.replace('contract', 'c', preset('C')), true, 'an edit that drops the image');
   assert.deepEqual(await store.presets.listWithoutImages('contract'), await store.presets.list('contract'));
+  assert.equal(await store.presets.replace('contract', 'a', preset('A'), true), true, 'moveToEnd on the same key');
+  assert.deepEqual((await store.presets.list('contract')).map((p) => p.title), ['C', 'D', 'A']);
 
   // Login tokens: deleting one ends exactly its sessions; deleting all but one keeps that one's.
   const token = (id: string) => ({ id, userId: 'contract', validationHash: 'sha256:x', originAddress: 'here', userAgent: 'ua', impersonatedBy: null, createdAt: now(), lastActive: now() });
