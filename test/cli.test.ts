@@ -75,6 +75,7 @@ describe('settings', () => {
       ['DefaultUser.Roles', 'user,wizard', /^swarmcore: Setting DefaultUser\.Roles lists roles that do not exist: 'wizard'; roles: owner, admin, poweruser, user, guest$/],
       ['UserAuthorization.Registration.NewUserDefaultRole', 'wizard', /^swarmcore: Setting UserAuthorization\.Registration\.NewUserDefaultRole must be one of: owner, admin, poweruser, user, guest; not 'wizard'$/],
       ['UserAuthorization.LoginTokenIdleDays', '0', /^swarmcore: Setting UserAuthorization\.LoginTokenIdleDays must be from 1 to 36500, not 0$/],
+      ['UserAuthorization.LoginTokenIdleDays', '-5', /^swarmcore: Setting UserAuthorization\.LoginTokenIdleDays must be from 1 to 36500, not -5$/],
       ['Network.MaxNetworkRequestMegabytes', '4096', /^swarmcore: Setting Network\.MaxNetworkRequestMegabytes must be from 1 to 2048, not 4096$/],
       ['Network.Port', '70000', /^swarmcore: Setting Network\.Port must be from 0 to 65535, not 70000$/],
       ['Network.MaxXForwardedFor', '1000', /^swarmcore: Setting Network\.MaxXForwardedFor must be from 0 to 100, not 1000$/],
