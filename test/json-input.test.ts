@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiError } from '../src/api/errors.js';
-import { MAX_JSON_DEPTH, MAX_JSON_VALUES, parseInput, parseInputSliced } from '../src/api/json-input.js';
+import { MAX_JSON_DEPTH, MAX_JSON_VALUES, parseInput, parseInputAsync, parseInputSliced } from '../src/api/json-input.js';
 import { bindParams, type Params } from '../src/api/params.js';
 import { paramMapText } from '../src/presets/presets.js';
 import { memberText, tokenText } from '../src/util/token-text.js';
@@ -151,6 +151,14 @@ describe('exact integers', () => {
       assert.equal(memberText(input, 'g'), '5', 'a repeated key keeps its last value, digits included');
       assert.equal(tokenText(input.b), '[1,12345678901234567890,{"c":-99999999999999999999,"d":9007199254740993}]');
       assert.equal(tokenText(input), '{"a":9223372036854775807,"b":[1,12345678901234567890,{"c":-99999999999999999999,"d":9007199254740993}],"e":1.5,"f":123,"g":5}');
+    }
+    // A body of any size: a mid-sized one holding a long integer is parsed in slices, with the same result.
+    for (const pad of [0, 100_000, 600_000]) {
+      const text = `{"pad": "${'x'.repeat(pad)}", "n": 18446744073709551615, "m": [9007199254740993]}`;
+      const got = await parseInputAsync(Buffer.from(text));
+      assert.equal(memberText(got, 'n'), '18446744073709551615', `pad ${pad}`);
+      assert.equal(tokenText(got.m), '[9007199254740993]', `pad ${pad}`);
+      assert.deepStrictEqual(got, JSON.parse(text));
     }
     // Digits a double reproduces, fractions and exponents are read as JSON.parse reads them.
     const plain = parseInput('{"a": 10000000000000000, "b": 1234567890123456.5, "c": 12345678901234567890e0}');

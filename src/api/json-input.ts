@@ -93,6 +93,14 @@ function isLongInteger(text: string, i: number): boolean {
 }
 
 export function parseInput(body: Buffer | string): Record<string, unknown> {
+  return parseWhole(body, true)!;
+}
+
+/**
+ * parseInput; with `exactNow` false, a body holding long integers is not parsed but answered null, so the caller
+ * can parse it exactly in slices (the byte-level parser costs a few times what JSON.parse does).
+ */
+function parseWhole(body: Buffer | string, exactNow: boolean): Record<string, unknown> | null {
   let text: string;
   if (typeof body === 'string') text = body;
   else {
@@ -105,6 +113,7 @@ export function parseInput(body: Buffer | string): Record<string, unknown> {
   const scan = scanJson(text);
   if (scan.problem) throw badBody(scan.problem);
   if (scan.longIntegers) {
+    if (!exactNow) return null;
     const parser = new SlicedJsonParser(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
     while (!parser.step(Number.POSITIVE_INFINITY));
     return asInputObject(parser.result);
@@ -127,6 +136,8 @@ function asInputObject(value: unknown): Record<string, unknown> {
 
 /** Bodies from this size on are parsed in slices: JSON.parse on them could hold the event loop for tens of ms. */
 export const SLICED_PARSE_MIN_BYTES = 512 * 1024;
+/** Bodies holding long integers are parsed exactly at once below this size (a few ms at most), else in slices. */
+const EXACT_AT_ONCE_MAX_BYTES = 64 * 1024;
 /**
  * Bytes examined per event-loop turn: about 1-3 ms of work on a slow core for typical JSON. A turn also ends
  * after PARSE_SLICE_MS (JSON of many tiny objects costs more per byte), and a single string is decoded in pieces
@@ -138,9 +149,14 @@ const STRING_PIECE_BYTES = 1024 * 1024;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** parseInput for a body of any size: small ones at once, large ones in slices (parseInputSliced). */
-export function parseInputAsync(body: Buffer): Promise<Record<string, unknown>> {
-  return body.length < SLICED_PARSE_MIN_BYTES ? Promise.resolve().then(() => parseInput(body)) : parseInputSliced(body);
+/**
+ * parseInput for a body of any size: small ones at once, large ones and those holding long integers (parsed
+ * exactly, docs/COMPATIBILITY.md#exact-numbers) in slices (parseInputSliced).
+ */
+export async function parseInputAsync(body: Buffer): Promise<Record<string, unknown>> {
+  if (body.length >= SLICED_PARSE_MIN_BYTES) return parseInputSliced(body);
+  await Promise.resolve();
+  return parseWhole(body, body.length < EXACT_AT_ONCE_MAX_BYTES) ?? parseInputSliced(body);
 }
 
 /** The same object as parseInput, yielding to the event loop after every `sliceBytes` of the body. */
