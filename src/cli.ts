@@ -9,7 +9,7 @@ import { Core, VERSION } from './core.js';
 import { startServer, ListenError } from './http/server.js';
 import { cleanAccountName } from './accounts/names.js';
 import { clientPrehash } from './accounts/passwords.js';
-import { UnknownSettingError } from './settings/server-settings.js';
+import { SettingValueError, UnknownSettingError } from './settings/server-settings.js';
 import { renderMarkdown } from './api/docs.js';
 import { openApiText } from './http/openapi.js';
 import type { Extension } from './extensions.js';
@@ -189,8 +189,10 @@ export function buildCli(): Command {
       const dataDir = dataDirOf(o);
       checkDataDir(dataDir);
       const portText = o.port ?? process.env.SWARMCORE_PORT;
-      const port = portText === undefined ? undefined : Number(portText);
-      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new CliError(`--port must be a number from 0 to 65535, not '${portText}'.`);
+      const port = portText === undefined ? undefined : /^\s*\d+\s*$/.test(portText) ? Number(portText) : NaN;
+      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+        throw new CliError(`${o.port !== undefined ? '--port' : 'SWARMCORE_PORT'} must be a number from 0 to 65535, not '${portText}'.`);
+      }
       const log = makeLogger(o.logLevel);
       const host = o.host ?? process.env.SWARMCORE_HOST;
       const extensions = await loadExtensions(o.extension ?? []);
@@ -366,7 +368,7 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code?.startsWith('commander.')) process.exit(e.exitCode ?? 1);
     // One line for a person; the stack only for an unexpected error and only when asked for.
     console.error(`swarmcore: ${String(e.message).split('\n')[0]}`);
-    const expected = e instanceof CliError || e instanceof ListenError || e instanceof UnknownSettingError || e instanceof BackupRefusedError || e instanceof CopyRefusedError;
+    const expected = e instanceof CliError || e instanceof ListenError || e instanceof UnknownSettingError || e instanceof SettingValueError || e instanceof BackupRefusedError || e instanceof CopyRefusedError;
     if (!expected && /--log-level[= ](debug|trace)/.test(argv.join(' '))) console.error(e.stack);
     process.exit(1);
   }

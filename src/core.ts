@@ -14,7 +14,7 @@ import type { Extension, ExtensionApi } from './extensions.js';
 import { LANGUAGE_CODE } from './i18n/languages.js';
 import { BUILT_IN_ROUTES } from './routes/index.js';
 import { createServices, type Services } from './services.js';
-import type { ServerSettings } from './settings/server-settings.js';
+import { listValues, type ServerSettings, type SettingValue } from './settings/server-settings.js';
 import { Metrics } from './ops/metrics.js';
 import { DatabaseTimeoutError } from './store/errors.js';
 import { openStore } from './store/index.js';
@@ -143,10 +143,12 @@ export class Core {
       defineUserSettingDefaults(settings);
       for (const route of BUILT_IN_ROUTES) core.routes.add(route);
       for (const ext of core.extensions) await ext.register(core.extensionApi(ext));
-      // Overrides are applied after extensions, so they may name extension settings too.
-      for (const [key, value] of Object.entries(options.settings ?? {})) settings.override(key, value);
+      core.addSettingChecks();
       await settings.reload();
       await roles.applyDefaults();
+      // Overrides are applied after extensions and role defaults, so they may name extension settings, themes
+      // and languages, and are checked against the roles that exist.
+      for (const [key, value] of Object.entries(options.settings ?? {})) await settings.override(key, value);
       await users.ensure(LOCAL_USER_ID, ['owner']);
       await core.sweep();
     } catch (err) {
@@ -158,6 +160,25 @@ export class Core {
     core.evictTimer = setInterval(() => void core.services.sessions.evictIdle(SESSION_MEMORY_SECONDS).catch((err: unknown) => log.error({ err }, 'evicting idle sessions failed')), 60_000);
     core.evictTimer.unref();
     return core;
+  }
+
+  /**
+   * Settings whose values name things this server has: a theme, a language, roles. A value naming none of them
+   * is refused when set (`settings set`, `--set`, the installer) with the list of what exists.
+   */
+  private addSettingChecks(): void {
+    const { settings, themes, languages, roles } = this.services;
+    const oneOf = (values: readonly string[], value: SettingValue): string | null =>
+      values.includes(String(value)) ? null : `must be one of: ${listValues(values)}; not '${String(value)}'`;
+    settings.addCheck('DefaultUser.Theme', (v) => oneOf(themes.all().map((t) => t.id), v));
+    settings.addCheck('DefaultUser.Language', (v) => oneOf(languages.codes(), v));
+    const existingRoles = async (): Promise<string[]> => [...(await roles.all()).keys()];
+    settings.addCheck('DefaultUser.Roles', async (v) => {
+      const known = await existingRoles();
+      const unknown = (v as string[]).filter((r) => !known.includes(r));
+      return unknown.length === 0 ? null : `lists roles that do not exist: ${unknown.map((r) => `'${r}'`).join(', ')}; roles: ${listValues(known)}`;
+    });
+    settings.addCheck('UserAuthorization.Registration.NewUserDefaultRole', async (v) => oneOf(await existingRoles(), v));
   }
 
   /** What one extension may add, and the services it may use. */

@@ -68,6 +68,28 @@ describe('settings', () => {
     assertOneLineError(await cli('settings', 'set', 'Network.Port', 'abc'), /Network\.Port takes a whole number/);
   });
 
+  test('settings set refuses values a setting cannot hold, in one line naming the setting and what it takes, and keeps the old value', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['DefaultUser.Theme', 'nosuch', /^swarmcore: Setting DefaultUser\.Theme must be one of: modern_dark, modern_light, solarized, .*; not 'nosuch'$/],
+      ['DefaultUser.Language', 'xx', /^swarmcore: Setting DefaultUser\.Language must be one of: .*\ben\b.*; not 'xx'$/],
+      ['DefaultUser.Roles', 'user,wizard', /^swarmcore: Setting DefaultUser\.Roles lists roles that do not exist: 'wizard'; roles: owner, admin, poweruser, user, guest$/],
+      ['UserAuthorization.Registration.NewUserDefaultRole', 'wizard', /^swarmcore: Setting UserAuthorization\.Registration\.NewUserDefaultRole must be one of: owner, admin, poweruser, user, guest; not 'wizard'$/],
+      ['UserAuthorization.LoginTokenIdleDays', '0', /^swarmcore: Setting UserAuthorization\.LoginTokenIdleDays must be from 1 to 36500, not 0$/],
+      ['UserAuthorization.LoginTokenIdleDays', '-5', /^swarmcore: Setting UserAuthorization\.LoginTokenIdleDays must be from 1 to 36500, not -5$/],
+      ['Network.MaxNetworkRequestMegabytes', '4096', /^swarmcore: Setting Network\.MaxNetworkRequestMegabytes must be from 1 to 2048, not 4096$/],
+      ['Network.Port', '70000', /^swarmcore: Setting Network\.Port must be from 0 to 65535, not 70000$/],
+      ['Network.MaxXForwardedFor', '1000', /^swarmcore: Setting Network\.MaxXForwardedFor must be from 0 to 100, not 1000$/],
+      ['Install.Backend', 'magic', /^swarmcore: Setting Install\.Backend must be one of: \(empty\), comfyui, none; not 'magic'$/],
+    ];
+    for (const [key, value, error] of cases) {
+      const before = (await cli('settings', 'get', key)).stdout;
+      assertOneLineError(await cli('settings', 'set', key, value), error);
+      assert.equal((await cli('settings', 'get', key)).stdout, before, key);
+    }
+    assert.equal((await cli('settings', 'set', 'DefaultUser.Theme', 'ctp_mocha')).stdout, 'DefaultUser.Theme = ctp_mocha\n');
+    assert.equal((await cli('settings', 'set', 'DefaultUser.Roles', 'user,poweruser')).stdout, 'DefaultUser.Roles = user,poweruser\n');
+  });
+
   test('a secret setting is not printed', async () => {
     await cli('settings', 'set', 'Network.RequiredAuthorization', 'Bearer hunter2');
     assert.equal((await cli('settings', 'get', 'Network.RequiredAuthorization')).stdout, '(secret)\n');
@@ -97,7 +119,25 @@ describe('serve', () => {
 
   test('an unknown --set key and a bad --port are one-line errors', async () => {
     assertOneLineError(await runCli(['serve', '--data-dir', dir, '--set', 'Nope.Nothing=1']), /Unknown setting 'Nope\.Nothing'/);
-    assertOneLineError(await runCli(['serve', '--data-dir', dir, '--port', 'eighty']), /--port must be a number/);
+    assertOneLineError(await runCli(['serve', '--data-dir', dir, '--port', 'eighty']), /^swarmcore: --port must be a number from 0 to 65535, not 'eighty'\.$/);
+  });
+
+  test('SWARMCORE_PORT that is not a port is a one-line error naming the variable; --port wins over it', async () => {
+    for (const value of ['notaport', '70000', '80x', '']) {
+      assertOneLineError(await runCli(['serve', '--data-dir', dir], { SWARMCORE_PORT: value }), new RegExp(`^swarmcore: SWARMCORE_PORT must be a number from 0 to 65535, not '${value}'\\.$`));
+    }
+    assertOneLineError(await runCli(['serve', '--data-dir', dir, '--port', 'x'], { SWARMCORE_PORT: 'notaport' }), /^swarmcore: --port must be a number/);
+  });
+
+  test('--set refuses values a setting cannot hold before the server starts, naming the setting and what it takes', async () => {
+    const cases: [string, RegExp][] = [
+      ['DefaultUser.Theme=nosuch', /^swarmcore: Setting DefaultUser\.Theme must be one of: modern_dark, .*; not 'nosuch'$/],
+      ['UserAuthorization.LoginTokenIdleDays=-5', /^swarmcore: Setting UserAuthorization\.LoginTokenIdleDays must be from 1 to 36500, not -5$/],
+      ['DefaultUser.Roles=wizard', /^swarmcore: Setting DefaultUser\.Roles lists roles that do not exist: 'wizard'; roles: owner, admin, poweruser, user, guest$/],
+      ['DefaultUser.FileFormat.ImageQuality=101', /^swarmcore: Setting DefaultUser\.FileFormat\.ImageQuality must be from 1 to 100, not 101$/],
+      ['DefaultUser.Audio.Volume=2', /^swarmcore: Setting DefaultUser\.Audio\.Volume must be from 0 to 1, not 2$/],
+    ];
+    for (const [set, error] of cases) assertOneLineError(await runCli(['serve', '--data-dir', dir, '--port', '0', '--set', set]), error);
   });
 
   test('a change made with the CLI reaches a running server', async () => {

@@ -46,10 +46,16 @@ describe('request intake', () => {
     assert.deepEqual(res.body, { error: 'bad content length', error_id: 'basic_api' });
   });
 
-  test('sessionless routes refuse bodies over 64 KiB without reading them', async () => {
+  test('sessionless routes refuse bodies of 64 KiB and more without reading them, saying the body is too large', async () => {
     const res = await raw('/API/Login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'x'.repeat(70_000), password: 'y' }) });
     assert.equal(res.status, 400);
-    assert.deepEqual(res.body, { error: 'bad content length', error_id: 'basic_api' });
+    assert.deepEqual(res.body, { error: 'bad content length: the body is too large, Login accepts at most 65535 bytes', error_id: 'basic_api' });
+    const pad = (n: number): string => JSON.stringify({ pad: 'x'.repeat(n - 10) });
+    assert.equal(pad(65_536).length, 65_536);
+    const atLimit = await raw('/api/getnewsession', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: pad(65_536) });
+    assert.deepEqual(atLimit.body, { error: 'bad content length: the body is too large, GetNewSession accepts at most 65535 bytes', error_id: 'basic_api' });
+    const below = await raw('/API/GetNewSession', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: pad(65_535) });
+    assert.equal(below.status, 200);
   });
 
   test('every method but POST is redirected to /Error/NoGetAPI', async () => {
@@ -100,6 +106,28 @@ describe('session resolution and routing', () => {
     assert.deepEqual(res.body, { error: 'Unknown API route', error_id: 'bad_route' });
   });
 
+  test('percent-escapes in the path are decoded before the route name is read; an encoded slash or odd characters name an unknown route', async () => {
+    const post = (path: string, body: unknown) => raw(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    for (const path of ['/API/Get%4EewSession', '/API/get%6eewsession', '/%41PI/GetNewSession', '/%61%70%69/%47%65%74%4E%65%77%53%65%73%73%69%6F%6E']) {
+      const res = await post(path, {});
+      assert.equal(res.status, 200, path);
+      assert.match(String((res.body as Record<string, unknown>).session_id), /^[0-9a-f]{40}$/, path);
+    }
+    const sid = await server.session();
+    assert.deepEqual((await post('/API/List%4DyAuthTokens', { session_id: sid })).status, 200);
+    for (const path of ['/API/ListMyAuthTokens%2F', '/API%2FListMyAuthTokens', '/API/%2FListMyAuthTokens', '/API/List%00MyAuthTokens', '/API/List%FFMyAuthTokens', '/API/List%E2%80%8BMyAuthTokens', '/API/ListMyAuthTokens%3F', '/API/%zzListMyAuthTokens']) {
+      const res = await post(path, { session_id: sid });
+      if (path.startsWith('/API%2F')) {
+        // Not an API path at all: an encoded slash is no separator, so this is an unknown page.
+        assert.equal(res.status, 302, path);
+        assert.equal(res.headers.get('location'), '/Error/404', path);
+        continue;
+      }
+      assert.equal(res.status, 400, path);
+      assert.deepEqual(res.body, { error: 'Unknown API route', error_id: 'bad_route' }, path);
+    }
+  });
+
   test('a session route without a session id answers missing session id, even when the route is unknown', async () => {
     for (const route of ['ListMyAuthTokens', 'NoSuchRoute']) {
       const res = await server.api(route, {});
@@ -141,6 +169,14 @@ describe('session resolution and routing', () => {
     assert.deepEqual(wrongType.body, { error: "Invalid value 'yes' for parameter 'other_sessions', must be type 'Boolean'" });
     const jsonTrue = await server.call('InterruptAll', sid, { other_sessions: true });
     assert.deepEqual(jsonTrue.body, { success: true });
+  });
+
+  test('a number longer than a double holds is quoted in the error with the digits sent', async () => {
+    const sid = await server.session();
+    for (const digits of ['9223372036854775807', '123456789012345678901234567890', '-18446744073709551616']) {
+      const res = await server.api('InterruptAll', `{"session_id":"${sid}","other_sessions":${digits}}`);
+      assert.deepEqual(res.body, { error: `Invalid value '${digits}' for parameter 'other_sessions', must be type 'Boolean'` });
+    }
   });
 });
 

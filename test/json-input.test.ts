@@ -1,8 +1,13 @@
 // The sliced JSON parser gives exactly what JSON.parse gives (through parseInput), for many generated texts cut
-// into slices at every kind of boundary, and refuses what parseInput refuses.
+// into slices at every kind of boundary, and refuses what parseInput refuses. Integers longer than a double holds
+// keep the digits sent, for parameter binding and stored text (docs/COMPATIBILITY.md#exact-numbers).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MAX_JSON_DEPTH, MAX_JSON_VALUES, parseInput, parseInputSliced } from '../src/api/json-input.js';
+import { ApiError } from '../src/api/errors.js';
+import { MAX_JSON_DEPTH, MAX_JSON_VALUES, parseInput, parseInputAsync, parseInputSliced } from '../src/api/json-input.js';
+import { bindParams, type Params } from '../src/api/params.js';
+import { paramMapText } from '../src/presets/presets.js';
+import { memberText, tokenText } from '../src/util/token-text.js';
 import { mulberry32 } from '../bench/prng.js';
 
 const WS = [' ', '\t', '\n', '\r', ''];
@@ -131,5 +136,70 @@ describe('sliced JSON parsing', () => {
     const got = await parseInputSliced(buf, 65_537);
     assert.equal(got.image, value);
     assert.equal(got.session_id, 'x');
+  });
+});
+
+describe('exact integers', () => {
+  const TEXT = '{"a": 9223372036854775807, "b": [1, 12345678901234567890, {"c": -99999999999999999999, "d": 9007199254740993}], "e": 1.5, "f": 123, "g": 11111111111111111111, "g": 5}';
+
+  test('integers longer than a double holds keep their digits as sent, in both parsers, while the values stay plain numbers', async () => {
+    for (const input of [parseInput(TEXT), await parseInputSliced(Buffer.from(TEXT), 3)]) {
+      // What handlers see is what JSON.parse gives: plain numbers, no wrappers.
+      assert.deepStrictEqual(input, JSON.parse(TEXT));
+      assert.equal(memberText(input, 'a'), '9223372036854775807');
+      assert.equal(memberText(input, 'f'), '123');
+      assert.equal(memberText(input, 'g'), '5', 'a repeated key keeps its last value, digits included');
+      assert.equal(tokenText(input.b), '[1,12345678901234567890,{"c":-99999999999999999999,"d":9007199254740993}]');
+      assert.equal(tokenText(input), '{"a":9223372036854775807,"b":[1,12345678901234567890,{"c":-99999999999999999999,"d":9007199254740993}],"e":1.5,"f":123,"g":5}');
+    }
+    // A body of any size: a mid-sized one holding a long integer is parsed in slices, with the same result.
+    for (const pad of [0, 100_000, 600_000]) {
+      const text = `{"pad": "${'x'.repeat(pad)}", "n": 18446744073709551615, "m": [9007199254740993]}`;
+      const got = await parseInputAsync(Buffer.from(text));
+      assert.equal(memberText(got, 'n'), '18446744073709551615', `pad ${pad}`);
+      assert.equal(tokenText(got.m), '[9007199254740993]', `pad ${pad}`);
+      assert.deepStrictEqual(got, JSON.parse(text));
+    }
+    // Digits a double reproduces, fractions and exponents are read as JSON.parse reads them.
+    const plain = parseInput('{"a": 10000000000000000, "b": 1234567890123456.5, "c": 12345678901234567890e0}');
+    assert.equal(tokenText(plain), '{"a":10000000000000000,"b":1234567890123456.5,"c":12345678901234567000}');
+  });
+
+  const PARAMS = {
+    big: { type: 'long', description: '', default: null },
+    small: { type: 'int', description: '', default: null },
+    text: { type: 'string', description: '', default: null },
+    list: { type: 'string[]', description: '', default: null },
+    flag: { type: 'bool', description: '', default: null },
+  } as const satisfies Params;
+  const refusal = (text: string): string => {
+    try {
+      bindParams(PARAMS, parseInput(text));
+    } catch (err) {
+      if (err instanceof ApiError) return String(err.body.error);
+      throw err;
+    }
+    return 'bound';
+  };
+
+  test('int and long parameters check their range on the exact digits and quote them when refused', () => {
+    assert.equal(bindParams(PARAMS, parseInput('{"big": 9223372036854775807}')).big, 9223372036854775807);
+    assert.equal(bindParams(PARAMS, parseInput('{"big": -9223372036854775808}')).big, -9223372036854775808);
+    assert.equal(refusal('{"big": 9223372036854775808}'), "Invalid value '9223372036854775808' for parameter 'big', must be type 'Int64'");
+    assert.equal(refusal('{"big": 123456789012345678901234}'), "Invalid value '123456789012345678901234' for parameter 'big', must be type 'Int64'");
+    assert.equal(refusal('{"small": 12345678901234567890}'), "Invalid value '12345678901234567890' for parameter 'small', must be type 'Int32'");
+    assert.equal(refusal('{"flag": 12345678901234567890}'), "Invalid value '12345678901234567890' for parameter 'flag', must be type 'Boolean'");
+  });
+
+  test('text parameters, string lists and stored parameter maps get the exact digits', () => {
+    const bound = bindParams(PARAMS, parseInput('{"text": 12345678901234567890123, "list": [9007199254740993, "x", true]}'));
+    assert.equal(bound.text, '12345678901234567890123');
+    assert.deepEqual(bound.list, ['9007199254740993', 'x', 'True']);
+    assert.equal(bindParams(PARAMS, parseInput('{"text": {"n": 9007199254740993}}')).text, '{"n":9007199254740993}');
+    const body = bindParams({ all: { type: 'body', description: '', key: '<k>', values: { type: 'any', description: '' } } }, parseInput('{"session_id": "x", "seed": 18446744073709551615}')).all;
+    assert.deepEqual(Object.keys(body), ['seed']);
+    assert.equal(memberText(body, 'seed'), '18446744073709551615');
+    const map = parseInput('{"param_map": {"seed": 18446744073709551615, "steps": 20, "on": true, "n": {"x": 9007199254740993}}}').param_map as Record<string, unknown>;
+    assert.deepEqual(paramMapText(map), { seed: '18446744073709551615', steps: '20', on: 'true', n: '{"x":9007199254740993}' });
   });
 });

@@ -56,6 +56,8 @@ async function storeContract(store: Store): Promise<void> {
   assert.deepEqual(await store.presets.listWithoutImages('contract'), full.map((p) => (p.previewImage === image ? { ...p, previewImage: 'data:' } : p)));
   assert.equal(await store.presets.replace('contract', 'c', preset('C')), true, 'an edit that drops the image');
   assert.deepEqual(await store.presets.listWithoutImages('contract'), await store.presets.list('contract'));
+  assert.equal(await store.presets.replace('contract', 'a', preset('A'), true), true, 'moveToEnd on the same key');
+  assert.deepEqual((await store.presets.list('contract')).map((p) => p.title), ['C', 'D', 'A']);
 
   // Login tokens: deleting one ends exactly its sessions; deleting all but one keeps that one's.
   const token = (id: string) => ({ id, userId: 'contract', validationHash: 'sha256:x', originAddress: 'here', userAgent: 'ua', impersonatedBy: null, createdAt: now(), lastActive: now() });

@@ -56,6 +56,16 @@ describe('AddNewPreset', () => {
     ]);
   });
 
+  test('integers longer than a double holds are stored with the digits sent: title, description and param_map values', async () => {
+    const u = await freshUser();
+    const body = `{"session_id":"${u.sid}","title":98765432109876543210,"description":9007199254740993,"param_map":{"seed":18446744073709551615,"steps":20,"nested":[12345678901234567890]}}`;
+    assert.equal((await server.api('AddNewPreset', body)).text, '{"success":true}');
+    const [p] = await exported(u.sid);
+    assert.equal(p!.title, '98765432109876543210');
+    assert.equal(p!.description, '9007199254740993');
+    assert.deepEqual(p!.param_map, { seed: '18446744073709551615', steps: '20', nested: '[12345678901234567890]' });
+  });
+
   test('old parameter ids are shown renamed, moved to the end; where both ids are present the new one wins', async () => {
     const u = await freshUser();
     await add(u.sid, { title: 'old', param_map: { textvideofps: 24, prompt: 'p', saveintermediateimages: true, videoformat: 'webm', textvideoformat: 'gif' } });
@@ -87,6 +97,16 @@ describe('AddNewPreset', () => {
     assert.deepEqual((await add(u.sid, { title: 'b2', is_edit: true, editing: 'B' })).body, { success: true });
     assert.deepEqual(await titles(u.sid), ['a', 'c', 'b2']);
     assert.deepEqual((await add(u.sid, { title: 'b' })).body, { success: true });
+  });
+
+  test('a rename that only changes letter case moves the preset to the end, like any rename', async () => {
+    const u = await freshUser();
+    for (const title of ['Alpha', 'Gamma', 'Omega']) await add(u.sid, { title, description: title });
+    assert.deepEqual((await add(u.sid, { title: 'GAMMA', description: 'renamed', is_edit: true, editing: 'Gamma' })).body, { success: true });
+    assert.deepEqual((await exported(u.sid)).map((p) => [p.title, p.description]), [['Alpha', 'Alpha'], ['Omega', 'Omega'], ['GAMMA', 'renamed']]);
+    // `editing` exactly the new title is an edit in place.
+    assert.deepEqual((await add(u.sid, { title: 'Alpha', description: 'edited', is_edit: true, editing: 'Alpha' })).body, { success: true });
+    assert.deepEqual(await titles(u.sid), ['Alpha', 'Omega', 'GAMMA']);
   });
 
   test('renaming onto the title of another preset is refused and both presets stay as they were', async () => {

@@ -138,14 +138,39 @@ describe('ChangeUserSettings', () => {
     assert.deepEqual(await storedSettings(u.id), { maxpromptlines: 2, maximagesinminigrid: 4, savefiles: false, enterkeygenerates: true, buttonsundermainimages: '12.5', reuseparamexcludelist: 'false', hoverdelayseconds: 0.1 });
   });
 
-  test('unknown ids are ignored; restricted roles, group ids and null values are refused', async () => {
+  test('unknown ids, restricted roles, group ids and null for a text setting are skipped and named; the rest is applied', async () => {
     const u = await freshUser();
-    assert.deepEqual((await server.call('ChangeUserSettings', u.sid, { settings: { nosuchsetting: 1, 'ui.nothing': 'x', theme: 'beweish' } })).body, { success: true });
-    assert.deepEqual(await storedSettings(u.id), { theme: 'beweish' });
-    assert.deepEqual((await server.call('ChangeUserSettings', u.sid, { settings: { Roles: 'owner' } })).body, { error: "The setting 'Roles' can only be changed by an administrator." });
-    assert.deepEqual((await server.call('ChangeUserSettings', u.sid, { settings: { ui: {} } })).body, { error: "'ui' is a group of settings; set the settings inside it one by one, as 'ui.<name>'." });
-    assert.deepEqual((await server.call('ChangeUserSettings', u.sid, { settings: { theme: null } })).body, { error: "The setting 'theme' takes a text, not null." });
-    assert.deepEqual(await storedSettings(u.id), { theme: 'beweish' });
+    const res = await server.call('ChangeUserSettings', u.sid, {
+      settings: { nosuchsetting: 1, Roles: 'owner', theme: 'beweish', ui: {}, 'ui.nothing': 'x', buttonsundermainimages: null, 'autocomplete.source': null, maxpromptlines: 7 },
+    });
+    assert.equal(
+      res.text,
+      '{"success":true,"skipped":[{"id":"nosuchsetting","reason":"unknown"},{"id":"Roles","reason":"restricted"},{"id":"ui","reason":"group"},{"id":"ui.nothing","reason":"unknown"},{"id":"buttonsundermainimages","reason":"null"},{"id":"autocomplete.source","reason":"null"}]}',
+    );
+    assert.deepEqual(await storedSettings(u.id), { theme: 'beweish', maxpromptlines: 7 });
+    // Nothing skipped: the reference's exact answer.
+    assert.equal((await server.call('ChangeUserSettings', u.sid, { settings: { theme: 'punked' } })).text, '{"success":true}');
+    // Only skipped entries: success, nothing stored.
+    assert.deepEqual((await server.call('ChangeUserSettings', u.sid, { settings: { roles: ['admin'] } })).body, { success: true, skipped: [{ id: 'roles', reason: 'restricted' }] });
+    assert.deepEqual(await storedSettings(u.id), { theme: 'punked', maxpromptlines: 7 });
+  });
+
+  test('a value of the wrong type still refuses the whole call, skipped entries included, and nothing changes', async () => {
+    const u = await freshUser();
+    const res = await server.call('ChangeUserSettings', u.sid, { settings: { roles: 'owner', theme: 'beweish', maxpromptlines: null } });
+    assert.deepEqual(res.body, { error: "The setting 'maxpromptlines' takes a whole number, not null." });
+    assert.deepEqual(await storedSettings(u.id), {});
+  });
+
+  test('an integer longer than a double holds keeps its digits: a text setting stores them, a whole-number setting quotes them', async () => {
+    const u = await freshUser();
+    const res = await server.api('ChangeUserSettings', `{"session_id":"${u.sid}","settings":{"buttonsundermainimages":12345678901234567890123,"reuseparamexcludelist":9007199254740993}}`);
+    assert.equal(res.text, '{"success":true}');
+    assert.deepEqual(await storedSettings(u.id), { buttonsundermainimages: '12345678901234567890123', reuseparamexcludelist: '9007199254740993' });
+    const refused = await server.api('ChangeUserSettings', `{"session_id":"${u.sid}","settings":{"maxpromptlines":9223372036854775807}}`);
+    assert.deepEqual(refused.body, { error: "The setting 'maxpromptlines' takes a whole number within ±2147483647, not 9223372036854775807." });
+    const array = await server.api('ChangeUserSettings', `{"session_id":"${u.sid}","settings":{"theme":[9007199254740993]}}`);
+    assert.deepEqual(array.body, { error: "The setting 'theme' takes a text, not [9007199254740993]." });
   });
 
   test('settings missing or not an object gets a clear error naming it', async () => {

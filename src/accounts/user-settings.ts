@@ -3,6 +3,7 @@
 // effective value is their own change, else the server's `DefaultUser.<Name>` setting, else the default written
 // here.
 import type { ServerSettings, SettingDef } from '../settings/server-settings.js';
+import { exactJson, exactNumberText, memberText } from '../util/token-text.js';
 
 export type UserSettingType = 'text' | 'integer' | 'decimal' | 'boolean' | 'list' | 'dropdown';
 export type UserSettingValue = string | number | boolean | string[];
@@ -34,8 +35,14 @@ export interface UserSettingLeaf {
   options?: (sources: OptionSources) => Options;
   /** True when only the listed options are accepted (fixed lists, themes, languages). */
   strict?: boolean;
-  /** Hidden from GetUserSettings and refused by ChangeUserSettings. */
+  /** Hidden from GetUserSettings and skipped by ChangeUserSettings. */
   restricted?: boolean;
+  /**
+   * The range of a number the server's `DefaultUser.<Name>` default takes (`settings set`, `--set`). A user's own
+   * value is not range-checked, as in the reference; the web page clamps where it matters.
+   */
+  min?: number;
+  max?: number;
 }
 
 export interface UserSettingGroup {
@@ -74,15 +81,15 @@ const vae = (name: string, model: string) =>
 const TREE_SPEC: Array<(LeafSpec & { kind: 'leaf' }) | GroupSpec> = [
   group('OutPathBuilder', 'How the paths of saved images are built.', [
     leaf({ name: 'Format', type: 'text', default: 'raw/[year]-[month]-[day]/[hour][minute][request_time_inc]-[prompt]-[model]', description: 'Template for the path of each saved file, relative to your output folder. Words in [brackets] are filled in per image, for example [year], [prompt], [model], [seed] or [request_time_inc]. See <a href="https://github.com/mcmonkeyprojects/SwarmUI/blob/master/docs/User%20Settings.md#path-format" target="_blank">the path format documentation</a> for the full list.' }),
-    leaf({ name: 'MaxLenPerPart', type: 'integer', default: 40, description: 'Longest text, in characters, that one [placeholder] may fill in.' }),
+    leaf({ name: 'MaxLenPerPart', type: 'integer', default: 40, min: 1, description: 'Longest text, in characters, that one [placeholder] may fill in.' }),
     leaf({ name: 'ModelPathsSkipFolders', type: 'boolean', default: false, description: 'When checked, model and LoRA placeholders use only the file name, without the folders it sits in.' }),
   ]),
   group('FileFormat', 'The format of the image files that are saved.', [
     leaf({ name: 'ImageFormat', type: 'dropdown', default: 'PNG', options: fixed(['PNG', 'JPG', 'WEBP_LOSSLESS', 'WEBP']), strict: true, description: 'File format for saved images.' }),
-    leaf({ name: 'ImageQuality', type: 'integer', default: 100, description: 'Quality from 1 to 100 for JPEG and WEBP files (PNG ignores it). Values outside that range are clamped when used.' }),
+    leaf({ name: 'ImageQuality', type: 'integer', default: 100, min: 1, max: 100, description: 'Quality from 1 to 100 for JPEG and WEBP files (PNG ignores it). Values outside that range are clamped when used.' }),
     leaf({ name: 'SaveMetadata', type: 'boolean', default: true, description: 'Write the generation parameters into each image file.' }),
     leaf({ name: 'StealthMetadata', type: 'dropdown', default: 'false', options: fixed(['false', 'Alpha', 'RGB']), strict: true, description: "Also hide the parameters in the image's pixels, in the alpha channel or in the colour channels, so they survive sites that strip file metadata. 'false' turns this off." }),
-    leaf({ name: 'DPI', type: 'integer', default: 0, description: 'Dots-per-inch value written into the file; 0 leaves it out.' }),
+    leaf({ name: 'DPI', type: 'integer', default: 0, min: 0, description: 'Dots-per-inch value written into the file; 0 leaves it out.' }),
     leaf({ name: 'SaveTextFileMetadata', type: 'boolean', default: false, description: 'Also write the parameters to a .swarm.json file next to each image.' }),
     leaf({ name: 'ReformatTransientImages', type: 'boolean', default: false, description: 'Apply the format and metadata choices above even to images that are shown but not saved.' }),
   ]),
@@ -110,26 +117,26 @@ const TREE_SPEC: Array<(LeafSpec & { kind: 'leaf' }) | GroupSpec> = [
   leaf({ name: 'ImageMetadataFormat', type: 'dropdown', default: 'auto', options: fixed(['auto', 'below', 'side']), strict: true, description: "Where the current image's metadata is shown: below it, beside it, or whichever fits ('auto')." }),
   leaf({ name: 'ResetBatchSizeToOne', type: 'boolean', default: false, description: 'Set the batch size back to 1 whenever parameters are loaded from an image or preset.' }),
   leaf({ name: 'HintFormat', type: 'dropdown', default: 'BUTTON', options: fixed(['BUTTON', 'HOVER', 'HOVER_DELAY', 'NONE']), strict: true, description: 'How parameter explanations are shown: behind a ? button, on hover, on hover after a delay, or not at all.' }),
-  leaf({ name: 'HoverDelaySeconds', type: 'decimal', default: 0.5, description: 'With HOVER_DELAY hints: how many seconds to wait before showing one.' }),
-  leaf({ name: 'MaxPromptLines', type: 'integer', default: 10, description: 'How many lines the prompt box grows to before it scrolls.' }),
+  leaf({ name: 'HoverDelaySeconds', type: 'decimal', default: 0.5, min: 0, description: 'With HOVER_DELAY hints: how many seconds to wait before showing one.' }),
+  leaf({ name: 'MaxPromptLines', type: 'integer', default: 10, min: 1, description: 'How many lines the prompt box grows to before it scrolls.' }),
   group('VAEs', 'Which VAE each kind of model uses by default.', [
     vae('DefaultSDXLVAE', 'SDXL'), vae('DefaultSDv1VAE', 'Stable Diffusion v1'), vae('DefaultSVDVAE', 'SVD video'), vae('DefaultFluxVAE', 'Flux'),
     vae('DefaultFlux2VAE', 'Flux.2'), vae('DefaultSD3VAE', 'SD3'), vae('DefaultMochiVAE', 'Mochi'), vae('DefaultQwenVAE', 'Qwen Image'),
   ]),
-  leaf({ name: 'MaxImagesInMiniGrid', type: 'integer', default: 1, description: 'When a generation makes several images, show up to this many together as a small grid. 1 turns the grid off.' }),
-  leaf({ name: 'MaxImagesInHistory', type: 'integer', default: 1000, description: 'The image history stops listing after this many images.' }),
-  leaf({ name: 'MaxImagesScannedInHistory', type: 'integer', default: 10000, description: 'How many files the server looks through at most when building the image history, before sorting.' }),
+  leaf({ name: 'MaxImagesInMiniGrid', type: 'integer', default: 1, min: 1, description: 'When a generation makes several images, show up to this many together as a small grid. 1 turns the grid off.' }),
+  leaf({ name: 'MaxImagesInHistory', type: 'integer', default: 1000, min: 0, description: 'The image history stops listing after this many images.' }),
+  leaf({ name: 'MaxImagesScannedInHistory', type: 'integer', default: 10000, min: 0, description: 'How many files the server looks through at most when building the image history, before sorting.' }),
   leaf({ name: 'ImageHistoryUsePreviews', type: 'boolean', default: true, description: 'Show small preview copies in the image history instead of the full images (faster; the previews are kept on the server).' }),
-  leaf({ name: 'MaxSimulPreviews', type: 'integer', default: 1, description: 'How many live previews may be requested at the same time.' }),
+  leaf({ name: 'MaxSimulPreviews', type: 'integer', default: 1, min: 1, description: 'How many live previews may be requested at the same time.' }),
   leaf({ name: 'EnterKeyGenerates', type: 'boolean', default: true, description: 'Pressing Enter in the prompt box starts a generation (Shift+Enter adds a line).' }),
-  leaf({ name: 'GenerateForeverDelay', type: 'decimal', default: 0.1, description: "Seconds between the checks of 'Generate Forever'." }),
-  leaf({ name: 'GenerateForeverQueueSize', type: 'integer', default: 1, description: "How many generations 'Generate Forever' keeps waiting in the queue." }),
-  leaf({ name: 'ParameterMemoryDurationHours', type: 'decimal', default: 6, description: 'How many hours the page remembers your last parameters (kept in browser cookies).' }),
+  leaf({ name: 'GenerateForeverDelay', type: 'decimal', default: 0.1, min: 0, description: "Seconds between the checks of 'Generate Forever'." }),
+  leaf({ name: 'GenerateForeverQueueSize', type: 'integer', default: 1, min: 1, description: "How many generations 'Generate Forever' keeps waiting in the queue." }),
+  leaf({ name: 'ParameterMemoryDurationHours', type: 'decimal', default: 6, min: 0, description: 'How many hours the page remembers your last parameters (kept in browser cookies).' }),
   leaf({ name: 'Language', type: 'dropdown', default: 'en', strict: true, options: (s) => ({ values: [...s.languages], names: [...s.languages] }), description: 'The language of the web page.' }),
   leaf({ name: 'ReuseParamExcludeList', type: 'text', default: 'wildcardseed', description: "Comma-separated parameter ids that 'Reuse Parameters' leaves unchanged." }),
   group('Audio', 'Sounds played by the web page.', [
     leaf({ name: 'CompletionSound', type: 'dropdown', default: '', options: (s) => ({ values: ['', ...s.audioFiles], names: ['', ...s.audioFiles] }), description: "A sound to play when a generation finishes, from the server's Audio folder. Empty plays nothing." }),
-    leaf({ name: 'Volume', type: 'decimal', default: 0.5, description: 'Volume of the sounds, from 0 (silent) to 1 (full).' }),
+    leaf({ name: 'Volume', type: 'decimal', default: 0.5, min: 0, max: 1, description: 'Volume of the sounds, from 0 (silent) to 1 (full).' }),
     leaf({ name: 'VideoAudioBehavior', type: 'dropdown', default: 'last', options: fixed(['last', 'play', 'silent'], ['Remember Last', 'Autoplay', 'Default to Silent']), strict: true, description: 'Whether videos with sound start muted.' }),
   ]),
   group('AutoComplete', 'Completion suggestions while typing a prompt.', [
@@ -176,6 +183,11 @@ export function defineUserSettingDefaults(settings: ServerSettings, leaves: read
   for (const s of leaves) {
     if (settings.find(s.serverKey)) continue;
     const def: SettingDef = { key: s.serverKey, type: SERVER_TYPES[s.type], default: s.default, description: `Default for every user who has not changed it: ${s.description}` };
+    // Whole numbers are Int32 in the reference's settings; ChangeUserSettings takes no more either.
+    const max = s.max ?? (s.type === 'integer' ? 2 ** 31 - 1 : undefined);
+    const min = s.min ?? (s.type === 'integer' ? -(2 ** 31 - 1) : undefined);
+    if (min !== undefined) def.min = min;
+    if (max !== undefined) def.max = max;
     const values = s.strict && s.options ? s.options({ themes: [], languages: [], audioFiles: [], autocompleteFiles: [] }).values : [];
     if (values.length > 0) def.values = values;
     settings.define(def);
@@ -242,11 +254,12 @@ function roundHalfEven(n: number): number {
 
 /**
  * Converts a JSON value to the setting's type (docs/COMPATIBILITY.md#changeusersettings), or says what the setting
- * takes.
+ * takes. `exact`: the digits of an integer too long for a double, as sent (docs/COMPATIBILITY.md#exact-numbers).
  */
-export function convertUserSetting(s: UserSettingLeaf, value: unknown): Conversion {
+export function convertUserSetting(s: UserSettingLeaf, value: unknown, exact?: string): Conversion {
   switch (s.type) {
     case 'integer': {
+      if (exact !== undefined) return { ok: false, expected: 'a whole number within ±2147483647' };
       const n = toNumber(value);
       if (n === null) return { ok: false, expected: 'a whole number' };
       const i = roundHalfEven(n);
@@ -262,52 +275,66 @@ export function convertUserSetting(s: UserSettingLeaf, value: unknown): Conversi
       if (typeof value === 'string' && /^\s*(true|false)\s*$/i.test(value)) return { ok: true, value: value.trim().toLowerCase() === 'true' };
       return { ok: false, expected: 'true or false' };
     case 'list':
-      if (Array.isArray(value)) return { ok: true, value: value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))) };
+      if (Array.isArray(value)) return { ok: true, value: value.map((v, i) => (typeof v === 'string' ? v : typeof v === 'number' ? memberText(value, i) : exactJson(v))) };
       if (typeof value === 'string') return { ok: true, value: value.split(',').map((v) => v.trim()).filter((v) => v !== '') };
       return { ok: false, expected: 'a list of texts' };
     case 'text':
     case 'dropdown':
       if (typeof value === 'string') return { ok: true, value };
-      if (typeof value === 'number' && Number.isFinite(value)) return { ok: true, value: String(value) };
+      if (typeof value === 'number' && Number.isFinite(value)) return { ok: true, value: exact ?? String(value) };
       if (typeof value === 'boolean') return { ok: true, value: value ? 'true' : 'false' };
       return { ok: false, expected: 'a text' };
   }
 }
 
-export type ChangeCheck = { ok: true; changes: Record<string, UserSettingValue>; ignored: string[] } | { ok: false; key: string; message: string };
+/**
+ * Why ChangeUserSettings left an entry out (docs/COMPATIBILITY.md#changeusersettings): `unknown` no such setting,
+ * `restricted` only an administrator may change it (roles), `group` a group of settings rather than one, `null`
+ * JSON null given to a text setting. The reference skips these four the same way.
+ */
+export type SkipReason = 'unknown' | 'restricted' | 'group' | 'null';
+export const SKIP_REASONS: readonly SkipReason[] = ['unknown', 'restricted', 'group', 'null'];
 
-function describe(value: unknown): string {
-  const text = value === undefined ? 'nothing' : JSON.stringify(value);
+export interface SkippedSetting {
+  /** The id as the client sent it. */
+  id: string;
+  reason: SkipReason;
+}
+
+export type ChangeCheck = { ok: true; changes: Record<string, UserSettingValue>; skipped: SkippedSetting[] } | { ok: false; key: string; message: string };
+
+function describe(value: unknown, exact?: string): string {
+  const text = exact ?? (value === undefined ? 'nothing' : exactJson(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /**
- * Checks every entry of a ChangeUserSettings request before anything is stored. Unknown ids are ignored (as the
- * reference does); a restricted setting, a group id, a value of the wrong type or outside a fixed option list
- * refuses the whole request, naming the key.
+ * Checks every entry of a ChangeUserSettings request before anything is stored. Entries the reference skips are
+ * skipped and listed (unknown ids, the restricted `roles`, group ids, `null` for a text setting); a value of the
+ * wrong type or outside a fixed option list refuses the whole request, naming the key (where the reference fails
+ * the whole call, or, for option lists, accepts anything: docs/COMPATIBILITY.md#d20).
  */
 export function checkUserSettingChanges(input: Record<string, unknown>, sources: OptionSources, find: (id: string) => UserSettingNode | undefined): ChangeCheck {
   const changes: Record<string, UserSettingValue> = {};
-  const ignored: string[] = [];
+  const skipped: SkippedSetting[] = [];
   for (const [key, value] of Object.entries(input)) {
     const node = find(key.toLowerCase());
-    if (!node) {
-      ignored.push(key);
+    if (!node || node.kind === 'group' || node.restricted || (value === null && (node.type === 'text' || node.type === 'dropdown'))) {
+      skipped.push({ id: key, reason: !node ? 'unknown' : node.kind === 'group' ? 'group' : node.restricted ? 'restricted' : 'null' });
       continue;
     }
-    if (node.kind === 'group') return { ok: false, key, message: `'${key}' is a group of settings; set the settings inside it one by one, as '${node.id}.<name>'.` };
-    if (node.restricted) return { ok: false, key, message: `The setting '${key}' can only be changed by an administrator.` };
-    const converted = convertUserSetting(node, value);
-    if (!converted.ok) return { ok: false, key, message: `The setting '${key}' takes ${converted.expected}, not ${describe(value)}.` };
+    const exact = exactNumberText(input, key);
+    const converted = convertUserSetting(node, value, exact);
+    if (!converted.ok) return { ok: false, key, message: `The setting '${key}' takes ${converted.expected}, not ${describe(value, exact)}.` };
     if (node.strict && node.options) {
       const allowed = node.options(sources).values;
       if (!allowed.includes(String(converted.value))) {
-        return { ok: false, key, message: `The setting '${key}' must be one of: ${allowed.map((v) => (v === '' ? '(empty)' : v)).join(', ')}; ${describe(value)} is not.` };
+        return { ok: false, key, message: `The setting '${key}' must be one of: ${allowed.map((v) => (v === '' ? '(empty)' : v)).join(', ')}; ${describe(value, exact)} is not.` };
       }
     }
     changes[node.id] = converted.value;
   }
-  return { ok: true, changes, ignored };
+  return { ok: true, changes, skipped };
 }
 
 /** A user setting an extension adds; `values` makes a dropdown's options (only those accepted when `strict`). */

@@ -2,6 +2,7 @@
 // whenever any instance reports a change to that user or to the roles.
 import type { EventBus } from '../cluster/events.js';
 import { KeyedCache } from '../util/keyed-cache.js';
+import { exactJson } from '../util/token-text.js';
 import { parseJson } from '../store/rows.js';
 import { sessionKey } from '../store/session-key.js';
 import type { LoginTokenRecord, Store, UserRecord } from '../store/types.js';
@@ -208,7 +209,7 @@ export class UserService {
 
   /** Stores the UI's parameter layout edits (opaque to the server). */
   async setParamEdits(id: string, edits: Readonly<Record<string, unknown>>): Promise<boolean> {
-    const ok = await this.store.users.update(id, { paramEdits: JSON.stringify(edits) });
+    const ok = await this.store.users.update(id, { paramEdits: exactJson(edits) });
     if (ok) await this.changed(id);
     return ok;
   }
@@ -219,7 +220,7 @@ export class UserService {
   }
 
   async setStarredModels(id: string, starred: Readonly<Record<string, unknown>>): Promise<void> {
-    await this.store.genericData.set(id, STARRED_MODELS, 'full', JSON.stringify(starred));
+    await this.store.genericData.set(id, STARRED_MODELS, 'full', exactJson(starred));
     await this.changed(id);
   }
 

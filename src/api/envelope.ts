@@ -5,7 +5,7 @@ import type { Session } from '../accounts/session.js';
 import type { Services } from '../services.js';
 import { DatabaseTimeoutError } from '../store/errors.js';
 import { ApiError, apiError } from './errors.js';
-import { tokenText } from './params.js';
+import { memberText } from '../util/token-text.js';
 import type { RequestInfo, ResponseControl, RouteCall, RouteOutput, RouteRegistry, SessionContext, SocketChannel } from './route.js';
 
 /** What dispatch needs from the server: its routes and its services (the Core has both). */
@@ -31,7 +31,7 @@ export interface DispatchInput {
 
 /** The value the client sent as its session id: the body's `session_id`, else the X-Session-ID header. */
 function sessionIdOf(input: Record<string, unknown>, request: RequestInfo): string | undefined {
-  if (Object.prototype.hasOwnProperty.call(input, 'session_id')) return tokenText(input.session_id);
+  if (Object.prototype.hasOwnProperty.call(input, 'session_id')) return memberText(input, 'session_id');
   const header = request.headers['x-session-id'];
   return Array.isArray(header) ? header[0] : header;
 }

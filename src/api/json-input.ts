@@ -1,8 +1,14 @@
 // Turns raw request bytes into the input object, refusing what the reference would choke on: invalid UTF-8,
 // non-object JSON and pathological nesting (checked before parsing, so nothing recurses on it). Large bodies are
 // parsed in slices, a bounded amount per event-loop turn, into the same object JSON.parse would give.
+//
+// Integers too long for a double (docs/COMPATIBILITY.md#exact-numbers): JSON.parse rounds them, so a body holding
+// an integer token of more than 15 digits (found by the shape scan, at no extra pass) is parsed by the byte-level
+// parser below instead, which records the digits as sent in the side table of src/util/token-text.ts. The values
+// handed on stay plain JSON values either way; other bodies keep JSON.parse, which is several times faster.
 import { isUtf8 } from 'node:buffer';
 import { apiError, type ApiError } from './errors.js';
+import { exactNumberText, forgetExactNumber, recordExactNumber } from '../util/token-text.js';
 
 /** Deepest nesting of objects/arrays accepted in a request. Real clients stay under 10. */
 export const MAX_JSON_DEPTH = 64;
@@ -23,14 +29,28 @@ export const MAX_JSON_VALUES = 100_000;
 const tooDeep = `it is nested deeper than ${MAX_JSON_DEPTH} levels`;
 const tooMany = `it holds more than ${MAX_JSON_VALUES.toLocaleString('en-US')} values`;
 
+/** Integer tokens longer than this many digits may not survive a double; their bodies are parsed exactly. */
+const SAFE_INTEGER_DIGITS = 15;
+
 /**
  * Why JSON text must not be parsed (nested beyond MAX_JSON_DEPTH or holding more than MAX_JSON_VALUES values),
  * or null. A scan without recursion or allocation that ignores brackets inside strings; for valid JSON it counts
  * values exactly as the sliced parser does, so both paths refuse the same bodies.
  */
 export function jsonShapeProblem(text: string): string | null {
+  return scanJson(text).problem;
+}
+
+interface Scan {
+  problem: string | null;
+  /** Whether an integer token has more than SAFE_INTEGER_DIGITS digits. */
+  longIntegers: boolean;
+}
+
+function scanJson(text: string): Scan {
   const inObject: boolean[] = [];
   let values = 0;
+  let longIntegers = false;
   let inString = false;
   let prev = 0; // the last character outside strings that is not white space (0: none yet)
   for (let i = 0; i < text.length; i++) {
@@ -45,7 +65,7 @@ export function jsonShapeProblem(text: string): string | null {
     }
     if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
     if (c === 123 || c === 91) {
-      if (inObject.length >= MAX_JSON_DEPTH) return tooDeep;
+      if (inObject.length >= MAX_JSON_DEPTH) return { problem: tooDeep, longIntegers };
       inObject.push(c === 123);
       values++;
     } else if (c === 125 || c === 93) inObject.pop();
@@ -53,14 +73,34 @@ export function jsonShapeProblem(text: string): string | null {
       inString = true;
       const isKey = prev === 123 || (prev === 44 && inObject[inObject.length - 1] === true);
       if (!isKey) values++;
-    } else if (c !== 44 && c !== 58 && (prev === 0 || prev === 91 || prev === 44 || prev === 58)) values++; // a number or literal starts
-    if (values > MAX_JSON_VALUES) return tooMany;
+    } else if (c !== 44 && c !== 58 && (prev === 0 || prev === 91 || prev === 44 || prev === 58)) {
+      values++; // a number or literal starts
+      if (!longIntegers && (c === 45 || (c >= 48 && c <= 57))) longIntegers = isLongInteger(text, c === 45 ? i + 1 : i);
+    }
+    if (values > MAX_JSON_VALUES) return { problem: tooMany, longIntegers };
     prev = c;
   }
-  return null;
+  return { problem: null, longIntegers };
+}
+
+/** Whether the number token whose digits start at `i` is an integer of more than SAFE_INTEGER_DIGITS digits. */
+function isLongInteger(text: string, i: number): boolean {
+  let end = i;
+  for (let c = text.charCodeAt(end); c >= 48 && c <= 57; c = text.charCodeAt(++end));
+  if (end - i <= SAFE_INTEGER_DIGITS) return false;
+  const next = text.charCodeAt(end);
+  return next !== 46 && next !== 101 && next !== 69; // not a fraction or an exponent
 }
 
 export function parseInput(body: Buffer | string): Record<string, unknown> {
+  return parseWhole(body, true)!;
+}
+
+/**
+ * parseInput; with `exactNow` false, a body holding long integers is not parsed but answered null, so the caller
+ * can parse it exactly in slices (the byte-level parser costs a few times what JSON.parse does).
+ */
+function parseWhole(body: Buffer | string, exactNow: boolean): Record<string, unknown> | null {
   let text: string;
   if (typeof body === 'string') text = body;
   else {
@@ -70,8 +110,14 @@ export function parseInput(body: Buffer | string): Record<string, unknown> {
       throw badBody('it is not valid UTF-8');
     }
   }
-  const problem = jsonShapeProblem(text);
-  if (problem) throw badBody(problem);
+  const scan = scanJson(text);
+  if (scan.problem) throw badBody(scan.problem);
+  if (scan.longIntegers) {
+    if (!exactNow) return null;
+    const parser = new SlicedJsonParser(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+    while (!parser.step(Number.POSITIVE_INFINITY));
+    return asInputObject(parser.result);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -90,6 +136,8 @@ function asInputObject(value: unknown): Record<string, unknown> {
 
 /** Bodies from this size on are parsed in slices: JSON.parse on them could hold the event loop for tens of ms. */
 export const SLICED_PARSE_MIN_BYTES = 512 * 1024;
+/** Bodies holding long integers are parsed exactly at once below this size (a few ms at most), else in slices. */
+const EXACT_AT_ONCE_MAX_BYTES = 64 * 1024;
 /**
  * Bytes examined per event-loop turn: about 1-3 ms of work on a slow core for typical JSON. A turn also ends
  * after PARSE_SLICE_MS (JSON of many tiny objects costs more per byte), and a single string is decoded in pieces
@@ -101,9 +149,14 @@ const STRING_PIECE_BYTES = 1024 * 1024;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** parseInput for a body of any size: small ones at once, large ones in slices (parseInputSliced). */
-export function parseInputAsync(body: Buffer): Promise<Record<string, unknown>> {
-  return body.length < SLICED_PARSE_MIN_BYTES ? Promise.resolve().then(() => parseInput(body)) : parseInputSliced(body);
+/**
+ * parseInput for a body of any size: small ones at once, large ones and those holding long integers (parsed
+ * exactly, docs/COMPATIBILITY.md#exact-numbers) in slices (parseInputSliced).
+ */
+export async function parseInputAsync(body: Buffer): Promise<Record<string, unknown>> {
+  if (body.length >= SLICED_PARSE_MIN_BYTES) return parseInputSliced(body);
+  await Promise.resolve();
+  return parseWhole(body, body.length < EXACT_AT_ONCE_MAX_BYTES) ?? parseInputSliced(body);
 }
 
 /** The same object as parseInput, yielding to the event loop after every `sliceBytes` of the body. */
@@ -263,8 +316,8 @@ class SlicedJsonParser {
     return true;
   }
 
-  /** A finished value goes into its container (or becomes the result). */
-  private deliver(value: unknown): void {
+  /** A finished value goes into its container (or becomes the result); `exact`: an integer's digits as sent. */
+  private deliver(value: unknown, exact?: string): void {
     const depth = this.stack.length;
     if (depth === 0) {
       this.result = value;
@@ -272,8 +325,11 @@ class SlicedJsonParser {
       return;
     }
     const top = this.stack[depth - 1]!;
+    const key = Array.isArray(top) ? top.length : this.keys[depth - 1]!;
     if (Array.isArray(top)) top.push(value);
-    else setMember(top, this.keys[depth - 1]!, value);
+    else setMember(top, key as string, value);
+    if (exact !== undefined) recordExactNumber(top, key, exact, this.stack.slice(0, depth - 1));
+    else if (exactNumberText(top, key) !== undefined) forgetExactNumber(top, key); // a repeated key's last value wins
     this.expect = Expect.CommaOrEnd;
   }
 
@@ -365,6 +421,9 @@ class SlicedJsonParser {
       this.fail('Bad number');
     }
     this.numberStart = -1;
-    this.deliver(Number(text));
+    const n = Number(text);
+    // An integer whose digits its double does not reproduce keeps them (src/util/token-text.ts).
+    const exact = text.length > SAFE_INTEGER_DIGITS && /^-?\d+$/.test(text) && String(n) !== text ? text : undefined;
+    this.deliver(n, exact);
   }
 }

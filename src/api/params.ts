@@ -1,7 +1,10 @@
 // Parameter binding with the reference's coercion rules (docs/COMPATIBILITY.md): every scalar is read through the
 // JSON token's text form, then parsed; the first failing parameter aborts with a soft error.
+// Integers longer than a double holds are read with the digits the client sent (docs/COMPATIBILITY.md#exact-numbers):
+// the parser records them beside the input (src/util/token-text.ts) and every scalar here is read through
+// `memberText`, so a range check and an error message see exactly what was sent. Handlers get plain values.
 import { softError } from './errors.js';
-import { tokenText } from '../util/token-text.js';
+import { copyExactNumbers, exactJson, memberText, tokenText } from '../util/token-text.js';
 
 export { tokenText };
 
@@ -83,35 +86,43 @@ function parseInteger(text: string, min: bigint, max: bigint): number | undefine
   return Number(n);
 }
 
-/** Coerces one present value; returns undefined when it does not parse. */
-export function coerce(type: ScalarParamType, value: unknown): unknown {
+/**
+ * Coerces one present value; returns undefined when it does not parse. `text` is the value's text form when it
+ * differs from tokenText(value): the digits of a long integer as sent.
+ */
+export function coerce(type: ScalarParamType, value: unknown, text: string = tokenText(value)): unknown {
   switch (type) {
     case 'string':
-      return tokenText(value);
+      return text;
     case 'int':
-      return parseInteger(tokenText(value), INT32_MIN, INT32_MAX);
+      return parseInteger(text, INT32_MIN, INT32_MAX);
     case 'long':
-      return parseInteger(tokenText(value), INT64_MIN, INT64_MAX);
+      // A long beyond 2^53 is range-checked on its exact digits but handed on as the nearest number.
+      return parseInteger(text, INT64_MIN, INT64_MAX);
     case 'float':
     case 'double': {
-      const text = tokenText(value);
       if (!DECIMAL.test(text)) return undefined;
       const n = Number(text.trim());
       if (!Number.isFinite(n)) return undefined;
       return type === 'float' ? Math.fround(n) : n;
     }
     case 'bool': {
-      const text = tokenText(value).trim().toLowerCase();
-      return text === 'true' ? true : text === 'false' ? false : undefined;
+      const lower = text.trim().toLowerCase();
+      return lower === 'true' ? true : lower === 'false' ? false : undefined;
     }
     case 'string[]':
-      if (Array.isArray(value)) return value.map(tokenText);
-      if (value !== null && typeof value === 'object') return Object.entries(value).map(([k, v]) => `"${k}": ${JSON.stringify(v)}`);
+      if (Array.isArray(value)) return value.map((_, i) => memberText(value, i));
+      if (value !== null && typeof value === 'object') return Object.keys(value).map((k) => `"${k}": ${memberJson(value as Record<string, unknown>, k)}`);
       return [];
   }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A member as JSON writes it, a long integer with the digits it was sent with. */
+function memberJson(container: Record<string, unknown>, key: string): string {
+  return typeof container[key] === 'number' ? memberText(container, key) : exactJson(container[key]);
+}
 
 /** Binds every declared parameter from the request input, in declaration order. */
 export function bindParams<P extends Params>(params: P, input: Record<string, unknown>): ParamValues<P> {
@@ -120,6 +131,7 @@ export function bindParams<P extends Params>(params: P, input: Record<string, un
     if (def.type === 'body') {
       const body = { ...input };
       delete body.session_id;
+      copyExactNumbers(input, body);
       out[name] = body;
       continue;
     }
@@ -135,13 +147,14 @@ export function bindParams<P extends Params>(params: P, input: Record<string, un
       continue;
     }
     if (def.type === 'object') {
-      if (!isObject(raw)) throw softError(`Invalid value ${raw === null ? 'null' : `'${tokenText(raw)}'`} for parameter '${name}', must be a JSON object ('JObject')`);
+      if (!isObject(raw)) throw softError(`Invalid value ${raw === null ? 'null' : `'${memberText(input, name)}'`} for parameter '${name}', must be a JSON object ('JObject')`);
       out[name] = raw;
       continue;
     }
-    const value = coerce(def.type, raw);
+    const text = memberText(input, name);
+    const value = coerce(def.type, raw, text);
     if (value === undefined) {
-      throw softError(`Invalid value '${tokenText(raw)}' for parameter '${name}', must be type '${PARAM_TYPE_NAMES[def.type]}'`);
+      throw softError(`Invalid value '${text}' for parameter '${name}', must be type '${PARAM_TYPE_NAMES[def.type]}'`);
     }
     out[name] = value;
   }

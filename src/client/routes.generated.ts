@@ -285,6 +285,13 @@ export type ChangeUserSettingsParams = {
 export type ChangeUserSettingsResult = {
   /** The change was made. */
   success: true;
+  /** Only when entries were skipped: each of them, in the order sent (the other entries were applied). */
+  skipped?: Array<{
+    /** The id as sent. */
+    id: string;
+    /** `unknown` no such setting; `restricted` only an administrator may change it; `group` a group of settings, not one; `null` null given to a text setting. */
+    reason: "unknown" | "restricted" | "group" | "null";
+  }>;
 };
 
 /** Parameters of SetParamEdits. */
@@ -598,7 +605,7 @@ export abstract class BuiltInRouteMethods {
     return this.callRoute<GetUserSettingsResult>('GetUserSettings', params, false);
   }
 
-  /** Changes some of your settings. Every entry is checked first; if one is wrong, nothing changes and the error names it. Unknown ids are ignored. */
+  /** Changes some of your settings. Unknown ids, the restricted `roles`, group ids and `null` for a text setting are skipped and listed in `skipped`; the rest is checked first, and if a value is wrong nothing changes and the error names its key. */
   changeUserSettings(params: ChangeUserSettingsParams): Promise<ChangeUserSettingsResult> {
     return this.callRoute<ChangeUserSettingsResult>('ChangeUserSettings', params, false);
   }

@@ -21,7 +21,7 @@ import { handleViewSpecial } from '../web/view-special.js';
 import { serveExtensionFile, serveStatic } from './static.js';
 import { ClientGone, Holding, Intake, answerRefusedBody } from './intake.js';
 import { ConnectionGuard } from './connection-guard.js';
-import { canonicalPath, encodePath } from './request-path.js';
+import { apiRouteKey, canonicalPath, encodePath } from './request-path.js';
 import { handleOpsEndpoint, opsEndpoint } from './health.js';
 import { CONNECTIONS_PER_ADDRESS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS, SESSIONLESS_MAX_BYTES, TIMEOUT_CHECK_INTERVAL_MS, totalConnectionCap } from './limits.js';
 
@@ -113,19 +113,22 @@ function cookieControl(res: ServerResponse | null, info: RequestInfo): ResponseC
 
 const JSON_TYPE = /^\s*(application\/json|[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+\+json)\s*(;.*)?$/i;
 
-/** The lower-cased route key of an /API/ path, or null when the path is not an API call. */
-export function apiKeyOf(pathname: string): string | null {
-  const lower = pathname.replace(/[A-Z]/g, (c) => c.toLowerCase());
-  return lower.startsWith('/api/') ? lower.slice(5) : null;
-}
 
 /** The largest body a session may send (Network.MaxNetworkRequestMegabytes), within what one Buffer can hold. */
 function sessionMaxBytes(core: Core): number {
   return Math.min(core.settings.int('Network.MaxNetworkRequestMegabytes') * 1024 * 1024, 2 ** 31 - 2);
 }
 
-function maxRequestBytes(core: Core, key: string): number {
-  return core.routes.get(key)?.sessionless ? SESSIONLESS_MAX_BYTES : sessionMaxBytes(core);
+/**
+ * Why a stated Content-Length is refused, or null: not above zero, or not below the route's limit. A sessionless
+ * route's own small limit (docs/COMPATIBILITY.md#d11) is named, since the reference would have read such a body.
+ */
+function badLength(core: Core, key: string, length: number): ApiError | null {
+  const route = core.routes.get(key);
+  const limit = route?.sessionless ? SESSIONLESS_MAX_BYTES : sessionMaxBytes(core);
+  if (length > 0 && length < limit) return null;
+  if (route?.sessionless && length >= limit) return apiError('basic_api', `bad content length: the body is too large, ${route.name} accepts at most ${limit - 1} bytes`);
+  return apiError('basic_api', 'bad content length');
 }
 
 async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, info: RequestInfo, key: string, route: string): Promise<void> {
@@ -137,7 +140,8 @@ async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, r
   const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : NaN;
   if (req.method !== 'POST') return answerRefusedBody(req, res, () => redirect(res, '/Error/NoGetAPI'));
   if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return refuseUnread(req, res, apiError('basic_api', 'Wrong content type'));
-  if (!(length > 0 && length < maxRequestBytes(core, key))) return refuseUnread(req, res, apiError('basic_api', 'bad content length'));
+  const lengthError = badLength(core, key, length);
+  if (lengthError) return refuseUnread(req, res, lengthError);
   const holding = new Holding();
   try {
     let body: Buffer;
@@ -225,7 +229,7 @@ async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, r
     res.end('Unauthorized');
     return;
   }
-  const key = apiKeyOf(rawPath);
+  const key = apiRouteKey(rawPath);
   const badHost = refusedHost(info, core.settings);
   if (badHost !== null) {
     core.log.debug({ host: badHost }, 'request for a host name this server does not answer to refused');
@@ -371,7 +375,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (connection) connection.upgraded = true;
     if (guard.refused.has(req.socket)) return;
     const info = requestInfo(req, core.settings);
-    const key = apiKeyOf(splitUrl(req.url)[0]);
+    const key = apiRouteKey(splitUrl(req.url)[0]);
     if (key === null) return void socket.destroy();
     if (core.stopping) {
       const text = JSON.stringify(apiError('server_busy', 'The server is shutting down; connect again.').body);

@@ -1,7 +1,7 @@
 // Preset rules (docs/COMPATIBILITY.md#presets, docs/COMPATIBILITY.md#d26): identity, the wire form, parameter
 // text, duplicate naming.
 import type { PresetRecord } from '../store/types.js';
-import { tokenText } from '../util/token-text.js';
+import { memberText, tokenText } from '../util/token-text.js';
 
 /** A preset's identity: its title lower-cased (full Unicode, the reference's recommendation). */
 export function presetKey(title: string): string {
@@ -27,9 +27,10 @@ export function paramText(value: unknown): string {
   return typeof value === 'boolean' ? String(value) : tokenText(value);
 }
 
+/** A whole `param_map` as stored text; an integer longer than a double holds keeps the digits sent. */
 export function paramMapText(map: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(map)) out[k] = paramText(v);
+  for (const [k, v] of Object.entries(map)) out[k] = typeof v === 'boolean' ? String(v) : memberText(map, k);
   return out;
 }
 

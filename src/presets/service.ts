@@ -7,6 +7,7 @@ import type { GenericDataStore, PresetRecord, PresetStore, Store } from '../stor
 import { bumpModelEditId, presetKey } from './presets.js';
 import { PRESET_FAIL, PREVIEW_PLACEHOLDER, decidePreview } from './preview-image.js';
 import { KeyedCache } from '../util/keyed-cache.js';
+import { exactJson } from '../util/token-text.js';
 
 /** The generic-data name the reference keeps model-to-preset links under. */
 const PRESET_LINKS = 'modelpresetlinks';
@@ -105,7 +106,10 @@ export class PresetService {
       if ((!existing || existing.key !== key) && (await tx.presets.get(userId, key))) return false;
       const previewImage = preview.kind === 'image' ? preview.dataUrl : preview.kind === 'keep' && existing ? existing.previewImage : PREVIEW_PLACEHOLDER;
       const preset: PresetRecord = { key, title: p.title, author: userId, description: p.description, previewImage, isStarred: p.isStarred, paramMap: p.paramMap };
-      return (existing && (await tx.presets.replace(userId, existing.key, preset))) || (await tx.presets.insert(userId, preset));
+      // A rename moves the preset to the end of the list, even one that only changes letter case: as in the
+      // reference, any `editing` that is not exactly the new title is a rename (docs/COMPATIBILITY.md#preset-order).
+      const rename = p.editing !== p.title;
+      return (existing && (await tx.presets.replace(userId, existing.key, preset, rename))) || (await tx.presets.insert(userId, preset));
     });
     if (saved) {
       bumpModelEditId();
@@ -152,7 +156,7 @@ export class PresetService {
   }
 
   async setLinks(userId: string, links: Readonly<Record<string, unknown>>): Promise<void> {
-    await this.data.set(userId, PRESET_LINKS, 'full', JSON.stringify(links));
+    await this.data.set(userId, PRESET_LINKS, 'full', exactJson(links));
     await this.changed(userId);
   }
 }

@@ -1,6 +1,6 @@
 // Presets: add/edit, duplicate, delete, export, and the per-model preset links (docs/COMPATIBILITY.md). Where the
 // reference would clobber or crash, these answer with a preset_fail and change nothing.
-import { tokenText } from '../api/params.js';
+import { memberText } from '../util/token-text.js';
 import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
 import type { Field } from '../api/params.js';
 import { strictFilenameClean } from '../accounts/names.js';
@@ -110,7 +110,7 @@ export const exportUserPresets = defineRoute({
   output: { presets: { type: 'array', description: 'The presets, in the order of the user\'s list.', items: presetField('The stored preview: a `data:image/jpeg;base64,` URL, or the placeholder path.') } },
   example: '"presets": [{"author": "...", "title": "...", "description": "...", "preview_image": "data:image/jpeg;base64,...", "is_starred": false, "param_map": {}}]',
   async handler(ctx, { titles }) {
-    const wanted = Array.isArray(titles) ? new Set(titles.map(tokenText)) : null;
+    const wanted = Array.isArray(titles) ? new Set(titles.map((_, i) => memberText(titles, i))) : null;
     const presets = await ctx.presets.list(ctx.session.userId);
     return { presets: presets.filter((p) => !wanted || wanted.has(p.title)).map((p) => presetNetData(p, true)) };
   },

@@ -1,10 +1,10 @@
 // The user's own settings and parameter edits (docs/COMPATIBILITY.md). ChangeUserSettings checks every entry
-// first and stores all of them or none.
+// first: it skips and names what the reference skips, and stores all the rest or, when a value is wrong, none.
 import { softError } from '../api/errors.js';
 import type { Field } from '../api/params.js';
 import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
 import type { Services } from '../services.js';
-import { checkUserSettingChanges, renderUserSettings, type OptionSources } from '../accounts/user-settings.js';
+import { SKIP_REASONS, checkUserSettingChanges, renderUserSettings, type OptionSources } from '../accounts/user-settings.js';
 import { autocompleteFiles } from '../autocomplete/autocompletions.js';
 import { listFiles } from '../util/list-files.js';
 import path from 'node:path';
@@ -81,7 +81,8 @@ const SETTING_VALUE: Field = {
 export const changeUserSettings = defineRoute({
   name: 'ChangeUserSettings',
   group: GROUP,
-  description: 'Changes some of your settings. Every entry is checked first; if one is wrong, nothing changes and the error names it. Unknown ids are ignored.',
+  description:
+    'Changes some of your settings. Unknown ids, the restricted `roles`, group ids and `null` for a text setting are skipped and listed in `skipped`; the rest is checked first, and if a value is wrong nothing changes and the error names its key.',
   permission: 'edit_user_settings',
   userUpdate: true,
   params: {
@@ -91,13 +92,30 @@ export const changeUserSettings = defineRoute({
       shape: { type: 'map', key: '<setting id>', description: 'The changes.', values: SETTING_VALUE },
     },
   },
-  output: SUCCESS_OUTPUT,
+  output: {
+    ...SUCCESS_OUTPUT,
+    skipped: {
+      type: 'array',
+      optional: true,
+      description: 'Only when entries were skipped: each of them, in the order sent (the other entries were applied).',
+      items: {
+        type: 'object',
+        description: 'One skipped entry.',
+        fields: {
+          id: { type: 'string', description: 'The id as sent.' },
+          reason: { type: 'string', values: SKIP_REASONS, description: '`unknown` no such setting; `restricted` only an administrator may change it; `group` a group of settings, not one; `null` null given to a text setting.' },
+        },
+      },
+    },
+  },
+  example: '"success": true\n// or, when some entries were skipped (the others were applied):\n"success": true, "skipped": [{"id": "roles", "reason": "restricted"}]',
   async handler(ctx, { settings }) {
     const check = checkUserSettingChanges(settings, await optionSources(ctx), (id) => ctx.userSettings.get(id));
     if (!check.ok) throw softError(check.message);
-    if (check.ignored.length > 0) ctx.log.debug({ userId: ctx.session.userId, ignored: check.ignored.slice(0, 20) }, 'ChangeUserSettings ignored unknown setting ids');
     if (Object.keys(check.changes).length > 0) await ctx.users.changeSettings(ctx.session.userId, check.changes);
-    return { success: true };
+    if (check.skipped.length === 0) return { success: true };
+    ctx.log.debug({ userId: ctx.session.userId, skipped: check.skipped.slice(0, 20) }, 'ChangeUserSettings skipped entries');
+    return { success: true, skipped: check.skipped };
   },
 });
 

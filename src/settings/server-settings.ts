@@ -12,6 +12,9 @@ export interface SettingDef {
   description: string;
   /** Values a person may pick from, when the list is fixed. */
   values?: readonly string[];
+  /** The smallest and largest value a number setting takes (inclusive). */
+  min?: number;
+  max?: number;
   /** Never printed by `settings get` and never sent to clients. */
   secret?: boolean;
 }
@@ -23,25 +26,25 @@ export const CORE_SETTINGS: SettingDef[] = [
   { key: 'UserAuthorization.InstanceTitle', type: 'string', default: 'Local', description: 'Title shown on the login page and in page titles.' },
   { key: 'UserAuthorization.LoginNotice', type: 'string', default: 'This is a private server. Ask the server owner for an account.', description: 'HTML shown on the login page.' },
   { key: 'UserAuthorization.AllowSimplePasswordLogin', type: 'bool', default: true, description: 'Allow logging in with a user name and password.' },
-  { key: 'UserAuthorization.LoginTokenIdleDays', type: 'int', default: 365, description: 'A login token unused for this many days stops working.' },
+  { key: 'UserAuthorization.LoginTokenIdleDays', type: 'int', default: 365, min: 1, max: 36500, description: 'A login token unused for this many days stops working.' },
   { key: 'UserAuthorization.Registration.AllowRegistration', type: 'bool', default: false, description: 'Let people create their own accounts.' },
   { key: 'UserAuthorization.Registration.SimplePasswordRegistration', type: 'bool', default: false, description: 'Allow self-registration with a user name and password.' },
   { key: 'UserAuthorization.Registration.NewUserDefaultRole', type: 'string', default: 'user', description: 'Role given to self-registered accounts.' },
   { key: 'UserAuthorization.Registration.RegisterNotice', type: 'string', default: 'Accounts you create here are visible to the server owner.', description: 'HTML shown on the registration page.' },
   { key: 'Network.Host', type: 'string', default: 'localhost', description: "Address to listen on. 'localhost' listens on 127.0.0.1; '*' or '0.0.0.0' on every interface." },
-  { key: 'Network.Port', type: 'int', default: 7801, description: 'Port to listen on.' },
+  { key: 'Network.Port', type: 'int', default: 7801, min: 0, max: 65535, description: 'Port to listen on.' },
   { key: 'Network.PortCanChange', type: 'bool', default: false, description: 'When the port is taken, try the next ones instead of stopping.' },
   { key: 'Network.ExternalURL', type: 'string', default: '', description: 'The address people use to reach this server, for display.' },
   { key: 'Network.AllowedHosts', type: 'string[]', default: [], description: "Host names this server answers to while it trusts callers by their address (accounts off, or the localhost bypass), besides IP addresses, localhost and ExternalURL's host: a guard against DNS rebinding." },
   { key: 'Network.AccessControlAllowOrigin', type: 'string', default: '', description: 'When set, sent as Access-Control-Allow-Origin and OPTIONS requests are answered for CORS.' },
   { key: 'Network.RequiredAuthorization', type: 'string', default: '', description: 'When set, every request must carry exactly this Authorization header, except from the addresses in Network.AuthBypassIPs; others get 401.', secret: true },
   { key: 'Network.AuthBypassIPs', type: 'string', default: '127.0.0.1,::1,::ffff:127.0.0.1', description: 'Comma-separated socket addresses that need no Authorization header when Network.RequiredAuthorization is set (by default this machine).' },
-  { key: 'Network.MaxXForwardedFor', type: 'int', default: 3, description: 'How many X-Forwarded-For values to record in origin addresses (0 ignores the header).' },
+  { key: 'Network.MaxXForwardedFor', type: 'int', default: 3, min: 0, max: 100, description: 'How many X-Forwarded-For values to record in origin addresses (0 ignores the header).' },
   { key: 'Network.TrustedProxies', type: 'string[]', default: [], description: 'Proxy addresses whose X-Forwarded-For and X-Forwarded-Proto headers are believed (for rate limits and secure cookies).' },
   { key: 'Network.HealthAllowedIPs', type: 'string[]', default: [], description: 'Client addresses or CIDR ranges (e.g. 10.0.0.0/8) that may read /health/live and /health/ready; empty means anyone.' },
   { key: 'Network.MetricsAllowedIPs', type: 'string[]', default: ['127.0.0.1', '::1'], description: 'Client addresses or CIDR ranges that may read /metrics; empty means anyone.' },
-  { key: 'Network.ShutdownGraceSeconds', type: 'int', default: 10, description: 'On SIGTERM, how long requests already under way may take to finish before their connections are cut.' },
-  { key: 'Network.MaxNetworkRequestMegabytes', type: 'int', default: 200, description: 'Largest request body accepted from a session, in MiB.' },
+  { key: 'Network.ShutdownGraceSeconds', type: 'int', default: 10, min: 0, max: 3600, description: 'On SIGTERM, how long requests already under way may take to finish before their connections are cut.' },
+  { key: 'Network.MaxNetworkRequestMegabytes', type: 'int', default: 200, min: 1, max: 2048, description: 'Largest request body accepted from a session, in MiB.' },
   { key: 'Paths.AppendUserNameToOutputPath', type: 'bool', default: true, description: "Save each user's outputs in a folder named after the user." },
   { key: 'DefaultUser.Roles', type: 'string[]', default: ['user'], description: 'Roles of users created automatically (X-SWARM-USER_ID with accounts off).' },
   { key: 'DefaultUser.Theme', type: 'string', default: 'modern_dark', description: 'Theme of every user who has not picked one (a theme id; the installer sets it).' },
@@ -56,10 +59,30 @@ export const CORE_SETTINGS: SettingDef[] = [
 
 export type SettingValue = boolean | number | string | string[];
 
-/** Converts a value (JSON or command-line text) to a setting's type; throws with a readable message. */
+/** A value a setting cannot hold; the message is one line naming the setting and what it takes. */
+export class SettingValueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SettingValueError';
+  }
+}
+
+/** `a, b, c` with the empty value shown as `(empty)`. */
+export function listValues(values: readonly string[]): string {
+  return values.map((v) => (v === '' ? '(empty)' : v)).join(', ');
+}
+
+/** Converts a value (JSON or command-line text) to a setting's type; throws a SettingValueError with a readable message. */
 export function convertSetting(def: SettingDef, value: unknown): SettingValue {
   const bad = (): never => {
-    throw new Error(`Setting ${def.key} takes ${describeType(def.type)}, not ${JSON.stringify(value)}`);
+    throw new SettingValueError(`Setting ${def.key} takes ${describeType(def.type)}, not ${JSON.stringify(value)}`);
+  };
+  const inRange = (n: number): number => {
+    if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) {
+      const range = def.max === undefined ? `at least ${def.min}` : def.min === undefined ? `at most ${def.max}` : `from ${def.min} to ${def.max}`;
+      throw new SettingValueError(`Setting ${def.key} must be ${range}, not ${n}`);
+    }
+    return n;
   };
   switch (def.type) {
     case 'bool':
@@ -68,15 +91,15 @@ export function convertSetting(def: SettingDef, value: unknown): SettingValue {
       return bad();
     case 'int': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN;
-      return Number.isSafeInteger(n) ? n : bad();
+      return Number.isSafeInteger(n) ? inRange(n) : bad();
     }
     case 'decimal': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-      return Number.isFinite(n) ? n : bad();
+      return Number.isFinite(n) ? inRange(n) : bad();
     }
     case 'string': {
       const s = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : bad();
-      if (def.values && !def.values.includes(s)) throw new Error(`Setting ${def.key} must be one of: ${def.values.join(', ')}`);
+      if (def.values && !def.values.includes(s)) throw new SettingValueError(`Setting ${def.key} must be one of: ${listValues(def.values)}; not '${s}'`);
       return s;
     }
     case 'string[]':
@@ -100,8 +123,15 @@ function describeType(t: SettingType): string {
   return { bool: 'true or false', int: 'a whole number', decimal: 'a number', string: 'text', 'string[]': 'a comma-separated list' }[t];
 }
 
+/**
+ * A check of a value against what this server has (its themes, languages, roles): the reason it cannot be used,
+ * or null. Registered by the core once extensions have added theirs.
+ */
+export type SettingCheck = (value: SettingValue) => Promise<string | null> | string | null;
+
 export class ServerSettings {
   private readonly defs = new Map<string, SettingDef>();
+  private readonly checks = new Map<string, SettingCheck>();
   private readonly byLower = new Map<string, SettingDef>();
   private stored: Record<string, unknown> = {};
   /** The read under way, and the one queued after it (see reload). */
@@ -162,10 +192,24 @@ export class ServerSettings {
     this.effective.clear();
   }
 
-  /** Validates and records a per-run override. */
-  override(key: string, value: unknown): void {
+  /** Adds a check of the values a setting may take beyond its type and fixed list (see SettingCheck). */
+  addCheck(key: string, check: SettingCheck): void {
+    this.checks.set(this.require(key).key, check);
+  }
+
+  /** Converts a value for a setting and runs its check; throws a SettingValueError naming what it takes. */
+  async validate(key: string, value: unknown): Promise<SettingValue> {
     const def = this.require(key);
-    this.overrides[def.key] = convertSetting(def, value);
+    const converted = convertSetting(def, value);
+    const problem = await this.checks.get(def.key)?.(converted);
+    if (problem) throw new SettingValueError(`Setting ${def.key} ${problem}`);
+    return converted;
+  }
+
+  /** Validates and records a per-run override. */
+  async override(key: string, value: unknown): Promise<void> {
+    const def = this.require(key);
+    this.overrides[def.key] = await this.validate(def.key, value);
     this.effective.clear();
   }
 
@@ -213,7 +257,7 @@ export class ServerSettings {
     if (value === undefined) {
       await this.store.set(def.key, undefined);
     } else {
-      await this.store.set(def.key, convertSetting(def, value));
+      await this.store.set(def.key, await this.validate(def.key, value));
     }
     await this.reload();
     await this.events.publish({ type: 'settings.changed' });

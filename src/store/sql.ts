@@ -398,8 +398,8 @@ class SqlPresets implements PresetStore {
     return (await this.db.run(INSERT_PRESET, presetValues(userId, p))) === 1;
   }
 
-  async replace(userId: string, oldKey: string, p: PresetRecord): Promise<boolean> {
-    if (oldKey === p.key) {
+  async replace(userId: string, oldKey: string, p: PresetRecord, moveToEnd = false): Promise<boolean> {
+    if (oldKey === p.key && !moveToEnd) {
       const n = await this.db.run('UPDATE presets SET title = ?, author = ?, description = ?, preview_image = ?, has_image = ?, is_starred = ?, param_map = ? WHERE user_id = ? AND key = ?', [
         p.title,
         p.author,

@@ -132,10 +132,11 @@ export interface PresetStore {
   /** Adds a new preset at the end of the list; false when the key exists. */
   insert(userId: string, preset: PresetRecord): Promise<boolean>;
   /**
-   * Replaces preset `oldKey` by `preset` atomically. Same key: in place, keeping its position. Other key: the
-   * old one is removed and the new one appended; false (nothing changed) if the new key exists or the old is gone.
+   * Replaces preset `oldKey` by `preset` atomically. Same key and not `moveToEnd`: in place, keeping its position.
+   * Otherwise the old one is removed and the new one appended; false (nothing changed) if the new key is held by
+   * another preset or the old is gone.
    */
-  replace(userId: string, oldKey: string, preset: PresetRecord): Promise<boolean>;
+  replace(userId: string, oldKey: string, preset: PresetRecord, moveToEnd?: boolean): Promise<boolean>;
   delete(userId: string, key: string): Promise<boolean>;
 }
 
