@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { RateLimitRule } from '../src/cluster/rate-limits.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
-import type { PresetRecord, Store } from '../src/store/types.js';
+import { TransactionScope, type PresetRecord, type Store } from '../src/store/types.js';
 import { ADMIN_URL, createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 import { ROOT, TestServer, eventually, needsService, prehash, runCli } from './helpers/server.js';
 
@@ -143,6 +143,41 @@ describe('store contract', () => {
     const store = await openPostgresStore(db.url, { dataDir: mkdtempSync(path.join(tmpdir(), 'swarmcore-contract-')) });
     try {
       await storeContract(store);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('PostgreSQL transactions are serialised per scope', () => {
+  test("one user's transaction does not wait for another user's, but a second one of the same user does", async (t) => {
+    if (!needsService(t, available, NO_PG)) return;
+    const db = await createTestDatabase();
+    const store = await openPostgresStore(db.url, { dataDir: mkdtempSync(path.join(tmpdir(), 'swarmcore-scope-')) });
+    try {
+      const order: string[] = [];
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => (entered = resolve));
+      // Alice's transaction holds her scope's lock until released.
+      const alice = store.transaction(async (tx) => {
+        await tx.meta.set('probe.alice', '1');
+        entered();
+        await held;
+        order.push('alice done');
+      }, TransactionScope.user('alice'));
+      await inside;
+      // Bob's commits while Alice's is open; Alice's second one waits for her first.
+      const aliceAgain = store.transaction(async () => void order.push('alice again'), TransactionScope.user('alice'));
+      await store.transaction(async (tx) => {
+        await tx.meta.set('probe.bob', '1');
+        order.push('bob done');
+      }, TransactionScope.user('bob'));
+      release();
+      await Promise.all([alice, aliceAgain]);
+      assert.deepEqual(order, ['bob done', 'alice done', 'alice again']);
     } finally {
       await store.close();
       await db.drop();

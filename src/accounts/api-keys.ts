@@ -1,7 +1,7 @@
 // Upstream API keys a user may store (docs/COMPATIBILITY.md#api-keys-and-generic-data, docs/COMPATIBILITY.md#d25):
 // the server's own allow-list plus the UI registry that drives the User tab's rows (extensions add rows through
 // `addApiKeyType`), and the service that keeps each user's keys. Keys are never logged and never returned.
-import type { GenericDataStore, Store } from '../store/types.js';
+import { TransactionScope, type GenericDataStore, type Store } from '../store/types.js';
 import { localTimestamp } from '../util/local-time.js';
 
 export interface ApiKeyType {
@@ -67,14 +67,14 @@ export class ApiKeyService {
     await this.store.transaction(async (tx) => {
       await tx.genericData.set(userId, keyType, 'key', key);
       await tx.genericData.set(userId, keyType, 'key_last_updated', localTimestamp());
-    });
+    }, TransactionScope.user(userId));
   }
 
   async remove(userId: string, keyType: string): Promise<void> {
     await this.store.transaction(async (tx) => {
       await tx.genericData.delete(userId, keyType, 'key');
       await tx.genericData.delete(userId, keyType, 'key_last_updated');
-    });
+    }, TransactionScope.user(userId));
   }
 
   /** When the key was last set (`YYYY-MM-DD HH:MM`, server time), or null when none is stored. */

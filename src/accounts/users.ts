@@ -5,7 +5,7 @@ import { KeyedCache } from '../util/keyed-cache.js';
 import { exactJson } from '../util/token-text.js';
 import { parseJson } from '../store/rows.js';
 import { sessionKey } from '../store/session-key.js';
-import type { LoginTokenRecord, Store, UserRecord } from '../store/types.js';
+import { TransactionScope, type LoginTokenRecord, type Store, type UserRecord } from '../store/types.js';
 import type { LoginTokenService } from './login-tokens.js';
 import { hashPassword } from './passwords.js';
 import type { RoleService } from './roles.js';
@@ -187,7 +187,7 @@ export class UserService {
       const viaTokens = await tx.loginTokens.deleteByUser(id, keep.tokenId);
       const direct = await tx.sessions.deleteByUser(id, keep.sessionId === null ? [] : [sessionKey(keep.sessionId)]);
       return [...viaTokens.sessionIds, ...direct];
-    });
+    }, TransactionScope.user(id));
     if (ended === null) return false;
     await this.changed(id);
     if (ended.length > 0) await this.events.publish({ type: 'sessions.ended', sessionIds: ended });

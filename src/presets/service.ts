@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { EventBus } from '../cluster/events.js';
 import { parseJson } from '../store/rows.js';
-import type { GenericDataStore, PresetRecord, PresetStore, Store } from '../store/types.js';
+import { TransactionScope, type GenericDataStore, type PresetRecord, type PresetStore, type Store } from '../store/types.js';
 import { bumpModelEditId, presetKey } from './presets.js';
 import { PRESET_FAIL, PREVIEW_PLACEHOLDER, decidePreview } from './preview-image.js';
 import { KeyedCache } from '../util/keyed-cache.js';
@@ -110,7 +110,7 @@ export class PresetService {
       // reference, any `editing` that is not exactly the new title is a rename (docs/COMPATIBILITY.md#preset-order).
       const rename = p.editing !== p.title;
       return (existing && (await tx.presets.replace(userId, existing.key, preset, rename))) || (await tx.presets.insert(userId, preset));
-    });
+    }, TransactionScope.user(userId));
     if (saved) {
       bumpModelEditId();
       await this.changed(userId);

@@ -7,7 +7,7 @@ import type { EventBus } from '../cluster/events.js';
 import { MIGRATIONS, type Engine } from './migrations.js';
 import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenFromRow, userColumns, userFromRow, type Row } from './rows.js';
 import type { SecretBox } from './secret-box.js';
-import { EMBEDDED_IMAGE } from './types.js';
+import { EMBEDDED_IMAGE, TransactionScope } from './types.js';
 import type {
   GenericDataStore,
   KeyValueStore,
@@ -32,8 +32,8 @@ export interface SqlDb {
   all(sql: string, params?: readonly unknown[]): Promise<Row[]>;
   /** Runs a statement; the number of rows it changed. */
   run(sql: string, params?: readonly unknown[]): Promise<number>;
-  /** Runs `fn` in one transaction (inside one already: simply runs it). May run `fn` again on PostgreSQL. */
-  transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T>;
+  /** Runs `fn` in one transaction (inside one already: simply runs it); `scope` as Store.transaction's. */
+  transaction<T>(fn: (db: SqlDb) => Promise<T>, scope?: string): Promise<T>;
 }
 
 /** What each engine provides itself. */
@@ -98,9 +98,9 @@ class TimedDb implements SqlDb {
     return this.timed('write', () => this.inner.run(sql, params));
   }
 
-  transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (db: SqlDb) => Promise<T>, scope?: string): Promise<T> {
     // Already inside one, the engine runs fn with the same connection: no second transaction to time.
-    return this.timed('transaction', () => this.inner.transaction((tx) => fn(tx === this.inner ? this : new TimedDb(tx, this.hook))));
+    return this.timed('transaction', () => this.inner.transaction((tx) => fn(tx === this.inner ? this : new TimedDb(tx, this.hook)), scope));
   }
 }
 
@@ -148,8 +148,8 @@ export class SqlStore implements Store {
     return this.db;
   }
 
-  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => fn(tx === this.db ? this : new SqlStore(tx, this.parts, this.box, this.hook)));
+  transaction<T>(fn: (tx: Store) => Promise<T>, scope?: string): Promise<T> {
+    return this.db.transaction((tx) => fn(tx === this.db ? this : new SqlStore(tx, this.parts, this.box, this.hook)), scope);
   }
 
   async probe(): Promise<{ migrated: boolean }> {
@@ -246,7 +246,7 @@ class SqlUsers implements UserStore {
       if (!r) return false;
       await tx.run('UPDATE users SET settings = ? WHERE id = ?', [json(change(parseJson<Record<string, unknown>>(r.settings, {}))), id]);
       return true;
-    });
+    }, TransactionScope.user(id));
   }
 
   async delete(id: string): Promise<boolean> {
@@ -342,20 +342,20 @@ class SqlLoginTokens implements LoginTokenStore {
       const deleted = (await tx.run('DELETE FROM login_tokens WHERE id = ? AND user_id = ?', [id, userId])) === 1;
       const sessionIds = deleted ? ids(await tx.all('DELETE FROM sessions WHERE origin_token = ? RETURNING id', [id])) : [];
       return { deleted, sessionIds };
-    });
+    }, TransactionScope.user(userId));
   }
 
-  private deleteWithSessions(where: string, params: unknown[]): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
+  private deleteWithSessions(where: string, params: unknown[], scope?: string): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
     return this.db.transaction(async (tx) => {
       const tokenIds = ids(await tx.all(`DELETE FROM login_tokens WHERE ${where} RETURNING id`, params));
       const sessionIds: string[] = [];
       for (const part of chunks(tokenIds)) sessionIds.push(...ids(await tx.all(`DELETE FROM sessions WHERE origin_token IN (${marks(part.length)}) RETURNING id`, part)));
       return { tokenIds, sessionIds };
-    });
+    }, scope);
   }
 
   deleteByUser(userId: string, keep: string | null): Promise<{ tokenIds: string[]; sessionIds: string[] }> {
-    return this.deleteWithSessions('user_id = ? AND id IS DISTINCT FROM ?', [userId, keep]);
+    return this.deleteWithSessions('user_id = ? AND id IS DISTINCT FROM ?', [userId, keep], TransactionScope.user(userId));
   }
 
   deleteIdle(cutoff: number): Promise<{ tokenIds: string[]; sessionIds: string[] }> {

@@ -49,6 +49,12 @@ export interface LoginTokenRecord {
 /** How every embedded preview image starts (a data URL); anything else in `previewImage` is a path or URL. */
 export const EMBEDDED_IMAGE = 'data:';
 
+/** Transaction scopes (Store.transaction): what one transaction reads and changes. */
+export const TransactionScope = {
+  /** One user's own rows: record, settings, presets, tokens, sessions, data. */
+  user: (userId: string): string => `user:${userId}`,
+} as const;
+
 export interface PresetRecord {
   /** Identity: lower-cased title. */
   key: string;
@@ -189,11 +195,14 @@ export interface Store {
   /** The event bus that reaches every process using this database (see src/cluster/events.ts); it logs failing handlers. */
   createEventBus(log: Logger): EventBus;
   /**
-   * Runs `fn` as one transaction: its reads and writes through `tx` see no concurrent transaction (SQLite: BEGIN
-   * IMMEDIATE; PostgreSQL: one advisory lock for every store transaction). Use only `tx` inside `fn` (the outer
-   * store waits for the transaction on SQLite), publish events after it returns, and keep `fn` short.
+   * Runs `fn` as one transaction: its reads and writes through `tx` see no concurrent transaction of the same
+   * `scope` (SQLite: BEGIN IMMEDIATE, one at a time whatever the scope; PostgreSQL: an advisory lock per scope,
+   * so transactions of different users run side by side across every instance). A scope names what `fn`
+   * reads and changes, `user:<id>` for one user's rows (TransactionScope.user); without one the lock is the
+   * whole database's. Use only `tx` inside `fn` (the outer store waits for the transaction on SQLite), publish
+   * events after it returns, and keep `fn` short.
    */
-  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Store) => Promise<T>, scope?: string): Promise<T>;
   /** Rate limits shared by every instance on this database (in memory where only one instance can run). */
   createRateLimiter(): RateLimiter;
   /**
