@@ -825,12 +825,12 @@ async function fillSessions(store: StoreDir, userId: string, count: number): Pro
   });
 }
 
-async function runScale(o: Options, engine: Engine, warnings: string[]): Promise<ScaleResult> {
+async function runScale(engine: Engine, profileDir: (label: string) => string | null, warnings: string[]): Promise<ScaleResult> {
   // (a) live sessions made through the API
   let store = await createStoreDir(engine);
   let server: ServerProcess | undefined;
   try {
-    server = await startSwarmcore(store, [], null);
+    server = await startSwarmcore(store, [], profileDir(`scale-sessions-${engine}`));
     await newSession(server.url);
     const rssStart = rssOf(server.proc.pid!);
     console.error(`  scale ${engine}: ${SCALE_SESSIONS} x GetNewSession`);
@@ -854,7 +854,7 @@ async function runScale(o: Options, engine: Engine, warnings: string[]): Promise
     const fillSeconds = round1((performance.now() - f0) / 1000);
     const probe = rawSessionId(SCALE_STORED_SESSIONS);
     const s0 = performance.now();
-    server = await startSwarmcore(store, [], null);
+    server = await startSwarmcore(store, [], profileDir(`scale-restart-presets-${engine}`));
     const listeningMs = Math.round(performance.now() - s0);
     let firstAnswerMs = -1;
     while (performance.now() - s0 < 60_000) {
@@ -1043,7 +1043,7 @@ async function main(): Promise<void> {
       await baseline.stop();
     }
     if (doLogin) for (const engine of engines) logins.push(await runLogin(o, engine, nextProfileDir(`login-${engine}`), warnings));
-    if (doScale) for (const engine of engines) scale.push(await runScale(o, engine, warnings));
+    if (doScale) for (const engine of engines) scale.push(await runScale(engine, nextProfileDir, warnings));
 
     const profiles: (ProfileSummary & { label: string })[] = [];
     for (const { label, dir } of profileDirs) {
@@ -1124,6 +1124,7 @@ process.once('SIGINT', interrupt);
 process.once('SIGTERM', interrupt);
 
 main().catch(async (err: unknown) => {
+  if (interrupted) return; // the interrupt handler cleans up and exits
   for (const child of children) child.kill('SIGKILL');
   console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
   await runCleanups();
