@@ -346,6 +346,10 @@ interface Run {
   statusCounts: Record<string, number>;
   /** Requests answered with another status than expected, with an error in a 200 body, or failed. */
   unexpected: number;
+  /** CPU µs (user + system) of the server process per request. */
+  cpuUsPerRequest?: number;
+  /** PostgreSQL runs: CPU µs of the database's backend processes per request. */
+  dbCpuUsPerRequest?: number;
 }
 
 function toRun(r: CannonResult, round: number, connections: number, expectStatus: number): Run {
@@ -579,8 +583,8 @@ interface ScenarioResult {
   engine: Engine;
   title: string;
   request: string;
-  baseline: { rps: number; p99Ms: number; meanMs: number; runs: Run[] };
-  swarmcore: { rps: number; p99Ms: number; meanMs: number; runs: Run[] };
+  baseline: { rps: number; p99Ms: number; meanMs: number; cpuUsPerRequest: number; runs: Run[] };
+  swarmcore: { rps: number; p99Ms: number; meanMs: number; cpuUsPerRequest: number; dbCpuUsPerRequest?: number; runs: Run[] };
   /** Median over rounds of swarmcore rps / baseline rps of the same round. */
   ratio: number;
   ratioMin: number;
@@ -598,13 +602,46 @@ function summarize(s: Scenario, e: EngineServer, base: Run[], sc: Run[], sqlite:
     engine: e.engine,
     title: s.title,
     request: `${first.method} ${first.path}${first.body !== undefined ? ` ${first.body.replace(/[0-9a-f]{40}/, '<40 hex>')}` : ''}`.slice(0, 300),
-    baseline: side(base),
-    swarmcore: side(sc),
+    baseline: { ...side(base), cpuUsPerRequest: median(base.map((r) => r.cpuUsPerRequest ?? 0)) },
+    swarmcore: {
+      ...side(sc),
+      cpuUsPerRequest: median(sc.map((r) => r.cpuUsPerRequest ?? 0)),
+      ...(e.engine === 'postgres' ? { dbCpuUsPerRequest: median(sc.map((r) => r.dbCpuUsPerRequest ?? 0)) } : {}),
+    },
     ratio: round3(median(ratios)),
     ratioMin: round3(Math.min(...ratios)),
     ratioMax: round3(Math.max(...ratios)),
     ...(e.engine === 'postgres' && sqlite ? { vsSqlite: round3(median(sc.map((r, i) => r.rps / sqlite[i]!.rps))) } : {}),
   };
+}
+
+/** The PostgreSQL backend processes serving a database (PostgreSQL runs on this machine). */
+async function backendPids(databaseUrl: string): Promise<number[]> {
+  const name = new URL(databaseUrl).pathname.slice(1);
+  const rows = await withPostgres(POSTGRES_ADMIN_URL, (c) => c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [name]));
+  return rows.rows.map((r) => r.pid);
+}
+
+const cpuOrZero = (pid: number): number => {
+  try {
+    return cpuSecondsOf(pid);
+  } catch {
+    return 0; // exited
+  }
+};
+
+/** Measures one run of a side, with the CPU its server (and database backends) spent on it. */
+async function measure(side: Side, spec: CannonSpec, round: number, expectStatus: number): Promise<Run> {
+  const pid = side.server.proc.pid!;
+  const dbUrl = side.name === 'baseline' ? null : side.engine.store.databaseUrl;
+  const db0 = new Map((dbUrl ? await backendPids(dbUrl) : []).map((p) => [p, cpuOrZero(p)]));
+  const cpu0 = cpuOrZero(pid);
+  const run = toRun(await cannon(spec), round, spec.connections, expectStatus);
+  const cpu = cpuOrZero(pid) - cpu0;
+  let dbCpu = 0;
+  for (const p of dbUrl ? await backendPids(dbUrl) : []) dbCpu += cpuOrZero(p) - (db0.get(p) ?? 0);
+  const per = (seconds: number): number => (run.requests > 0 ? Math.round((seconds * 1e6) / run.requests) : 0);
+  return { ...run, cpuUsPerRequest: per(cpu), ...(dbUrl ? { dbCpuUsPerRequest: per(dbCpu) } : {}) };
 }
 
 async function runThroughput(o: Options, baseline: ServerProcess, engines: EngineServer[], list: Scenario[], warnings: string[]): Promise<ScenarioResult[]> {
@@ -623,12 +660,13 @@ async function runThroughput(o: Options, baseline: ServerProcess, engines: Engin
       // Forward then backward: whichever goes first alternates, so a steady drift costs every side alike.
       const order = round % 2 === 1 ? sides : [...sides].reverse();
       for (const side of order) {
-        const run = toRun(await cannon(spec(side, s, o.duration)), round, o.connections, side.expect(s));
+        const run = await measure(side, spec(side, s, o.duration), round, side.expect(s));
         if (side.server.proc.exitCode !== null || side.server.proc.signalCode !== null) throw new Error(`${side.name} died during ${s.id}:\n${side.server.tail()}`);
         if (run.unexpected > 0) warnings.push(`round ${round} ${s.id} ${side.name}: ${run.unexpected} of ${run.requests} requests failed or had an unexpected status or an error answer ${JSON.stringify(run.statusCounts)}`);
         const key = `${s.id} ${side.name}`;
         runs.set(key, [...(runs.get(key) ?? []), run]);
-        console.error(`  round ${round} ${s.id.padEnd(15)} ${side.name.padEnd(18)} ${String(run.rps).padStart(6)} req/s  p99 ${run.p99Ms} ms`);
+        const cpu = run.cpuUsPerRequest !== undefined ? `  CPU ${run.cpuUsPerRequest} µs/req${run.dbCpuUsPerRequest !== undefined ? ` + db ${run.dbCpuUsPerRequest}` : ''}` : '';
+        console.error(`  round ${round} ${s.id.padEnd(15)} ${side.name.padEnd(18)} ${String(run.rps).padStart(6)} req/s  p99 ${run.p99Ms} ms${cpu}`);
       }
     }
   }
@@ -637,7 +675,7 @@ async function runThroughput(o: Options, baseline: ServerProcess, engines: Engin
 }
 
 function throughputTable(results: ScenarioResult[]): string {
-  const head = ['scenario', 'engine', 'baseline req/s', 'swarmcore req/s', 'ratio', 'round ratios', 'p99 ms base/sc', 'mean ms base/sc', 'pg/sqlite'];
+  const head = ['scenario', 'engine', 'baseline req/s', 'swarmcore req/s', 'ratio', 'round ratios', 'p99 ms base/sc', 'mean ms base/sc', 'pg/sqlite', 'CPU µs/req base / sc + db'];
   const rows = results.map((r) => [
     r.id,
     r.engine,
@@ -648,6 +686,7 @@ function throughputTable(results: ScenarioResult[]): string {
     `${r.baseline.p99Ms} / ${r.swarmcore.p99Ms}`,
     `${r.baseline.meanMs.toFixed(3)} / ${r.swarmcore.meanMs.toFixed(3)}`,
     r.vsSqlite !== undefined ? r.vsSqlite.toFixed(3) : '',
+    `${r.baseline.cpuUsPerRequest} / ${r.swarmcore.cpuUsPerRequest}${r.swarmcore.dbCpuUsPerRequest !== undefined ? ` + ${r.swarmcore.dbCpuUsPerRequest}` : ''}`,
   ]);
   return textTable(head, rows);
 }
