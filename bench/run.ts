@@ -1058,6 +1058,7 @@ async function main(): Promise<void> {
   const logins: LoginResult[] = [];
   const scale: ScaleResult[] = [];
   let staticPath = '';
+  const phaseSeconds = { throughput: 0, login: 0, scale: 0 };
   try {
     if (throughputIds.length > 0) {
       for (const engine of engines) {
@@ -1081,8 +1082,13 @@ async function main(): Promise<void> {
       }
       await baseline.stop();
     }
+    phaseSeconds.throughput = Math.round((Date.now() - started.getTime()) / 1000);
+    let mark = Date.now();
     if (doLogin) for (const engine of engines) logins.push(await runLogin(o, engine, nextProfileDir(`login-${engine}`), warnings));
+    phaseSeconds.login = Math.round((Date.now() - mark) / 1000);
+    mark = Date.now();
     if (doScale) for (const engine of engines) scale.push(await runScale(engine, nextProfileDir, warnings));
+    phaseSeconds.scale = Math.round((Date.now() - mark) / 1000);
 
     const profiles: (ProfileSummary & { label: string })[] = [];
     for (const { label, dir } of profileDirs) {
@@ -1101,6 +1107,7 @@ async function main(): Promise<void> {
     const report = {
       date: started.toISOString(),
       seconds: Math.round((Date.now() - started.getTime()) / 1000),
+      phaseSeconds,
       command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
       machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, load },
       options: { ...o, engines },
@@ -1121,7 +1128,7 @@ async function main(): Promise<void> {
     renameSync(`${out}.tmp`, out);
 
     console.log('');
-    console.log(`swarmcore/baseline (bare node:http), ${report.date}, ${report.machine.cpus} x ${report.machine.cpuModel}, node ${process.version}, load ${load.before} -> ${load.after}, ${report.seconds} s`);
+    console.log(`swarmcore/baseline (bare node:http), ${report.date}, ${report.machine.cpus} x ${report.machine.cpuModel}, node ${process.version}, load ${load.before} -> ${load.after}, ${report.seconds} s (throughput ${phaseSeconds.throughput}, login ${phaseSeconds.login}, scale ${phaseSeconds.scale})`);
     console.log(`${o.rounds} rounds x ${o.duration} s, ${o.connections} connections; engines ${engines.join(', ')}`);
     if (results.length) {
       console.log('');
