@@ -28,6 +28,8 @@ export interface CannonSpec {
   overallRate?: number;
   requests: CannonRequest[];
   rotate?: boolean;
+  /** With `rotate`: where this run's count starts, so consecutive runs use new addresses and go on through the list. */
+  offset?: number;
   /** Count 200 answers whose body contains one of these strings as bad. */
   badMarkers?: string[];
 }
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
     ...(r.body !== undefined ? { body: r.body } : {}),
     ...(onResponse ? { onResponse } : {}),
   });
-  let next = 0;
+  let next = spec.offset ?? 0;
   const rotating = (): Built => ({
     ...build(spec.requests[0]!),
     setupRequest: (req: Built): Built => {

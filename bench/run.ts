@@ -41,7 +41,7 @@ const LOGIN_SETTINGS = [
   'UserAuthorization.Registration.SimplePasswordRegistration=true',
   'Network.TrustedProxies=127.0.0.1',
 ];
-const LOGIN_USERS = 300;
+const LOGIN_USERS = 150;
 const LOGIN_RATE = 20;
 const PRESETS_FOR_USER_DATA = 20;
 const SCALE_SESSIONS = 100_000;
@@ -72,7 +72,7 @@ function parseOptions(): Options {
     options: {
       rounds: { type: 'string', default: '3' },
       duration: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '2' },
+      warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '10' },
       'login-connections': { type: 'string', default: '4' },
       engines: { type: 'string', default: 'sqlite,postgres' },
@@ -713,7 +713,7 @@ interface LoginRun {
 
 interface MixedRun {
   round: number;
-  /** GetCurrentStatus alone, just before. */
+  /** GetCurrentStatus alone (measured once, in round 1). */
   controlRps: number;
   controlP99Ms: number;
   /** GetCurrentStatus while Login runs at LOGIN_RATE/s. */
@@ -761,34 +761,44 @@ async function runLogin(o: Options, engine: Engine, profileDir: string | null, w
     const statusRequests: CannonRequest[] = [{ method: 'POST', path: '/API/GetCurrentStatus', body: JSON.stringify({ session_id: sid }) }];
     const statusCheck = await post(url, 'GetCurrentStatus', { session_id: sid });
     if (failed(statusCheck)) throw new Error(`GetCurrentStatus with accounts on answered ${statusCheck.status} ${JSON.stringify(statusCheck.json)}`);
-    const loginSpec = (seconds: number, rate?: number): CannonSpec => ({
-      url,
-      connections: rate ? Math.min(o.loginConnections, rate) : o.loginConnections,
-      duration: seconds,
-      ...(rate ? { overallRate: rate } : {}),
-      requests: loginRequests,
-      rotate: true,
-      badMarkers: ERROR_MARKERS,
-    });
+    // Every run goes on where the last one stopped (with room for requests in flight at its end): each login
+    // has an address of its own, and the users are taken in turn across runs.
+    let offset = 0;
+    const runLogins = async (seconds: number, rate?: number): Promise<CannonResult> => {
+      const r = await cannon({
+        url,
+        connections: rate ? Math.min(o.loginConnections, rate) : o.loginConnections,
+        duration: seconds,
+        ...(rate ? { overallRate: rate } : {}),
+        requests: loginRequests,
+        rotate: true,
+        offset,
+        badMarkers: ERROR_MARKERS,
+      });
+      offset += r.requests.total + 100;
+      return r;
+    };
     const statusSpec = (seconds: number): CannonSpec => ({ url, connections: o.connections, duration: seconds, requests: statusRequests, badMarkers: ERROR_MARKERS });
-    if (o.warmup > 0) await cannon(loginSpec(o.warmup));
+    if (o.warmup > 0) await runLogins(o.warmup);
     const runs: LoginRun[] = [];
     const mixed: MixedRun[] = [];
+    let control: Run | undefined;
     const pid = server.proc.pid!;
     for (let round = 1; round <= o.rounds; round++) {
       const cpu0 = cpuSecondsOf(pid);
-      const r = toRun(await cannon(loginSpec(o.duration)), round, o.loginConnections, 200);
+      const r = toRun(await runLogins(o.duration), round, o.loginConnections, 200);
       const cpu = cpuSecondsOf(pid) - cpu0;
       const logins = r.requests - r.unexpected;
       runs.push({ round, logins, rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuMsPerLogin: logins > 0 ? round3((cpu * 1000) / logins) : 0, unexpected: r.unexpected });
       if (r.unexpected > 0) warnings.push(`login ${engine} round ${round}: ${r.unexpected} of ${r.requests} logins failed ${JSON.stringify(r.statusCounts)}`);
       console.error(`  round ${round} login ${engine.padEnd(8)} ${r.rps} logins/s  p99 ${r.p99Ms} ms  ${runs.at(-1)!.cpuMsPerLogin} ms CPU/login`);
 
-      const control = toRun(await cannon(statusSpec(o.duration)), round, o.connections, 200);
-      const [status, login] = await Promise.all([cannon(statusSpec(o.duration)), cannon(loginSpec(o.duration, LOGIN_RATE))]);
+      // GetCurrentStatus alone once (round 1), then with logins every round.
+      control ??= toRun(await cannon(statusSpec(o.duration)), round, o.connections, 200);
+      const [status, login] = await Promise.all([cannon(statusSpec(o.duration)), runLogins(o.duration, LOGIN_RATE)]);
       const s = toRun(status, round, o.connections, 200);
       const l = toRun(login, round, 1, 200);
-      const unexpected = control.unexpected + s.unexpected + l.unexpected;
+      const unexpected = (round === 1 ? control.unexpected : 0) + s.unexpected + l.unexpected;
       if (unexpected > 0) warnings.push(`login+status ${engine} round ${round}: ${unexpected} requests failed (status ${JSON.stringify(s.statusCounts)}, login ${JSON.stringify(l.statusCounts)})`);
       mixed.push({ round, controlRps: control.rps, controlP99Ms: control.p99Ms, statusRps: s.rps, statusP99Ms: s.p99Ms, loginRps: round1(l.requests / login.duration), loginP99Ms: l.p99Ms, unexpected });
       console.error(`  round ${round} GetCurrentStatus ${engine.padEnd(8)} p99 ${control.p99Ms} ms alone, ${s.p99Ms} ms with ${mixed.at(-1)!.loginRps} logins/s`);
@@ -1049,7 +1059,7 @@ async function main(): Promise<void> {
   const doLogin = wants(o, 'login');
   const doScale = wants(o, 'scale');
   const nE = engines.length;
-  const estimate = throughputIds.length * (nE + 1) * (o.warmup + o.rounds * o.duration) + (doLogin ? nE * (10 + o.warmup + o.rounds * 3 * o.duration) : 0) + (doScale ? nE * 90 : 0);
+  const estimate = throughputIds.length * (nE + 1) * (o.warmup + o.rounds * o.duration) + (doLogin ? nE * (10 + o.warmup + (o.rounds * 2 + 1) * o.duration) : 0) + (doScale ? nE * 90 : 0);
   console.error(`swarmcore ${gitDescription()} vs bare node:http on ${engines.join(' and ')}; ${throughputIds.length} throughput scenarios${doLogin ? ', login' : ''}${doScale ? ', scale' : ''}; ${o.rounds} rounds x ${o.duration} s, ${o.connections} connections; about ${Math.ceil(estimate / 60)} min`);
 
   let baseline: ServerProcess | undefined;
