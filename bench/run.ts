@@ -801,7 +801,7 @@ async function runLogin(o: Options, engine: Engine, profileDir: string | null, w
       const unexpected = (round === 1 ? control.unexpected : 0) + s.unexpected + l.unexpected;
       if (unexpected > 0) warnings.push(`login+status ${engine} round ${round}: ${unexpected} requests failed (status ${JSON.stringify(s.statusCounts)}, login ${JSON.stringify(l.statusCounts)})`);
       mixed.push({ round, controlRps: control.rps, controlP99Ms: control.p99Ms, statusRps: s.rps, statusP99Ms: s.p99Ms, loginRps: round1(l.requests / login.duration), loginP99Ms: l.p99Ms, unexpected });
-      console.error(`  round ${round} GetCurrentStatus ${engine.padEnd(8)} p99 ${control.p99Ms} ms alone, ${s.p99Ms} ms with ${mixed.at(-1)!.loginRps} logins/s`);
+      console.error(`  round ${round} GetCurrentStatus ${engine.padEnd(8)} p99 ${round === 1 ? `${control.p99Ms} ms alone, ` : ''}${s.p99Ms} ms with ${mixed.at(-1)!.loginRps} logins/s`);
     }
     const cpuMs = median(runs.map((r) => r.cpuMsPerLogin));
     return {
