@@ -113,7 +113,7 @@ function parseOptions(): Options {
   };
 }
 
-const wants = (o: Options, id: string): boolean => (o.only ? o.only.includes(id) : id !== 'scale' || o.scale);
+const wants = (o: Options, id: string): boolean => (id === 'scale' && o.scale) || (o.only ? o.only.includes(id) : id !== 'scale');
 
 // ---------------------------------------------------------------------------------------------------------
 // Processes and clean-up
@@ -1059,7 +1059,7 @@ async function main(): Promise<void> {
   const doLogin = wants(o, 'login');
   const doScale = wants(o, 'scale');
   const nE = engines.length;
-  const estimate = throughputIds.length * (nE + 1) * (o.warmup + o.rounds * o.duration) + (doLogin ? nE * (10 + o.warmup + (o.rounds * 2 + 1) * o.duration) : 0) + (doScale ? nE * 90 : 0);
+  const estimate = throughputIds.length * (nE + 1) * (o.warmup + o.rounds * o.duration) + (doLogin ? nE * (10 + o.warmup + (o.rounds * 2 + 1) * o.duration) : 0) + (doScale ? nE * 150 : 0);
   console.error(`swarmcore ${gitDescription()} vs bare node:http on ${engines.join(' and ')}; ${throughputIds.length} throughput scenarios${doLogin ? ', login' : ''}${doScale ? ', scale' : ''}; ${o.rounds} rounds x ${o.duration} s, ${o.connections} connections; about ${Math.ceil(estimate / 60)} min`);
 
   let baseline: ServerProcess | undefined;
