@@ -196,7 +196,7 @@ export function effectiveUserSetting(s: UserSettingLeaf, own: Record<string, unk
  * GetUserSettings' `settings` object (docs/COMPATIBILITY.md#getusersettings); restricted settings are left out at
  * every level.
  */
-export function renderUserSettings(own: Record<string, unknown>, server: ServerSettings, sources: OptionSources, tree: readonly UserSettingNode[]): Record<string, unknown> {
+export function renderUserSettings(own: Record<string, unknown>, server: ServerSettings, sources: OptionSources, tree: readonly UserSettingNode[], includeRestricted = false): Record<string, unknown> {
   const render = (nodes: readonly UserSettingNode[]): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const n of nodes) {
@@ -204,7 +204,7 @@ export function renderUserSettings(own: Record<string, unknown>, server: ServerS
         out[n.name.toLowerCase()] = { type: 'group', name: n.name, value: render(n.children), description: n.description, values: null, value_names: null, is_secret: false };
         continue;
       }
-      if (n.restricted) continue;
+      if (n.restricted && !includeRestricted) continue;
       const value = effectiveUserSetting(n, own, server);
       const options = n.options?.(sources);
       out[n.name.toLowerCase()] = {
@@ -286,7 +286,7 @@ function describe(value: unknown): string {
  * reference does); a restricted setting, a group id, a value of the wrong type or outside a fixed option list
  * refuses the whole request, naming the key.
  */
-export function checkUserSettingChanges(input: Record<string, unknown>, sources: OptionSources, find: (id: string) => UserSettingNode | undefined): ChangeCheck {
+export function checkUserSettingChanges(input: Record<string, unknown>, sources: OptionSources, find: (id: string) => UserSettingNode | undefined, allowRestricted = false): ChangeCheck {
   const changes: Record<string, UserSettingValue> = {};
   const ignored: string[] = [];
   for (const [key, value] of Object.entries(input)) {
@@ -296,7 +296,7 @@ export function checkUserSettingChanges(input: Record<string, unknown>, sources:
       continue;
     }
     if (node.kind === 'group') return { ok: false, key, message: `'${key}' is a group of settings; set the settings inside it one by one, as '${node.id}.<name>'.` };
-    if (node.restricted) return { ok: false, key, message: `The setting '${key}' can only be changed by an administrator.` };
+    if (node.restricted && !allowRestricted) return { ok: false, key, message: `The setting '${key}' can only be changed by an administrator.` };
     const converted = convertUserSetting(node, value);
     if (!converted.ok) return { ok: false, key, message: `The setting '${key}' takes ${converted.expected}, not ${describe(value)}.` };
     if (node.strict && node.options) {

@@ -24,6 +24,7 @@ export const CORE_SETTINGS: SettingDef[] = [
   { key: 'UserAuthorization.LoginNotice', type: 'string', default: 'This is a private server. Ask the server owner for an account.', description: 'HTML shown on the login page.' },
   { key: 'UserAuthorization.AllowSimplePasswordLogin', type: 'bool', default: true, description: 'Allow logging in with a user name and password.' },
   { key: 'UserAuthorization.LoginTokenIdleDays', type: 'int', default: 365, description: 'A login token unused for this many days stops working.' },
+  { key: 'UserAuthorization.AuditLogDays', type: 'int', default: 90, description: 'Audit log entries (administrative actions, logins) older than this many days are removed.' },
   { key: 'UserAuthorization.Registration.AllowRegistration', type: 'bool', default: false, description: 'Let people create their own accounts.' },
   { key: 'UserAuthorization.Registration.SimplePasswordRegistration', type: 'bool', default: false, description: 'Allow self-registration with a user name and password.' },
   { key: 'UserAuthorization.Registration.NewUserDefaultRole', type: 'string', default: 'user', description: 'Role given to self-registered accounts.' },
@@ -159,10 +160,19 @@ export class ServerSettings {
     this.effective.clear();
   }
 
+  /**
+   * The one check of a value for a setting: its definition (unknown keys are refused with UnknownSettingError),
+   * its type and its allowed values. Returns the value in the setting's type; throws with a readable message.
+   */
+  checkSettingValue(key: string, value: unknown): { key: string; value: SettingValue } {
+    const def = this.require(key);
+    return { key: def.key, value: convertSetting(def, value) };
+  }
+
   /** Validates and records a per-run override. */
   override(key: string, value: unknown): void {
-    const def = this.require(key);
-    this.overrides[def.key] = convertSetting(def, value);
+    const checked = this.checkSettingValue(key, value);
+    this.overrides[checked.key] = checked.value;
     this.effective.clear();
   }
 
@@ -207,14 +217,29 @@ export class ServerSettings {
   /** Stores a new value (`undefined` resets to the default) and tells every instance. */
   async set(key: string, value: unknown): Promise<SettingValue> {
     const def = this.require(key);
-    if (value === undefined) {
-      await this.store.set(def.key, undefined);
-    } else {
-      await this.store.set(def.key, convertSetting(def, value));
+    await this.setMany({ [def.key]: value });
+    return this.get(def.key);
+  }
+
+  /**
+   * Checks every value first (checkSettingValue; the first bad one throws and nothing changes), then stores them
+   * all in one transaction and tells every instance. Returns the canonical keys changed.
+   */
+  async setMany(changes: Readonly<Record<string, unknown>>): Promise<string[]> {
+    const checked: Record<string, SettingValue | undefined> = {};
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === undefined) checked[this.require(key).key] = undefined;
+      else {
+        const c = this.checkSettingValue(key, value);
+        checked[c.key] = c.value;
+      }
     }
+    const keys = Object.keys(checked);
+    if (keys.length === 0) return keys;
+    await this.store.setMany(checked);
     await this.reload();
     await this.events.publish({ type: 'settings.changed' });
-    return this.get(def.key);
+    return keys;
   }
 
   private require(key: string): SettingDef {
