@@ -22,8 +22,8 @@ export const CLI_ADDRESS = 'cli';
 const MAX_TEXT = 100;
 /** Longest detail kept, as JSON text. */
 const MAX_DETAIL = 2000;
-/** Detail keys never recorded, whatever a caller passes. */
-const SECRET_KEY = /pass|prehash|token|session|secret|cookie/i;
+/** Detail keys never recorded, whatever a caller passes (a key named so, or ending in `.name`/`_name` so). */
+const SECRET_KEY = /(^|[._])(password|prehash|token|session_?id|secret|cookie|api_?key)$/i;
 export const MAX_AUDIT_LIST = 1000;
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);

@@ -206,7 +206,7 @@ export const adminInterruptUser = defineRoute({
   async handler(ctx, { name }) {
     if (!(await ctx.users.get(name))) throw softError(NO_USER);
     const sessions = await ctx.generation.interruptUser(name);
-    await audit(ctx, 'user.interrupt', name, { sessions });
+    await audit(ctx, 'user.interrupt', name, { interrupted: sessions });
     return { success: true };
   },
 });
