@@ -30,7 +30,6 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** Text as recorded: control characters dropped, at most MAX_TEXT characters. */
 function bounded(text: string): string {
-  // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f]/g, '');
   return clean.length > MAX_TEXT ? `${clean.slice(0, MAX_TEXT)}...` : clean;
 }
@@ -56,10 +55,10 @@ export class AuditService {
     await this.store.audit.insert({
       at: nowSeconds(),
       userId: e.userId,
-      attemptedName: e.attemptedName == null ? null : bounded(e.attemptedName),
+      attemptedName: e.attemptedName === undefined || e.attemptedName === null ? null : bounded(e.attemptedName),
       address: bounded(e.address),
       action: e.action,
-      target: e.target == null ? null : bounded(e.target),
+      target: e.target === undefined || e.target === null ? null : bounded(e.target),
       detail,
     });
   }
