@@ -101,6 +101,28 @@ async function storeContract(store: Store): Promise<void> {
   assert.ok(await eventually(() => store.leases.acquire('job', 'three', 60), 15_000), 'an expired lease can be taken');
   assert.equal(await store.leases.acquire('job', 'two', 60), false, 'the new holder keeps it');
 
+  // Settings: setMany stores every entry (undefined removes) in one transaction.
+  await store.settings.setMany({ 'Contract.A': 1, 'Contract.B': ['x'] });
+  await store.settings.setMany({ 'Contract.A': undefined, 'Contract.C': true });
+  const stored = await store.settings.all();
+  assert.deepEqual([stored['Contract.A'], stored['Contract.B'], stored['Contract.C']], [undefined, ['x'], true]);
+
+  // Audit: newest first, filtered by user (actor or target), time and seq; pruned by age.
+  await store.audit.insert({ at: 100, userId: 'a', attemptedName: null, address: '1.2.3.4', action: 'x.one', target: 'b', detail: { n: 1 } });
+  await store.audit.insert({ at: 200, userId: null, attemptedName: 'who', address: 'cli', action: 'x.two', target: null, detail: {} });
+  await store.audit.insert({ at: 300, userId: 'b', attemptedName: null, address: '::1', action: 'x.three', target: 'c', detail: { list: [1] } });
+  const all = await store.audit.list({ limit: 10 });
+  assert.deepEqual(all.map((e) => [e.action, e.at, e.userId, e.attemptedName, e.address, e.target, e.detail]), [
+    ['x.three', 300, 'b', null, '::1', 'c', { list: [1] }],
+    ['x.two', 200, null, 'who', 'cli', null, {}],
+    ['x.one', 100, 'a', null, '1.2.3.4', 'b', { n: 1 }],
+  ]);
+  assert.deepEqual((await store.audit.list({ userId: 'b', limit: 10 })).map((e) => e.action), ['x.three', 'x.one']);
+  assert.deepEqual((await store.audit.list({ since: 200, limit: 10 })).map((e) => e.action), ['x.three', 'x.two']);
+  assert.deepEqual((await store.audit.list({ before: all[0]!.seq, limit: 1 })).map((e) => e.action), ['x.two']);
+  assert.equal(await store.audit.prune(250), 2);
+  assert.deepEqual((await store.audit.list({ limit: 10 })).map((e) => e.action), ['x.three']);
+
   // Rate limits: a fixed window; refusals do not count; a new window starts after the period.
   const limiter = store.createRateLimiter();
   const rule: RateLimitRule = { name: 'contract', max: 3, periodMs: 300 };
