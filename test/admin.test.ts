@@ -1,6 +1,6 @@
 // The administrative routes against the real server: who may call each one (every built-in role and a custom
 // role), the reference's parameter shapes and answers, and the safety rules swarmcore adds (docs/COMPATIBILITY.md
-// D35 to D38); then the same changes reaching a second instance on one PostgreSQL database.
+// D35 to D39); then the same changes reaching a second instance on one PostgreSQL database.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';

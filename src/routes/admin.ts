@@ -1,6 +1,6 @@
 // Administrative routes: accounts, roles, permissions, connected users, global status and server settings, with
 // the reference's names, parameters, permissions and answers (docs/COMPATIBILITY.md#administration), plus the
-// audit log (docs/COMPATIBILITY.md#d30). Where the reference is unsafe swarmcore is not (D35 to D38): a password
+// audit log (docs/COMPATIBILITY.md#d30). Where the reference is unsafe swarmcore is not (D35 to D39): a password
 // reset or a deletion ends every login of the user everywhere, the last account holding manage_users stays,
 // built-in roles stay, and server settings are checked as a whole before any is stored.
 import { softError } from '../api/errors.js';
