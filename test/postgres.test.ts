@@ -31,6 +31,7 @@ async function storeContract(store: Store): Promise<void> {
   assert.equal(await store.users.create(user), true);
   assert.equal(await store.users.create(user), false);
   assert.deepEqual(await store.users.get('contract'), user);
+  assert.deepEqual((await store.users.listRoles()).filter((u) => u.id === 'contract'), [{ id: 'contract', roles: ['user'] }], 'listRoles: every id with its roles');
   assert.equal(await store.users.get('CONTRACT'), null, 'ids are matched exactly');
 
   // A settings change is a read-modify-write of the whole map; each one keeps what the others wrote (the

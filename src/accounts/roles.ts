@@ -65,10 +65,9 @@ export async function checkManagers(tx: Store, change: ManagerChange): Promise<v
     });
   let was = 0;
   let will = 0;
-  for (const id of await tx.users.listIds()) {
+  for (const user of await tx.users.listRoles()) {
+    const id = user.id;
     if (id === 'local') continue;
-    const user = await tx.users.get(id);
-    if (!user) continue;
     if (manages(before, user.roles)) was++;
     const changed = change.users?.get(id);
     const rolesAfter = changed === undefined ? user.roles : changed;
@@ -195,11 +194,10 @@ export class RoleService {
       await checkManagers(tx, { roles: new Map([[id, null]]) });
       await tx.roles.delete(id);
       const users: string[] = [];
-      for (const userId of await tx.users.listIds()) {
-        const user = await tx.users.get(userId);
-        if (!user?.roles.includes(id)) continue;
-        await tx.users.update(userId, { roles: user.roles.filter((r) => r !== id) });
-        users.push(userId);
+      for (const user of await tx.users.listRoles()) {
+        if (!user.roles.includes(id)) continue;
+        await tx.users.update(user.id, { roles: user.roles.filter((r) => r !== id) });
+        users.push(user.id);
       }
       return { users };
     });

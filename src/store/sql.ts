@@ -198,6 +198,10 @@ class SqlUsers implements UserStore {
   async listIds(): Promise<string[]> {
     return ids(await this.db.all('SELECT id FROM users ORDER BY id'));
   }
+
+  async listRoles(): Promise<Array<{ id: string; roles: string[] }>> {
+    return (await this.db.all('SELECT id, roles FROM users ORDER BY id')).map((r) => ({ id: String(r.id), roles: parseJson<string[]>(r.roles, []) }));
+  }
 }
 
 class SqlSessions implements SessionStore {

@@ -85,6 +85,8 @@ export interface UserStore {
   /** Deletes the user and everything it owns: sessions, login tokens, presets, generic data. */
   delete(id: string): Promise<boolean>;
   listIds(): Promise<string[]>;
+  /** Every user's id and roles, sorted by id (one query). */
+  listRoles(): Promise<Array<{ id: string; roles: string[] }>>;
 }
 
 /** Sessions by session key (never the raw id). */
