@@ -249,7 +249,8 @@ export function buildCli(): Command {
   storeOptions(user.command('delete <name>').description('delete an account and all its data')).action(async (name: string, o: StoreOptions) => {
     await withCore(o, async (_core, s) => {
       const id = await requireUser(s, name);
-      await s.users.delete(id);
+      // The operator holding the database may delete the last manager (the API may not, docs/COMPATIBILITY.md#d37).
+      await s.users.delete(id, false);
       await auditCli(s, 'user.delete', id);
       console.log(`Deleted user '${id}' with its sessions, login tokens, presets and data.`);
     });

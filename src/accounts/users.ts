@@ -225,9 +225,12 @@ export class UserService {
     await this.changed(id);
   }
 
-  /** Replaces the user's roles (LastManagerError as for adminChange); what they opened by impersonation ends if they lose manage_users. */
+  /**
+   * Replaces the user's roles; what they opened by impersonation ends if they lose manage_users. The command line's
+   * `user set-role`: the operator holding the database may demote the last manager (the API may not, adminChange).
+   */
   async setRoles(id: string, roles: readonly string[]): Promise<boolean> {
-    return this.adminChange(id, {}, roles);
+    return this.adminChange(id, {}, roles, false);
   }
 
   /**
@@ -235,12 +238,12 @@ export class UserService {
    * transaction. Throws LastManagerError (nothing changes) when the roles would leave no account holding
    * manage_users; what the user opened by impersonation ends if they lose manage_users.
    */
-  async adminChange(id: string, settings: Readonly<Record<string, unknown>>, roles: readonly string[] | null): Promise<boolean> {
+  async adminChange(id: string, settings: Readonly<Record<string, unknown>>, roles: readonly string[] | null, keepLastManager = true): Promise<boolean> {
     const ok = await this.store.transaction(async (tx) => {
       const user = await tx.users.get(id);
       if (!user) return false;
       if (roles !== null) {
-        await checkManagers(tx, { users: new Map([[id, roles]]) });
+        if (keepLastManager) await checkManagers(tx, { users: new Map([[id, roles]]) });
         await tx.users.update(id, { roles: [...roles] });
       }
       if (Object.keys(settings).length > 0) await tx.users.updateSettings(id, (current) => ({ ...current, ...settings }));
@@ -256,12 +259,13 @@ export class UserService {
    * Deletes a user with its sessions, tokens, presets and data, and ends its live sessions everywhere, with
    * the sessions and tokens it opened by impersonating others.
    */
-  async delete(id: string): Promise<boolean> {
-    // One transaction: the last account holding manage_users is refused (LastManagerError), and no session made
-    // between the listing and the delete is missed.
+  async delete(id: string, keepLastManager = true): Promise<boolean> {
+    // One transaction: the last account holding manage_users is refused (LastManagerError) unless the caller is the
+    // command line (keepLastManager false: the operator holding the database), and no session made between the
+    // listing and the delete is missed.
     const sessionIds = await this.store.transaction(async (tx) => {
       if (!(await tx.users.get(id))) return null;
-      await checkManagers(tx, { users: new Map([[id, null]]) });
+      if (keepLastManager) await checkManagers(tx, { users: new Map([[id, null]]) });
       const ids = await tx.sessions.listIdsByUser(id);
       await tx.users.delete(id);
       return ids;
