@@ -152,6 +152,21 @@ describe('the audit log', () => {
     assert.deepEqual([bad.code, bad.stderr.trim()], [1, "swarmcore: --since needs an ISO date such as 2026-11-30 or 2026-11-30T12:00:00Z, not 'yesterday'."]);
   });
 
+  test('opening a session as another user is recorded, and what that session changes names the impersonator', async () => {
+    const opened = await server.api('GetNewSession', { impersonateUser: 'carol' }, { Cookie: `swarm_token=${adminToken}`, 'X-Forwarded-For': '192.0.2.99' });
+    assert.equal(opened.body.user_id, 'carol');
+    secrets.push(opened.body.session_id as string);
+    const [entry] = await entries({ limit: 1 });
+    assert.deepEqual([entry!.user_id, entry!.address, entry!.action, entry!.target, entry!.detail], ['auditor', '192.0.2.99', 'user.impersonate', 'carol', {}]);
+    // carol (role user) may not administer; the owner impersonating the owner-made account 'auditor2' may, and the entry says who impersonated.
+    assert.equal((await server.cli(['user', 'add', 'auditor2', '--password', 'auditor2-password', '--role', 'owner'])).code, 0);
+    const as2 = (await server.api('GetNewSession', { impersonateUser: 'auditor2' }, { Cookie: `swarm_token=${adminToken}` })).body.session_id as string;
+    secrets.push(as2);
+    assert.deepEqual((await server.call('AdminAddRole', as2, { name: 'Impersonated Role' }, { 'X-Forwarded-For': '192.0.2.98' })).body, { success: true });
+    const [added] = await entries({ limit: 1 });
+    assert.deepEqual([added!.user_id, added!.address, added!.action, added!.target, added!.detail], ['auditor2', '192.0.2.98', 'role.add', 'impersonatedrole', { name: 'Impersonated Role', impersonated_by: 'auditor' }]);
+  });
+
   test('the audit table never holds a password, prehash, token or session id used in these tests', async () => {
     // A token made for a script, and its sessions, are secrets too.
     const made = (await server.call('CreateAuthToken', admin, { reason: 'audit test' })).body.token as string;

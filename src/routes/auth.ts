@@ -59,6 +59,7 @@ export const getNewSession = defineRoute({
       if (!target) throw apiError('bad_impersonate', 'There is no user by that name to impersonate.');
       userId = target.id;
       impersonatedBy = who.userId;
+      await ctx.audit.record({ userId: who.userId, address: ctx.request.clientAddress, action: 'user.impersonate', target: target.id });
     }
     const access = await users.getAccess(userId);
     if (!access) throw softError('You are not logged in, or your login has expired.');
