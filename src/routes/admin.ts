@@ -577,7 +577,7 @@ export const adminListAuditLog = defineRoute({
           user_id: { type: 'string', nullable: true, description: 'Who acted; null for the command line and failed logins with an unknown name.' },
           attempted_name: { type: 'string', nullable: true, description: 'Logins: the name as typed (at most 100 characters).' },
           address: { type: 'string', description: 'The client address, or `cli`.' },
-          action: { type: 'string', description: 'What was done, e.g. `login.success`, `login.failure`, `user.add`, `user.delete`, `role.edit`, `settings.change`.' },
+          action: { type: 'string', description: 'What was done, e.g. `login.success`, `login.failure`, `user.add`, `user.delete`, `user.impersonate`, `role.edit`, `settings.change` (docs/COMPATIBILITY.md#d30 lists them all).' },
           target: { type: 'string', nullable: true, description: 'The user, role or setting acted on.' },
           detail: { type: 'any', description: 'A small JSON object; never a password, token or session id.' },
         },
