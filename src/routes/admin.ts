@@ -461,15 +461,24 @@ const shown = (v: SettingValue): unknown => (Array.isArray(v) ? v.join(' || ') :
 
 /** The server settings as a tree of groups keyed by lower-case name, as the reference lists its settings. */
 function renderServerSettings(defs: readonly SettingDef[], valueOf: (key: string) => SettingValue): Record<string, unknown> {
+  interface Group {
+    type: 'group';
+    name: string;
+    value: Record<string, unknown>;
+    description: string;
+    values: null;
+    value_names: null;
+    is_secret: false;
+  }
   const root: Record<string, unknown> = {};
   for (const def of defs) {
     const parts = def.key.split('.');
     let level = root;
     for (const part of parts.slice(0, -1)) {
       const k = part.toLowerCase();
-      let group = level[k] as { value: Record<string, unknown> } | undefined;
+      let group = level[k] as Group | undefined;
       if (!group) {
-        group = { type: 'group', name: part, value: {}, description: '', values: null, value_names: null, is_secret: false } as unknown as { value: Record<string, unknown> };
+        group = { type: 'group', name: part, value: {}, description: '', values: null, value_names: null, is_secret: false };
         level[k] = group;
       }
       level = group.value;
