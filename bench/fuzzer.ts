@@ -202,7 +202,8 @@ class Target {
   /** Every row of every table that belongs to `userId` (by `user_id`, or `id` in users), and the server settings. */
   storedState(userId: string): Record<string, unknown[]> {
     this.tables ??= (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[])
-      .filter(({ name }) => !/session|event|lease|rate/i.test(name))
+      // The audit log records refused logins on purpose (docs/COMPATIBILITY.md#d30): it is not the user's data.
+      .filter(({ name }) => !/session|event|lease|rate|audit/i.test(name))
       .flatMap(({ name }) => {
         const cols = (this.db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string }[]).map((c) => c.name);
         const owner = cols.includes('user_id') ? 'user_id' : name === 'users' ? 'id' : name === 'server_settings' ? '' : null;

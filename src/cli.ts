@@ -8,7 +8,9 @@ import pino, { type Logger } from 'pino';
 import { Core, VERSION } from './core.js';
 import { startServer, ListenError } from './http/server.js';
 import { cleanAccountName } from './accounts/names.js';
+import { CLI_ADDRESS, type AuditEntry } from './accounts/audit.js';
 import { clientPrehash } from './accounts/passwords.js';
+import { LastManagerError } from './accounts/roles.js';
 import { SettingValueError, UnknownSettingError } from './settings/server-settings.js';
 import { renderMarkdown } from './api/docs.js';
 import { openApiText } from './http/openapi.js';
@@ -167,6 +169,18 @@ async function requireRole(s: Services, role: string): Promise<void> {
   if (!(await s.roles.get(role))) throw new CliError(`There is no role '${role}'. Roles: ${[...(await s.roles.all()).keys()].join(', ')}.`);
 }
 
+/** Records a command-line administrative action in the audit log. */
+function auditCli(s: Services, action: string, target: string | null, detail: AuditEntry['detail'] = {}): Promise<void> {
+  return s.audit.record({ userId: null, address: CLI_ADDRESS, action, target, detail: { ...detail, via: 'cli' } });
+}
+
+/** Parses --since: an ISO date or date-time; unix seconds. */
+function parseSince(text: string): number {
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms)) throw new CliError(`--since needs an ISO date such as 2026-11-30 or 2026-11-30T12:00:00Z, not '${text}'.`);
+  return Math.floor(ms / 1000);
+}
+
 function checkPassword(pw: string): void {
   if (pw.length < 8 || pw.length > 500) throw new CliError('A password must be 8 to 500 characters long.');
 }
@@ -234,6 +248,7 @@ export function buildCli(): Command {
         checkPassword(o.password);
         await requireRole(s, o.role);
         if (!(await s.users.register(id, clientPrehash(id, o.password), [o.role], true))) throw new CliError(`The user '${id}' exists already.`);
+        await auditCli(s, 'user.add', id, { role: o.role });
         console.log(`Created user '${id}' with role '${o.role}'.`);
       });
     });
@@ -248,7 +263,9 @@ export function buildCli(): Command {
   storeOptions(user.command('delete <name>').description('delete an account and all its data')).action(async (name: string, o: StoreOptions) => {
     await withCore(o, async (_core, s) => {
       const id = await requireUser(s, name);
-      await s.users.delete(id);
+      // The operator holding the database may delete the last manager (the API may not, docs/COMPATIBILITY.md#d39).
+      await s.users.delete(id, false);
+      await auditCli(s, 'user.delete', id);
       console.log(`Deleted user '${id}' with its sessions, login tokens, presets and data.`);
     });
   });
@@ -257,6 +274,7 @@ export function buildCli(): Command {
       const id = await requireUser(s, name);
       checkPassword(password);
       await s.users.setPassword(id, clientPrehash(id, password));
+      await auditCli(s, 'user.set_password', id, { cleared: false });
       console.log(`Password of '${id}' changed.`);
     });
   });
@@ -265,6 +283,7 @@ export function buildCli(): Command {
       const id = await requireUser(s, name);
       await requireRole(s, role);
       await s.users.setRoles(id, [role]);
+      await auditCli(s, 'user.change_settings', id, { roles: [role] });
       console.log(`Role of '${id}' is now '${role}'.`);
     });
   });
@@ -300,9 +319,28 @@ export function buildCli(): Command {
       const def = core.settings.find(key);
       if (!def) throw new UnknownSettingError(key);
       const stored = await core.settings.set(def.key, value);
+      await auditCli(core.services, 'settings.change', def.key, { settings: { [def.key]: def.secret ? '(secret)' : stored } });
       console.log(`${def.key} = ${Array.isArray(stored) ? stored.join(',') : String(stored)}`);
     });
   });
+  storeOptions(program.command('audit').description('print the audit log, newest first: administrative actions and login results'))
+    .option('--user <name>', 'only entries by or about this user id')
+    .option('--since <iso-date>', 'only entries at or after this date (e.g. 2026-11-30 or 2026-11-30T12:00:00Z)')
+    .option('--limit <n>', 'at most this many entries (1 to 1000)', '100')
+    .option('--json', 'one JSON object per line', false)
+    .action(async (o: StoreOptions & { user?: string; since?: string; limit: string; json: boolean }) => {
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError(`--limit must be a whole number from 1 to 1000, not '${o.limit}'.`);
+      const since = o.since === undefined ? undefined : parseSince(o.since);
+      await withCore(o, async (_core, s) => {
+        const entries = await s.audit.list({ ...(o.user !== undefined ? { userId: o.user } : {}), ...(since !== undefined ? { since } : {}), limit });
+        for (const e of entries) {
+          const out = { seq: e.seq, time: new Date(e.at * 1000).toISOString(), user_id: e.userId, attempted_name: e.attemptedName, address: e.address, action: e.action, target: e.target, detail: e.detail };
+          if (o.json) console.log(JSON.stringify(out));
+          else console.log([out.time, e.action, `by=${e.userId ?? (e.attemptedName !== null ? `(${JSON.stringify(e.attemptedName)})` : '-')}`, `from=${e.address}`, `target=${e.target ?? '-'}`, JSON.stringify(e.detail)].join('\t'));
+        }
+      });
+    });
   const db = program.command('db').description('back up the database, or copy it to another store');
   db.command('backup <file>')
     .description("write a consistent copy of a SQLite data dir's database while servers run (PostgreSQL: use pg_dump)")
@@ -368,7 +406,7 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code?.startsWith('commander.')) process.exit(e.exitCode ?? 1);
     // One line for a person; the stack only for an unexpected error and only when asked for.
     console.error(`swarmcore: ${String(e.message).split('\n')[0]}`);
-    const expected = e instanceof CliError || e instanceof ListenError || e instanceof UnknownSettingError || e instanceof SettingValueError || e instanceof BackupRefusedError || e instanceof CopyRefusedError;
+    const expected = e instanceof CliError || e instanceof LastManagerError || e instanceof ListenError || e instanceof UnknownSettingError || e instanceof SettingValueError || e instanceof BackupRefusedError || e instanceof CopyRefusedError;
     if (!expected && /--log-level[= ](debug|trace)/.test(argv.join(' '))) console.error(e.stack);
     process.exit(1);
   }

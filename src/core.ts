@@ -206,11 +206,12 @@ export class Core {
     };
   }
 
-  /** Removes expired sessions and idle login tokens. */
+  /** Removes expired sessions, idle login tokens and audit entries older than UserAuthorization.AuditLogDays. */
   async sweep(): Promise<void> {
     const sessions = await this.services.sessions.sweep();
     const tokens = await this.services.loginTokens.sweep();
-    if (sessions + tokens > 0) this.log.info({ sessions, tokens }, 'expired sessions and login tokens removed');
+    const audit = await this.services.audit.prune(this.settings.int('UserAuthorization.AuditLogDays'));
+    if (sessions + tokens + audit > 0) this.log.info({ sessions, tokens, audit }, 'expired sessions, login tokens and audit entries removed');
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ApiKeyRegistry, ApiKeyService } from './accounts/api-keys.js';
+import { AuditService } from './accounts/audit.js';
 import { LoginTokenService } from './accounts/login-tokens.js';
 import { PermissionRegistry } from './accounts/permissions.js';
 import { RoleService } from './accounts/roles.js';
@@ -42,6 +43,8 @@ export interface Services {
   readonly permissions: PermissionRegistry;
   readonly sessions: SessionService;
   readonly loginTokens: LoginTokenService;
+  /** The audit log: administrative actions and login results. */
+  readonly audit: AuditService;
   /** Users' upstream API keys, and the key types the server accepts. */
   readonly apiKeys: ApiKeyService;
   /** Rate limits shared by every instance on the database. */
@@ -73,6 +76,7 @@ export function createServices(store: Store, events: EventBus, server: ServerInf
     permissions,
     sessions,
     loginTokens,
+    audit: new AuditService(store),
     apiKeys: new ApiKeyService(store, new ApiKeyRegistry()),
     rateLimits,
     presets: new PresetService(store, events),

@@ -363,6 +363,43 @@ describe('with accounts off (the local user), and the test extension', () => {
   });
 });
 
+describe('the administration routes (local owner)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await TestServer.start();
+  });
+  after(() => server.close());
+
+  test('roles, users, settings, status and the audit log work through their generated methods', async () => {
+    const c = new SwarmClient({ baseUrl: server.url, WebSocket });
+    assert.deepEqual(await c.adminAddRole({ name: 'painter' }), { success: true });
+    const edit = { name: 'painter', description: 'Paints.', max_outpath_depth: 5, max_t2i_simultaneous: 2, allow_unsafe_outpaths: false, model_whitelist: '', model_blacklist: '', permissions: 'fundamental_model_access' };
+    assert.deepEqual(await c.adminEditRole(edit), { success: true });
+    const painter = (await c.adminListRoles()).roles.painter;
+    assert.deepEqual([painter?.description, painter?.permissions], ['Paints.', ['fundamental_model_access']]);
+    assert.equal((await c.adminListPermissions()).permissions.fundamental_model_access?.default, 'GUEST');
+    assert.deepEqual(await c.adminAddUser({ name: 'carol', password: 'carol password', role: 'painter' }), { success: true });
+    assert.ok((await c.adminListUsers()).users.includes('carol'));
+    assert.deepEqual(await c.adminChangeUserSettings({ name: 'carol', settings: { language: 'de' } }), { success: true });
+    const info = await c.adminGetUserInfo({ name: 'carol' });
+    assert.deepEqual([info.user_id, info.password_set_by_admin], ['carol', true]);
+    assert.deepEqual(await c.adminSetUserPassword({ name: 'carol', password: 'another password' }), { success: true });
+    assert.deepEqual(await c.adminInterruptUser({ name: 'carol' }), { success: true });
+    assert.ok((await c.listConnectedUsers()).users.some((u) => u.id === 'local'));
+    assert.deepEqual((await c.getGlobalStatus()).status.waiting_gens, 0);
+    // A tree of groups: UserAuthorization.InstanceTitle is userauthorization -> instancetitle.
+    const title = async (): Promise<unknown> => ((await c.listServerSettings()).settings.userauthorization?.value as Record<string, { value: unknown }>).instancetitle?.value;
+    assert.equal(await title(), 'Local');
+    assert.deepEqual(await c.changeServerSettings({ settings: { 'UserAuthorization.InstanceTitle': 'Studio' } }), { success: true });
+    assert.equal(await title(), 'Studio');
+    const actions = (await c.adminListAuditLog({})).entries.map((e) => e.action);
+    assert.ok(actions.includes('user.add') && actions.includes('settings.change'), actions.join(', '));
+    assert.deepEqual(await c.adminDeleteUser({ name: 'carol' }), { success: true });
+    assert.deepEqual(await c.adminDeleteRole({ name: 'painter' }), { success: true });
+    for (const r of ['AdminAddRole', 'AdminEditRole', 'AdminListRoles', 'AdminListPermissions', 'AdminAddUser', 'AdminListUsers', 'AdminChangeUserSettings', 'AdminGetUserInfo', 'AdminSetUserPassword', 'AdminInterruptUser', 'ListConnectedUsers', 'GetGlobalStatus', 'ListServerSettings', 'ChangeServerSettings', 'AdminListAuditLog', 'AdminDeleteUser', 'AdminDeleteRole']) succeeded.add(r);
+  });
+});
+
 describe('with accounts on', () => {
   let server: TestServer;
   let dataDir: string;

@@ -31,6 +31,7 @@ async function storeContract(store: Store): Promise<void> {
   assert.equal(await store.users.create(user), true);
   assert.equal(await store.users.create(user), false);
   assert.deepEqual(await store.users.get('contract'), user);
+  assert.deepEqual((await store.users.listRoles()).filter((u) => u.id === 'contract'), [{ id: 'contract', roles: ['user'] }], 'listRoles: every id with its roles');
   assert.equal(await store.users.get('CONTRACT'), null, 'ids are matched exactly');
 
   // A settings change is a read-modify-write of the whole map; each one keeps what the others wrote (the
@@ -113,6 +114,28 @@ async function storeContract(store: Store): Promise<void> {
   await assert.rejects(store.transaction(async () => Promise.reject(new Error('rolled back'))));
   assert.deepEqual(calls, ['read:ok:true', 'read:ok:true', 'transaction:ok:true', 'transaction:failed:true']);
   store.observeCalls(() => undefined);
+
+  // Settings: setMany stores every entry (undefined removes) in one transaction.
+  await store.settings.setMany({ 'Contract.A': 1, 'Contract.B': ['x'] });
+  await store.settings.setMany({ 'Contract.A': undefined, 'Contract.C': true });
+  const stored = await store.settings.all();
+  assert.deepEqual([stored['Contract.A'], stored['Contract.B'], stored['Contract.C']], [undefined, ['x'], true]);
+
+  // Audit: newest first, filtered by user (actor or target), time and seq; pruned by age.
+  await store.audit.insert({ at: 100, userId: 'a', attemptedName: null, address: '1.2.3.4', action: 'x.one', target: 'b', detail: { n: 1 } });
+  await store.audit.insert({ at: 200, userId: null, attemptedName: 'who', address: 'cli', action: 'x.two', target: null, detail: {} });
+  await store.audit.insert({ at: 300, userId: 'b', attemptedName: null, address: '::1', action: 'x.three', target: 'c', detail: { list: [1] } });
+  const all = await store.audit.list({ limit: 10 });
+  assert.deepEqual(all.map((e) => [e.action, e.at, e.userId, e.attemptedName, e.address, e.target, e.detail]), [
+    ['x.three', 300, 'b', null, '::1', 'c', { list: [1] }],
+    ['x.two', 200, null, 'who', 'cli', null, {}],
+    ['x.one', 100, 'a', null, '1.2.3.4', 'b', { n: 1 }],
+  ]);
+  assert.deepEqual((await store.audit.list({ userId: 'b', limit: 10 })).map((e) => e.action), ['x.three', 'x.one']);
+  assert.deepEqual((await store.audit.list({ since: 200, limit: 10 })).map((e) => e.action), ['x.three', 'x.two']);
+  assert.deepEqual((await store.audit.list({ before: all[0]!.seq, limit: 1 })).map((e) => e.action), ['x.two']);
+  assert.equal(await store.audit.prune(250), 2);
+  assert.deepEqual((await store.audit.list({ limit: 10 })).map((e) => e.action), ['x.three']);
 
   // Rate limits: a fixed window; refusals do not count; a new window starts after the period.
   const limiter = store.createRateLimiter();

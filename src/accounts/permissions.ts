@@ -50,6 +50,8 @@ const BUILT_IN: Row[] = [
   ['read_server_settings', 'Read Server Settings', 'admin', 'ADMINS', 'SAFE', 'Read the server settings.'],
   ['edit_server_settings', 'Edit Server Settings', 'admin', 'ADMINS', 'POWERFUL', 'Change the server settings; in effect total control.'],
   ['view_logs', 'View Server Logs', 'admin', 'ADMINS', 'SAFE', 'Read the server logs.'],
+  // swarmcore's own (docs/COMPATIBILITY.md#d30): reading the audit log.
+  ['view_audit_log', 'View Audit Log', 'admin', 'ADMINS', 'SAFE', 'Read the audit log of administrative actions and logins.'],
   ['read_server_info_panels', 'Read Server Info Panels', 'admin', 'ADMINS', 'SAFE', 'See the server information panels.'],
   ['admin_debug', 'Admin Debug APIs', 'admin', 'ADMINS', 'POWERFUL', 'Call the administrative debugging routes.'],
   ['manage_extensions', 'Manage Extensions', 'admin', 'ADMINS', 'POWERFUL', 'Install and remove extensions.'],

@@ -208,7 +208,7 @@ export function effectiveUserSetting(s: UserSettingLeaf, own: Record<string, unk
  * GetUserSettings' `settings` object (docs/COMPATIBILITY.md#getusersettings); restricted settings are left out at
  * every level.
  */
-export function renderUserSettings(own: Record<string, unknown>, server: ServerSettings, sources: OptionSources, tree: readonly UserSettingNode[]): Record<string, unknown> {
+export function renderUserSettings(own: Record<string, unknown>, server: ServerSettings, sources: OptionSources, tree: readonly UserSettingNode[], includeRestricted = false): Record<string, unknown> {
   const render = (nodes: readonly UserSettingNode[]): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const n of nodes) {
@@ -216,7 +216,7 @@ export function renderUserSettings(own: Record<string, unknown>, server: ServerS
         out[n.name.toLowerCase()] = { type: 'group', name: n.name, value: render(n.children), description: n.description, values: null, value_names: null, is_secret: false };
         continue;
       }
-      if (n.restricted) continue;
+      if (n.restricted && !includeRestricted) continue;
       const value = effectiveUserSetting(n, own, server);
       const options = n.options?.(sources);
       out[n.name.toLowerCase()] = {
@@ -314,13 +314,15 @@ function describe(value: unknown, exact?: string): string {
  * wrong type or outside a fixed option list refuses the whole request, naming the key (where the reference fails
  * the whole call, or, for option lists, accepts anything: docs/COMPATIBILITY.md#d20).
  */
-export function checkUserSettingChanges(input: Record<string, unknown>, sources: OptionSources, find: (id: string) => UserSettingNode | undefined): ChangeCheck {
+export function checkUserSettingChanges(input: Record<string, unknown>, sources: OptionSources, find: (id: string) => UserSettingNode | undefined, allowRestricted = false): ChangeCheck {
   const changes: Record<string, UserSettingValue> = {};
   const skipped: SkippedSetting[] = [];
   for (const [key, value] of Object.entries(input)) {
     const node = find(key.toLowerCase());
-    if (!node || node.kind === 'group' || node.restricted || (value === null && (node.type === 'text' || node.type === 'dropdown'))) {
-      skipped.push({ id: key, reason: !node ? 'unknown' : node.kind === 'group' ? 'group' : node.restricted ? 'restricted' : 'null' });
+    // Restricted settings (`roles`) are skipped unless the caller may set them (AdminChangeUserSettings).
+    const restricted = node !== undefined && node.kind !== 'group' && node.restricted === true && !allowRestricted;
+    if (!node || node.kind === 'group' || restricted || (value === null && (node.type === 'text' || node.type === 'dropdown'))) {
+      skipped.push({ id: key, reason: !node ? 'unknown' : node.kind === 'group' ? 'group' : restricted ? 'restricted' : 'null' });
       continue;
     }
     const exact = exactNumberText(input, key);

@@ -8,7 +8,7 @@ import { sessionKey } from '../store/session-key.js';
 import { TransactionScope, type LoginTokenRecord, type Store, type UserRecord } from '../store/types.js';
 import type { LoginTokenService } from './login-tokens.js';
 import { hashPassword } from './passwords.js';
-import type { RoleService } from './roles.js';
+import { checkManagers, type RoleService } from './roles.js';
 import type { Session } from './session.js';
 import type { SessionService } from './sessions.js';
 
@@ -156,7 +156,9 @@ export class UserService {
    * account ends, on every instance, so whoever had taken it over is out at once.
    */
   async setPassword(id: string, clientPassword: string): Promise<boolean> {
-    return this.replacePassword(id, await hashPassword(clientPassword), true, { sessionId: null, tokenId: null });
+    // A blank password removes it (the account can then only be used by impersonation or the localhost bypass).
+    const hash = clientPassword.trim() === '' ? '' : await hashPassword(clientPassword);
+    return this.replacePassword(id, hash, true, { sessionId: null, tokenId: null });
   }
 
   /**
@@ -224,9 +226,30 @@ export class UserService {
     await this.changed(id);
   }
 
-  /** Replaces the user's roles; what they opened by impersonation ends if they lose manage_users. */
+  /**
+   * Replaces the user's roles; what they opened by impersonation ends if they lose manage_users. The command line's
+   * `user set-role`: the operator holding the database may demote the last manager (the API may not, adminChange).
+   */
   async setRoles(id: string, roles: readonly string[]): Promise<boolean> {
-    const ok = await this.store.users.update(id, { roles: [...roles] });
+    return this.adminChange(id, {}, roles, false);
+  }
+
+  /**
+   * An administrator's change to a user: settings merged in and, when given, the roles replaced, in one
+   * transaction. Throws LastManagerError (nothing changes) when the roles would leave no account holding
+   * manage_users; what the user opened by impersonation ends if they lose manage_users.
+   */
+  async adminChange(id: string, settings: Readonly<Record<string, unknown>>, roles: readonly string[] | null, keepLastManager = true): Promise<boolean> {
+    const ok = await this.store.transaction(async (tx) => {
+      const user = await tx.users.get(id);
+      if (!user) return false;
+      if (roles !== null) {
+        if (keepLastManager) await checkManagers(tx, { users: new Map([[id, roles]]) });
+        await tx.users.update(id, { roles: [...roles] });
+      }
+      if (Object.keys(settings).length > 0) await tx.users.updateSettings(id, (current) => ({ ...current, ...settings }));
+      return true;
+    });
     if (!ok) return false;
     await this.changed(id);
     await this.endLapsedImpersonations([id]);
@@ -237,10 +260,18 @@ export class UserService {
    * Deletes a user with its sessions, tokens, presets and data, and ends its live sessions everywhere, with
    * the sessions and tokens it opened by impersonating others.
    */
-  async delete(id: string): Promise<boolean> {
-    const sessionIds = await this.store.sessions.listIdsByUser(id);
-    const ok = await this.store.users.delete(id);
-    if (!ok) return false;
+  async delete(id: string, keepLastManager = true): Promise<boolean> {
+    // One transaction: the last account holding manage_users is refused (LastManagerError) unless the caller is the
+    // command line (keepLastManager false: the operator holding the database), and no session made between the
+    // listing and the delete is missed.
+    const sessionIds = await this.store.transaction(async (tx) => {
+      if (!(await tx.users.get(id))) return null;
+      if (keepLastManager) await checkManagers(tx, { users: new Map([[id, null]]) });
+      const ids = await tx.sessions.listIdsByUser(id);
+      await tx.users.delete(id);
+      return ids;
+    });
+    if (sessionIds === null) return false;
     await this.events.publish({ type: 'sessions.ended', sessionIds });
     await this.events.publish({ type: 'user.changed', userId: id, deleted: true });
     await this.sessions.endImpersonationsBy(id);

@@ -465,6 +465,362 @@ export type InstallConfirmWSMessage = {
   success: true;
 };
 
+/** Parameters of AdminListUsers. */
+export type AdminListUsersParams = Record<string, never>;
+
+/** The answer of AdminListUsers. */
+export type AdminListUsersResult = {
+  /** Every user id, sorted. */
+  users: string[];
+};
+
+/** Parameters of AdminAddUser. */
+export type AdminAddUserParams = {
+  /** The name of the new user (only A-Z, a-z, 0-9 and _ are kept; lower-cased). */
+  name: string;
+  /** The initial password, in the client prehash form. */
+  password: string;
+  /** The role of the new user. */
+  role: string;
+};
+
+/** The answer of AdminAddUser. */
+export type AdminAddUserResult = {
+  /** The change was made. */
+  success: true;
+};
+
+/** Parameters of AdminSetUserPassword. */
+export type AdminSetUserPasswordParams = {
+  /** The name of the user. */
+  name: string;
+  /** The new password, in the client prehash form; blank removes the password. */
+  password: string;
+};
+
+/** The answer of AdminSetUserPassword. */
+export type AdminSetUserPasswordResult = {
+  /** The change was made. */
+  success: true;
+};
+
+/** Parameters of AdminChangeUserSettings. */
+export type AdminChangeUserSettingsParams = {
+  /** The name of the user. */
+  name: string;
+  /** Dotted setting id (any letter case) to its new value; `roles` takes a list or comma-separated role ids. */
+  settings: Record<string, unknown>;
+};
+
+/** The answer of AdminChangeUserSettings. */
+export type AdminChangeUserSettingsResult = {
+  /** The change was made. */
+  success: true;
+};
+
+/** Parameters of AdminDeleteUser. */
+export type AdminDeleteUserParams = {
+  /** The name of the user to delete. */
+  name: string;
+};
+
+/** The answer of AdminDeleteUser. */
+export type AdminDeleteUserResult = {
+  /** The change was made. */
+  success: true;
+};
+
+/** Parameters of AdminGetUserInfo. */
+export type AdminGetUserInfoParams = {
+  /** The name of the user. */
+  name: string;
+};
+
+/** The answer of AdminGetUserInfo. */
+export type AdminGetUserInfoResult = {
+  /** The user id. */
+  user_id: string;
+  /** True when an administrator (or the command line) set the password. */
+  password_set_by_admin: boolean;
+  /** The user's settings, as GetUserSettings shows them, with `roles`. */
+  settings: Record<string, {
+    /** The value type (`text`, `integer`, `decimal`, `boolean`, `dropdown`, `list`) or `group`. */
+    type: string;
+    /** Its display name. */
+    name: string;
+    /** The current value (a list as `a || b`; a secret as a tab and `<secret>`; a group: its settings, keyed the same way). */
+    value: unknown;
+    /** What it does. */
+    description: string;
+    /** The choices of a dropdown; null otherwise. */
+    values: string[] | null;
+    /** The display names of `values`. */
+    value_names: string[] | null;
+    /** Whether the value is hidden. */
+    is_secret: boolean;
+    /** The default (not on groups and secrets). */
+    default_value?: unknown;
+  }>;
+  /** Always empty: swarmcore has no OAuth logins. */
+  oauth_email: string;
+  /** The most generations the user may run at once: the highest of the user's roles (at least 1). */
+  max_t2i: number;
+};
+
+/** Parameters of AdminInterruptUser. */
+export type AdminInterruptUserParams = {
+  /** The name of the user to interrupt. */
+  name: string;
+};
+
+/** The answer of AdminInterruptUser. */
+export type AdminInterruptUserResult = {
+  /** The change was made. */
+  success: true;
+};
+
+/** Parameters of AdminListRoles. */
+export type AdminListRolesParams = Record<string, never>;
+
+/** The answer of AdminListRoles. */
+export type AdminListRolesResult = {
+  /** Every role. */
+  roles: Record<string, {
+    /** Display name. */
+    name: string;
+    /** What the role is for. */
+    description: string;
+    /** How deep output paths may go. */
+    max_outpath_depth: number;
+    /** True for the built-in roles, which cannot be deleted. */
+    is_auto_generated: boolean;
+    /** Models the role may use (empty: any). */
+    model_whitelist: string[];
+    /** Models the role may not use. */
+    model_blacklist: string[];
+    /** Permission ids, in stored order. */
+    permissions: string[];
+    /** How many generations a user of this role may run at once. */
+    max_t2i_simultaneous: number;
+    /** Whether unsafe output paths are allowed. */
+    allow_unsafe_outpaths: boolean;
+  }>;
+};
+
+/** Parameters of AdminAddRole. */
+export type AdminAddRoleParams = {
+  /** The name of the new role. */
+  name: string;
+};
+
+/** The answer of AdminAddRole. */
+export type AdminAddRoleResult = {
+  /** The change was made. */
+  success: true;
+};
+
+/** Parameters of AdminEditRole. */
+export type AdminEditRoleParams = {
+  /** The role id. */
+  name: string;
+  /** The description text for the role. */
+  description: string;
+  /** The maximum output path depth. */
+  max_outpath_depth: number;
+  /** The maximum number of simultaneous generations. */
+  max_t2i_simultaneous: number;
+  /** Whether to allow unsafe output paths. */
+  allow_unsafe_outpaths: boolean;
+  /** Comma-separated model names the role may use. */
+  model_whitelist: string;
+  /** Comma-separated model names the role may not use. */
+  model_blacklist: string;
+  /** Comma-separated permission ids. */
+  permissions: string;
+};
+
+/** The answer of AdminEditRole. */
+export type AdminEditRoleResult = {
+  /** The change was made. */
+  success: true;
+};
+
+/** Parameters of AdminDeleteRole. */
+export type AdminDeleteRoleParams = {
+  /** The role id. */
+  name: string;
+};
+
+/** The answer of AdminDeleteRole. */
+export type AdminDeleteRoleResult = {
+  /** The change was made. */
+  success: true;
+};
+
+/** Parameters of AdminListPermissions. */
+export type AdminListPermissionsParams = Record<string, never>;
+
+/** The answer of AdminListPermissions. */
+export type AdminListPermissionsResult = {
+  /** Every permission. */
+  permissions: Record<string, {
+    /** Display name. */
+    name: string;
+    /** What it allows. */
+    description: string;
+    /** The lowest built-in role level that gets it by default. */
+    default: "NOBODY" | "ADMINS" | "POWERUSERS" | "USER" | "GUEST";
+    /** Its group. */
+    group: {
+      /** Group name. */
+      name: string;
+      /** Group description. */
+      description: string;
+    };
+    /** How dangerous it is. */
+    safety_level: "POWERFUL" | "RISKY" | "UNTESTED" | "SAFE";
+    /** A warning in words, or null. */
+    alt_safety_text: string | null;
+  }>;
+  /** Every permission id in canonical order. */
+  ordered: string[];
+};
+
+/** Parameters of ListConnectedUsers. */
+export type ListConnectedUsersParams = Record<string, never>;
+
+/** The answer of ListConnectedUsers. */
+export type ListConnectedUsersResult = {
+  /** Connected users, sorted by id. */
+  users: Array<{
+    /** The user id. */
+    id: string;
+    /** Seconds since the user last made a call. */
+    last_active_seconds: number;
+    /** Where the recently used sessions come from. */
+    active_sessions: Array<{
+      /** The origin address. */
+      address: string;
+      /** How many sessions. */
+      count: number;
+    }>;
+    /** `<time> ago`. */
+    last_active: string;
+    /** Generations waiting or running. */
+    waiting_gens: number;
+    /** Model loads waiting. */
+    loading_models: number;
+    /** Generations waiting for a backend. */
+    waiting_backends: number;
+    /** Generations running. */
+    live_gens: number;
+  }>;
+};
+
+/** Parameters of GetGlobalStatus. */
+export type GetGlobalStatusParams = Record<string, never>;
+
+/** The answer of GetGlobalStatus. */
+export type GetGlobalStatusResult = {
+  /** This session's generation counters. */
+  status: {
+    /** How many generations waiting or running this session has. */
+    waiting_gens: number;
+    /** How many model loads waiting this session has. */
+    loading_models: number;
+    /** How many generations waiting for a backend this session has. */
+    waiting_backends: number;
+    /** How many generations running this session has. */
+    live_gens: number;
+  };
+  /** The overall state of the server's backends. */
+  backend_status: {
+    /** The overall state. */
+    status: "empty" | "all_disabled" | "errored" | "some_loading" | "running" | "loading" | "disabled" | "idle" | "unknown";
+    /** The UI's styling class. */
+    class: "" | "error" | "warn" | "soft";
+    /** Shown to the user (the UI translates it by its English text). */
+    message: string;
+    /** True while any backend is loading. */
+    any_loading: boolean;
+  };
+  /** Feature ids the backends (and extensions) support. */
+  supported_features: string[];
+};
+
+/** Parameters of ListServerSettings. */
+export type ListServerSettingsParams = Record<string, never>;
+
+/** The answer of ListServerSettings. */
+export type ListServerSettingsResult = {
+  /** The settings tree, keyed by lower-case name. */
+  settings: Record<string, {
+    /** The value type (`text`, `integer`, `decimal`, `boolean`, `dropdown`, `list`) or `group`. */
+    type: string;
+    /** Its display name. */
+    name: string;
+    /** The current value (a list as `a || b`; a secret as a tab and `<secret>`; a group: its settings, keyed the same way). */
+    value: unknown;
+    /** What it does. */
+    description: string;
+    /** The choices of a dropdown; null otherwise. */
+    values: string[] | null;
+    /** The display names of `values`. */
+    value_names: string[] | null;
+    /** Whether the value is hidden. */
+    is_secret: boolean;
+    /** The default (not on groups and secrets). */
+    default_value?: unknown;
+  }>;
+};
+
+/** Parameters of ChangeServerSettings. */
+export type ChangeServerSettingsParams = {
+  /** Dotted setting id (any letter case, e.g. `userauthorization.logintokenidledays`) to its new value. */
+  settings: Record<string, unknown>;
+};
+
+/** The answer of ChangeServerSettings. */
+export type ChangeServerSettingsResult = {
+  /** The change was made. */
+  success: true;
+};
+
+/** Parameters of AdminListAuditLog. */
+export type AdminListAuditLogParams = {
+  /** Only entries by or about this user id. */
+  user?: string | null;
+  /** Only entries at or after this time (Unix seconds). */
+  since?: number | null;
+  /** Only entries older than this `seq` (to page back). */
+  before?: number | null;
+  /** At most this many entries (1 to 1000). */
+  limit?: number;
+};
+
+/** The answer of AdminListAuditLog. */
+export type AdminListAuditLogResult = {
+  /** The entries, newest first. */
+  entries: Array<{
+    /** Its place in the log. */
+    seq: number;
+    /** When, in Unix seconds. */
+    time: number;
+    /** Who acted; null for the command line and failed logins with an unknown name. */
+    user_id: string | null;
+    /** Logins: the name as typed (at most 100 characters). */
+    attempted_name: string | null;
+    /** The client address, or `cli`. */
+    address: string;
+    /** What was done, e.g. `login.success`, `login.failure`, `user.add`, `user.delete`, `user.impersonate`, `role.edit`, `settings.change` (docs/COMPATIBILITY.md#d30 lists them all). */
+    action: string;
+    /** The user, role or setting acted on. */
+    target: string | null;
+    /** A small JSON object; never a password, token or session id. */
+    detail: unknown;
+  }>;
+};
+
 /** Every built-in route: its parameters and its answer (or, for a WebSocket route, its messages). */
 export interface BuiltInRoutes {
   GetNewSession: { params: GetNewSessionParams; result: GetNewSessionResult; websocket: false; sessionless: true };
@@ -492,6 +848,23 @@ export interface BuiltInRoutes {
   SetAPIKey: { params: SetAPIKeyParams; result: SetAPIKeyResult; websocket: false; sessionless: false };
   GetAPIKeyStatus: { params: GetAPIKeyStatusParams; result: GetAPIKeyStatusResult; websocket: false; sessionless: false };
   InstallConfirmWS: { params: InstallConfirmWSParams; result: InstallConfirmWSMessage; websocket: true; sessionless: false };
+  AdminListUsers: { params: AdminListUsersParams; result: AdminListUsersResult; websocket: false; sessionless: false };
+  AdminAddUser: { params: AdminAddUserParams; result: AdminAddUserResult; websocket: false; sessionless: false };
+  AdminSetUserPassword: { params: AdminSetUserPasswordParams; result: AdminSetUserPasswordResult; websocket: false; sessionless: false };
+  AdminChangeUserSettings: { params: AdminChangeUserSettingsParams; result: AdminChangeUserSettingsResult; websocket: false; sessionless: false };
+  AdminDeleteUser: { params: AdminDeleteUserParams; result: AdminDeleteUserResult; websocket: false; sessionless: false };
+  AdminGetUserInfo: { params: AdminGetUserInfoParams; result: AdminGetUserInfoResult; websocket: false; sessionless: false };
+  AdminInterruptUser: { params: AdminInterruptUserParams; result: AdminInterruptUserResult; websocket: false; sessionless: false };
+  AdminListRoles: { params: AdminListRolesParams; result: AdminListRolesResult; websocket: false; sessionless: false };
+  AdminAddRole: { params: AdminAddRoleParams; result: AdminAddRoleResult; websocket: false; sessionless: false };
+  AdminEditRole: { params: AdminEditRoleParams; result: AdminEditRoleResult; websocket: false; sessionless: false };
+  AdminDeleteRole: { params: AdminDeleteRoleParams; result: AdminDeleteRoleResult; websocket: false; sessionless: false };
+  AdminListPermissions: { params: AdminListPermissionsParams; result: AdminListPermissionsResult; websocket: false; sessionless: false };
+  ListConnectedUsers: { params: ListConnectedUsersParams; result: ListConnectedUsersResult; websocket: false; sessionless: false };
+  GetGlobalStatus: { params: GetGlobalStatusParams; result: GetGlobalStatusResult; websocket: false; sessionless: false };
+  ListServerSettings: { params: ListServerSettingsParams; result: ListServerSettingsResult; websocket: false; sessionless: false };
+  ChangeServerSettings: { params: ChangeServerSettingsParams; result: ChangeServerSettingsResult; websocket: false; sessionless: false };
+  AdminListAuditLog: { params: AdminListAuditLogParams; result: AdminListAuditLogResult; websocket: false; sessionless: false };
 }
 
 /** The same facts at run time: how each built-in route is called. */
@@ -521,6 +894,23 @@ export const BUILT_IN_ROUTES: { readonly [N in keyof BuiltInRoutes]: { readonly 
   SetAPIKey: { websocket: false, sessionless: false },
   GetAPIKeyStatus: { websocket: false, sessionless: false },
   InstallConfirmWS: { websocket: true, sessionless: false },
+  AdminListUsers: { websocket: false, sessionless: false },
+  AdminAddUser: { websocket: false, sessionless: false },
+  AdminSetUserPassword: { websocket: false, sessionless: false },
+  AdminChangeUserSettings: { websocket: false, sessionless: false },
+  AdminDeleteUser: { websocket: false, sessionless: false },
+  AdminGetUserInfo: { websocket: false, sessionless: false },
+  AdminInterruptUser: { websocket: false, sessionless: false },
+  AdminListRoles: { websocket: false, sessionless: false },
+  AdminAddRole: { websocket: false, sessionless: false },
+  AdminEditRole: { websocket: false, sessionless: false },
+  AdminDeleteRole: { websocket: false, sessionless: false },
+  AdminListPermissions: { websocket: false, sessionless: false },
+  ListConnectedUsers: { websocket: false, sessionless: false },
+  GetGlobalStatus: { websocket: false, sessionless: false },
+  ListServerSettings: { websocket: false, sessionless: false },
+  ChangeServerSettings: { websocket: false, sessionless: false },
+  AdminListAuditLog: { websocket: false, sessionless: false },
 };
 
 /** What a client must provide for the generated methods: one call over HTTP, one over a WebSocket. */
@@ -653,5 +1043,90 @@ export abstract class BuiltInRouteMethods {
   /** Runs the first-time installer over a WebSocket: checks the choices, downloads the chosen models (verified, resumable), then records theme, language, network mode and backend and marks the server installed. Sends info and progress messages, then success or error. */
   installConfirmWS(params: InstallConfirmWSParams): AsyncIterable<InstallConfirmWSMessage> {
     return this.streamRoute<InstallConfirmWSMessage>('InstallConfirmWS', params);
+  }
+
+  /** Returns the id of every user, sorted. (non-final) */
+  adminListUsers(params: AdminListUsersParams = {}): Promise<AdminListUsersResult> {
+    return this.callRoute<AdminListUsersResult>('AdminListUsers', params, false);
+  }
+
+  /** Creates an account with a password and one role. (non-final) */
+  adminAddUser(params: AdminAddUserParams): Promise<AdminAddUserResult> {
+    return this.callRoute<AdminAddUserResult>('AdminAddUser', params, false);
+  }
+
+  /** Sets a user's password (blank removes it). Every session and login token of that user ends, on every instance. (non-final) */
+  adminSetUserPassword(params: AdminSetUserPasswordParams): Promise<AdminSetUserPasswordResult> {
+    return this.callRoute<AdminSetUserPasswordResult>('AdminSetUserPassword', params, false);
+  }
+
+  /** Changes a user's settings, roles included. Every entry is checked first; if one is wrong, nothing changes. Unknown ids are ignored. (non-final) */
+  adminChangeUserSettings(params: AdminChangeUserSettingsParams): Promise<AdminChangeUserSettingsResult> {
+    return this.callRoute<AdminChangeUserSettingsResult>('AdminChangeUserSettings', params, false);
+  }
+
+  /** Deletes an account with its sessions, login tokens, presets and data; its sessions end on every instance. The last account that can manage users cannot be deleted. (non-final) */
+  adminDeleteUser(params: AdminDeleteUserParams): Promise<AdminDeleteUserResult> {
+    return this.callRoute<AdminDeleteUserResult>('AdminDeleteUser', params, false);
+  }
+
+  /** Returns what an administrator may know of a user: who set the password, the settings (roles included) and the generation limit. (non-final) */
+  adminGetUserInfo(params: AdminGetUserInfoParams): Promise<AdminGetUserInfoResult> {
+    return this.callRoute<AdminGetUserInfoResult>('AdminGetUserInfo', params, false);
+  }
+
+  /** Stops the generations of every session of a user, on every instance. (non-final) */
+  adminInterruptUser(params: AdminInterruptUserParams): Promise<AdminInterruptUserResult> {
+    return this.callRoute<AdminInterruptUserResult>('AdminInterruptUser', params, false);
+  }
+
+  /** Returns every role with its settings and permissions, in creation order. (non-final) */
+  adminListRoles(params: AdminListRolesParams = {}): Promise<AdminListRolesResult> {
+    return this.callRoute<AdminListRolesResult>('AdminListRoles', params, false);
+  }
+
+  /** Creates a role without permissions. Its id is the name with only A-Z, a-z, 0-9 and _ kept, lower-cased. (non-final) */
+  adminAddRole(params: AdminAddRoleParams): Promise<AdminAddRoleResult> {
+    return this.callRoute<AdminAddRoleResult>('AdminAddRole', params, false);
+  }
+
+  /** Replaces a role's description, limits, model lists and permissions. Takes effect on each affected user's next call, on every instance. The owner role keeps `*`; a change that would leave no account able to manage users is refused. (non-final) */
+  adminEditRole(params: AdminEditRoleParams): Promise<AdminEditRoleResult> {
+    return this.callRoute<AdminEditRoleResult>('AdminEditRole', params, false);
+  }
+
+  /** Deletes a custom role and takes it from every user who had it (one transaction). Built-in roles cannot be deleted. (non-final) */
+  adminDeleteRole(params: AdminDeleteRoleParams): Promise<AdminDeleteRoleResult> {
+    return this.callRoute<AdminDeleteRoleResult>('AdminDeleteRole', params, false);
+  }
+
+  /** Returns every registered permission with its group, default level and safety level, and the canonical order. (non-final) */
+  adminListPermissions(params: AdminListPermissionsParams = {}): Promise<AdminListPermissionsResult> {
+    return this.callRoute<AdminListPermissionsResult>('AdminListPermissions', params, false);
+  }
+
+  /** Returns the users with a session used in the last 3 minutes, or with generations under way, on this instance. */
+  listConnectedUsers(params: ListConnectedUsersParams = {}): Promise<ListConnectedUsersResult> {
+    return this.callRoute<ListConnectedUsersResult>('ListConnectedUsers', params, false);
+  }
+
+  /** Returns the generation counters of every session on this instance together, the backends' overall state and the features they support. (non-final) */
+  getGlobalStatus(params: GetGlobalStatusParams = {}): Promise<GetGlobalStatusResult> {
+    return this.callRoute<GetGlobalStatusResult>('GetGlobalStatus', params, false);
+  }
+
+  /** Returns the server settings with their types, current values, defaults and descriptions, as a tree of groups. */
+  listServerSettings(params: ListServerSettingsParams = {}): Promise<ListServerSettingsResult> {
+    return this.callRoute<ListServerSettingsResult>('ListServerSettings', params, false);
+  }
+
+  /** Changes server settings on every instance. Every entry is checked first (known setting, its type, its allowed values); if one is wrong, nothing changes and the error names it. A secret sent back as ListServerSettings shows it is left unchanged. */
+  changeServerSettings(params: ChangeServerSettingsParams): Promise<ChangeServerSettingsResult> {
+    return this.callRoute<ChangeServerSettingsResult>('ChangeServerSettings', params, false);
+  }
+
+  /** Returns audit log entries, newest first: administrative actions and login results (not in the reference). */
+  adminListAuditLog(params: AdminListAuditLogParams = {}): Promise<AdminListAuditLogResult> {
+    return this.callRoute<AdminListAuditLogResult>('AdminListAuditLog', params, false);
   }
 }

@@ -8,6 +8,13 @@ import { SessionWork, type WorkCounts } from './session-work.js';
 
 const IDLE_COUNTS: Readonly<WorkCounts> = { waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 };
 
+function addCounts(into: WorkCounts, add: Readonly<WorkCounts>): void {
+  into.waiting_gens += add.waiting_gens;
+  into.loading_models += add.loading_models;
+  into.waiting_backends += add.waiting_backends;
+  into.live_gens += add.live_gens;
+}
+
 export class GenerationService {
   /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
   readonly backends = new BackendRegistry();
@@ -58,6 +65,25 @@ export class GenerationService {
     // Events carry session keys, never the ids clients hold.
     const keys = allOfUser ? [session.key, ...(await this.sessions.idsOfUser(session.userId)).filter((key) => key !== session.key)] : [session.key];
     await this.events.publish({ type: 'sessions.interrupt', sessionIds: keys });
+    return keys.length;
+  }
+
+  /** GetGlobalStatus: the counters summed over every session live on this instance, with the backends' status. */
+  globalStatus(): Record<string, unknown> {
+    const total = { ...IDLE_COUNTS };
+    for (const work of this.works.values()) addCounts(total, work.counts);
+    return { status: total, backend_status: this.backends.status(), supported_features: this.backends.supportedFeatures() };
+  }
+
+  /** The counters of one session (by session key) on this instance. */
+  countsOf(key: string): WorkCounts {
+    return { ...(this.works.get(key)?.counts ?? IDLE_COUNTS) };
+  }
+
+  /** Stops the work of every session of a user, on every instance (AdminInterruptUser). Returns how many sessions were told. */
+  async interruptUser(userId: string): Promise<number> {
+    const keys = await this.sessions.idsOfUser(userId);
+    if (keys.length > 0) await this.events.publish({ type: 'sessions.interrupt', sessionIds: keys });
     return keys.length;
   }
 

@@ -62,6 +62,7 @@ export const getNewSession = defineRoute({
       if (!target) throw apiError('bad_impersonate', 'There is no user by that name to impersonate.');
       userId = target.id;
       impersonatedBy = who.userId;
+      await ctx.audit.record({ userId: who.userId, address: ctx.request.clientAddress, action: 'user.impersonate', target: target.id });
     }
     const access = await users.getAccess(userId);
     if (!access) throw softError('You are not logged in, or your login has expired.');
@@ -101,13 +102,20 @@ export const login = defineRoute({
     const user = await users.get(name);
     // Unknown users and users without a password cost one full hash too, so timing tells nothing.
     const result = user && user.passwordHash !== '' ? await verifyPassword(user.id, password, user.passwordHash) : await dummyVerify(password);
-    if (!user || !result.ok) throw apiError('invalid_login');
+    // Every attempt that passed the rate limits is recorded (the limits bound how many rows one caller writes);
+    // the name as typed, never the password. Both outcomes write the same row, so timing tells nothing.
+    const attempt = { userId: user?.id ?? null, attemptedName: username, address: ctx.request.clientAddress, target: user?.id ?? null };
+    if (!user || !result.ok) {
+      await ctx.audit.record({ ...attempt, action: 'login.failure' });
+      throw apiError('invalid_login');
+    }
     if (result.needsUpgrade) await users.upgradePasswordHash(user, password);
     const agentHeader = ctx.request.headers['user-agent'];
     const agent = typeof agentHeader === 'string' ? agentHeader.replace(AGENT_CHARS, '') : 'unknown';
     const token = await ctx.loginTokens.create(user.id, ctx.request.ipString, agent);
     // The user was deleted between the password check and now; the reference answers this with status 200.
     if (!token) throw apiError('internal_error', null, 200);
+    await ctx.audit.record({ ...attempt, action: 'login.success' });
     ctx.response.setCookie(TOKEN_COOKIE, token.raw, { maxAgeSeconds: COOKIE_SECONDS });
     return { success: 'true' };
   },

@@ -13,7 +13,7 @@ const GROUP = 'BasicAPIFeatures';
 const AUDIO_EXTENSIONS = ['wav', 'wave', 'mp3', 'aac', 'ogg', 'flac'];
 
 /** The server-dependent option lists of the settings tree, read now. */
-async function optionSources(s: Services): Promise<OptionSources> {
+export async function optionSources(s: Services): Promise<OptionSources> {
   const dataDir = s.server.dataDir;
   const [audioFiles, completionFiles] = await Promise.all([listFiles(path.join(dataDir, 'Audio'), AUDIO_EXTENSIONS), autocompleteFiles(dataDir)]);
   return { themes: s.themes.all(), languages: s.languages.codes(), audioFiles, autocompleteFiles: completionFiles };

@@ -27,6 +27,7 @@ export const CORE_SETTINGS: SettingDef[] = [
   { key: 'UserAuthorization.LoginNotice', type: 'string', default: 'This is a private server. Ask the server owner for an account.', description: 'HTML shown on the login page.' },
   { key: 'UserAuthorization.AllowSimplePasswordLogin', type: 'bool', default: true, description: 'Allow logging in with a user name and password.' },
   { key: 'UserAuthorization.LoginTokenIdleDays', type: 'int', default: 365, min: 1, max: 36500, description: 'A login token unused for this many days stops working.' },
+  { key: 'UserAuthorization.AuditLogDays', type: 'int', default: 90, min: 1, max: 36500, description: 'Audit log entries (administrative actions, logins) older than this many days are removed.' },
   { key: 'UserAuthorization.Registration.AllowRegistration', type: 'bool', default: false, description: 'Let people create their own accounts.' },
   { key: 'UserAuthorization.Registration.SimplePasswordRegistration', type: 'bool', default: false, description: 'Allow self-registration with a user name and password.' },
   { key: 'UserAuthorization.Registration.NewUserDefaultRole', type: 'string', default: 'user', description: 'Role given to self-registered accounts.' },
@@ -254,14 +255,27 @@ export class ServerSettings {
   /** Stores a new value (`undefined` resets to the default) and tells every instance. */
   async set(key: string, value: unknown): Promise<SettingValue> {
     const def = this.require(key);
-    if (value === undefined) {
-      await this.store.set(def.key, undefined);
-    } else {
-      await this.store.set(def.key, await this.validate(def.key, value));
+    await this.setMany({ [def.key]: value });
+    return this.get(def.key);
+  }
+
+  /**
+   * Checks every value first (validate: type, range, allowed values and the setting's own check; the first bad
+   * one throws and nothing changes), then stores them all in one transaction and tells every instance. Returns
+   * the canonical keys changed.
+   */
+  async setMany(changes: Readonly<Record<string, unknown>>): Promise<string[]> {
+    const checked: Record<string, SettingValue | undefined> = {};
+    for (const [key, value] of Object.entries(changes)) {
+      const def = this.require(key);
+      checked[def.key] = value === undefined ? undefined : await this.validate(def.key, value);
     }
+    const keys = Object.keys(checked);
+    if (keys.length === 0) return keys;
+    await this.store.setMany(checked);
     await this.reload();
     await this.events.publish({ type: 'settings.changed' });
-    return this.get(def.key);
+    return keys;
   }
 
   private require(key: string): SettingDef {

@@ -104,6 +104,24 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE presets SET has_image = (preview_image LIKE 'data:%');
     `,
   },
+  {
+    version: 7,
+    description: 'the audit log: administrative actions and login results (never a secret)',
+    sql: `
+      CREATE TABLE audit_log (
+        seq {serial},
+        at {int64} NOT NULL,
+        user_id TEXT,
+        attempted_name TEXT,
+        address TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        detail TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_by_at ON audit_log(at);
+      CREATE INDEX audit_log_by_user ON audit_log(user_id);
+    `,
+  },
 ];
 
 /** The schema version this release writes: the last migration's. */

@@ -9,6 +9,9 @@ import { ids, json, nowSeconds, parseJson, presetFromRow, sessionFromRow, tokenF
 import type { SecretBox } from './secret-box.js';
 import { EMBEDDED_IMAGE, TransactionScope } from './types.js';
 import type {
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
   GenericDataStore,
   KeyValueStore,
   LeaseStore,
@@ -119,6 +122,7 @@ export class SqlStore implements Store {
   readonly settings: KeyValueStore;
   readonly meta: KeyValueStore;
   readonly leases: LeaseStore;
+  readonly audit: AuditStore;
 
   private readonly db: SqlDb;
 
@@ -141,6 +145,7 @@ export class SqlStore implements Store {
     this.settings = new SqlKeyValue(db, 'server_settings');
     this.meta = new SqlKeyValue(db, 'server_meta');
     this.leases = new SqlLeases(db, parts);
+    this.audit = new SqlAudit(db);
   }
 
   /** The connection itself, for the database tools (copy.ts), which move rows rather than records. */
@@ -256,6 +261,10 @@ class SqlUsers implements UserStore {
 
   async listIds(): Promise<string[]> {
     return ids(await this.db.all('SELECT id FROM users ORDER BY id'));
+  }
+
+  async listRoles(): Promise<Array<{ id: string; roles: string[] }>> {
+    return (await this.db.all('SELECT id, roles FROM users ORDER BY id')).map((r) => ({ id: String(r.id), roles: parseJson<string[]>(r.roles, []) }));
   }
 }
 
@@ -500,6 +509,61 @@ class SqlKeyValue implements KeyValueStore {
   async set(key: string, value: unknown): Promise<void> {
     if (value === undefined) await this.db.run(`DELETE FROM ${this.table} WHERE key = ?`, [key]);
     else await this.db.run(`INSERT INTO ${this.table} (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, json(value)]);
+  }
+
+  async setMany(entries: Readonly<Record<string, unknown>>): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const inTx = new SqlKeyValue(tx, this.table);
+      for (const [key, value] of Object.entries(entries)) await inTx.set(key, value);
+    });
+  }
+}
+
+class SqlAudit implements AuditStore {
+  constructor(private readonly db: SqlDb) {}
+
+  async insert(e: Omit<AuditRecord, 'seq'>): Promise<void> {
+    await this.db.run('INSERT INTO audit_log (at, user_id, attempted_name, address, action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      e.at,
+      e.userId,
+      e.attemptedName,
+      e.address,
+      e.action,
+      e.target,
+      json(e.detail),
+    ]);
+  }
+
+  async list(q: AuditQuery): Promise<AuditRecord[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (q.userId !== undefined) {
+      where.push('(user_id = ? OR target = ?)');
+      values.push(q.userId, q.userId);
+    }
+    if (q.since !== undefined) {
+      where.push('at >= ?');
+      values.push(q.since);
+    }
+    if (q.before !== undefined) {
+      where.push('seq < ?');
+      values.push(q.before);
+    }
+    const rows = await this.db.all(`SELECT * FROM audit_log${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`, [...values, q.limit]);
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      at: Number(r.at),
+      userId: r.user_id === null ? null : String(r.user_id),
+      attemptedName: r.attempted_name === null ? null : String(r.attempted_name),
+      address: String(r.address),
+      action: String(r.action),
+      target: r.target === null ? null : String(r.target),
+      detail: parseJson<Record<string, unknown>>(r.detail, {}),
+    }));
+  }
+
+  async prune(cutoff: number): Promise<number> {
+    return this.db.run('DELETE FROM audit_log WHERE at < ?', [cutoff]);
   }
 }
 

@@ -91,6 +91,8 @@ export interface UserStore {
   /** Deletes the user and everything it owns: sessions, login tokens, presets, generic data. */
   delete(id: string): Promise<boolean>;
   listIds(): Promise<string[]>;
+  /** Every user's id and roles, sorted by id (one query). */
+  listRoles(): Promise<Array<{ id: string; roles: string[] }>>;
 }
 
 /** Sessions by session key (never the raw id). */
@@ -165,6 +167,44 @@ export interface KeyValueStore {
   get(key: string): Promise<unknown>;
   /** `undefined` removes the key. */
   set(key: string, value: unknown): Promise<void>;
+  /** Sets every entry (`undefined` removes) in one transaction: all or none. */
+  setMany(entries: Readonly<Record<string, unknown>>): Promise<void>;
+}
+
+/** One audit log entry (docs/COMPATIBILITY.md#d30): never a password, prehash, token or session id. */
+export interface AuditRecord {
+  /** Store order; 0 before it is stored. */
+  seq: number;
+  at: number;
+  /** The acting user; null for the command line and for failed logins with an unknown name. */
+  userId: string | null;
+  /** Login records: the name as typed (bounded); null otherwise. */
+  attemptedName: string | null;
+  /** The client address, `cli` for the command line. */
+  address: string;
+  action: string;
+  /** The user, role or setting acted on. */
+  target: string | null;
+  /** A small JSON object. */
+  detail: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  /** Entries by this user or about this user (as target). */
+  userId?: string;
+  /** Entries at or after this time. */
+  since?: number;
+  /** Entries before this seq (paging back). */
+  before?: number;
+  limit: number;
+}
+
+export interface AuditStore {
+  insert(entry: Omit<AuditRecord, 'seq'>): Promise<void>;
+  /** Newest first. */
+  list(query: AuditQuery): Promise<AuditRecord[]>;
+  /** Deletes entries older than `cutoff`; returns how many. */
+  prune(cutoff: number): Promise<number>;
 }
 
 /**
@@ -192,6 +232,7 @@ export interface Store {
   /** Server-wide bookkeeping such as the set of permissions whose role defaults were applied. */
   readonly meta: KeyValueStore;
   readonly leases: LeaseStore;
+  readonly audit: AuditStore;
   /** The event bus that reaches every process using this database (see src/cluster/events.ts); it logs failing handlers. */
   createEventBus(log: Logger): EventBus;
   /**
