@@ -44,8 +44,10 @@ const WRITING_ROUTES = [
   'ChangePassword', // the new password logs in, the old one does not; other logins ended
   'InstallConfirmWS', // once per server: afterwards it answers "already installed"
 ];
-/** Candidates that keep nothing: InterruptAll stops in-memory work only. */
-const NOTHING_DURABLE = ['InterruptAll'];
+/** Administrative writes, made by the owner beside the storm (AdminWriter below). */
+const ADMIN_WRITING_ROUTES = ['AdminAddRole', 'AdminEditRole', 'AdminDeleteRole', 'AdminAddUser', 'AdminSetUserPassword', 'AdminChangeUserSettings', 'AdminDeleteUser', 'ChangeServerSettings'];
+/** Candidates that keep nothing: InterruptAll and AdminInterruptUser stop in-memory work only. */
+const NOTHING_DURABLE = ['InterruptAll', 'AdminInterruptUser'];
 
 const ACCOUNTS = {
   'UserAuthorization.AuthorizationRequired': true,
@@ -332,9 +334,134 @@ async function verify(server: TestServer, edits: EditsReader, client: Client): P
   client.inflight = null;
 }
 
+/** What the owner's administrative writes must have left after the restart. */
+interface AdminModel {
+  /** Custom role -> its description. */
+  roles: Record<string, string>;
+  title: string;
+  /** User -> [password, maxpromptlines]. */
+  users: Record<string, [string, number]>;
+}
+
+/**
+ * The owner (the localhost bypass) writing through the AdminAPI beside the storm: roles, a server setting and
+ * accounts, each write acknowledged before the next; the one in flight at the kill may or may not have landed.
+ */
+class AdminWriter {
+  model: AdminModel = { roles: {}, title: 'Local', users: {} };
+  inflight: AdminModel | null = null;
+  /** Acknowledged writes over all rounds. */
+  writes = 0;
+  private counter = 0;
+  constructor(private readonly rng: Rng) {}
+
+  private nextOp(): { route: string; body: Record<string, unknown>; apply: (m: AdminModel) => void } {
+    const r = this.rng;
+    const tag = `${++this.counter}${r.int(1000)}`;
+    const roles = Object.keys(this.model.roles);
+    const users = Object.keys(this.model.users);
+    const role = (name: string, description: string): Record<string, unknown> => ({ name, description, max_outpath_depth: 5, max_t2i_simultaneous: 2, allow_unsafe_outpaths: false, model_whitelist: '', model_blacklist: '', permissions: 'fundamental_model_access' });
+    const kind = r.weighted({ addRole: 3, editRole: roles.length ? 3 : 0, deleteRole: roles.length ? 1 : 0, title: 2, addUser: 3, password: users.length ? 2 : 0, settings: users.length ? 2 : 0, deleteUser: users.length ? 1 : 0 });
+    switch (kind) {
+      case 'addRole': {
+        const name = `role_${tag}`;
+        return { route: 'AdminAddRole', body: { name }, apply: (m) => void (m.roles[name] = '') };
+      }
+      case 'editRole': {
+        const name = r.pick(roles);
+        const description = `described ${tag}`;
+        return { route: 'AdminEditRole', body: role(name, description), apply: (m) => void (m.roles[name] = description) };
+      }
+      case 'deleteRole': {
+        const name = r.pick(roles);
+        return { route: 'AdminDeleteRole', body: { name }, apply: (m) => void delete m.roles[name] };
+      }
+      case 'title': {
+        const title = `Studio ${tag}`;
+        return { route: 'ChangeServerSettings', body: { settings: { 'UserAuthorization.InstanceTitle': title } }, apply: (m) => void (m.title = title) };
+      }
+      case 'addUser': {
+        const name = `member_${tag}`;
+        const password = `member password ${tag}`;
+        return { route: 'AdminAddUser', body: { name, password, role: 'user' }, apply: (m) => void (m.users[name] = [password, 0]) };
+      }
+      case 'password': {
+        const name = r.pick(users);
+        const password = `reset password ${tag}`;
+        return { route: 'AdminSetUserPassword', body: { name, password }, apply: (m) => void (m.users[name] = [password, m.users[name]![1]]) };
+      }
+      case 'settings': {
+        const name = r.pick(users);
+        const lines = 11 + r.int(50);
+        return { route: 'AdminChangeUserSettings', body: { name, settings: { maxpromptlines: lines } }, apply: (m) => void (m.users[name] = [m.users[name]![0], lines]) };
+      }
+      default: {
+        const name = r.pick(users);
+        return { route: 'AdminDeleteUser', body: { name }, apply: (m) => void delete m.users[name] };
+      }
+    }
+  }
+
+  async storm(server: TestServer, owner: string, acked: () => void, stop: () => boolean): Promise<void> {
+    while (!stop()) {
+      const op = this.nextOp();
+      this.inflight = structuredClone(this.model);
+      op.apply(this.inflight);
+      let answer: ApiResponse;
+      try {
+        answer = await server.call(op.route, owner, op.body);
+      } catch {
+        return; // killed with this write in flight
+      }
+      if (!(answer.status === 200 && answer.body.success === true)) {
+        if (stop()) return;
+        assert.fail(`${op.route} was refused: ${answer.status} ${answer.text}`);
+      }
+      op.apply(this.model);
+      this.inflight = null;
+      this.writes++;
+      acked();
+    }
+  }
+
+  /** What the server shows now, in the model's terms (users' prompt-line setting 0 when never set). */
+  async observe(server: TestServer, owner: string, candidates: AdminModel[]): Promise<AdminModel> {
+    const listed = (await server.call('AdminListRoles', owner)).body.roles as Record<string, { description: string; is_auto_generated: boolean }>;
+    const known = new Set(candidates.flatMap((m) => Object.keys(m.roles)));
+    const roles = Object.fromEntries(Object.entries(listed).filter(([name]) => known.has(name)).map(([name, r]) => [name, r.description]));
+    const tree = (await server.call('ListServerSettings', owner)).body.settings as Record<string, { value: Record<string, { value: unknown }> }>;
+    const title = String(tree.userauthorization!.value.instancetitle!.value);
+    const present = new Set((await server.call('AdminListUsers', owner)).body.users as string[]);
+    const users: Record<string, [string, number]> = {};
+    for (const name of new Set(candidates.flatMap((m) => Object.keys(m.users)))) {
+      if (!present.has(name)) continue;
+      const info = (await server.call('AdminGetUserInfo', owner, { name })).body.settings as Record<string, { value: unknown }>;
+      const lines = candidates.some((m) => m.users[name]?.[1] === info.maxpromptlines?.value) ? Number(info.maxpromptlines?.value) : 0;
+      // The password that logs in, among the candidates' (a login made here is not part of any model).
+      let password = '';
+      for (const pw of new Set(candidates.map((m) => m.users[name]?.[0]).filter((p): p is string => p !== undefined))) {
+        if ((await server.api('Login', { username: name, password: pw }, via())).headers.get('set-cookie')?.includes('swarm_token=')) password = pw;
+      }
+      users[name] = [password, lines];
+    }
+    return { roles, title, users };
+  }
+}
+
+async function verifyAdmin(server: TestServer, writer: AdminWriter): Promise<void> {
+  const owner = await server.session();
+  const candidates = writer.inflight ? [writer.model, writer.inflight] : [writer.model];
+  const seen = await writer.observe(server, owner, candidates);
+  const match = candidates.find((m) => canon(m) === canon(seen));
+  if (!match) assert.deepEqual(seen, writer.model, 'acknowledged administrative writes are missing or changed after the kill');
+  writer.model = match!;
+  writer.inflight = null;
+}
+
 async function runRounds(start: () => Promise<TestServer>, edits: EditsReader, seed: number): Promise<{ acked: number; rounds: number }> {
   const rng = mulberry32(seed);
   const clients: Client[] = [];
+  const admin = new AdminWriter(mulberry32(seed * 7 + 1));
   let total = 0;
   let server = await start();
   try {
@@ -350,16 +477,12 @@ async function runRounds(start: () => Promise<TestServer>, edits: EditsReader, s
       let acked = 0;
       let killed = false;
       const current = server;
-      const storms = clients.map((c) =>
-        c.storm(
-          current,
-          () => {
-            acked++;
-            total++;
-          },
-          () => killed,
-        ),
-      );
+      const ack = (): void => {
+        acked++;
+        total++;
+      };
+      const ownerSid = await current.session();
+      const storms = [...clients.map((c) => c.storm(current, ack, () => killed)), admin.storm(current, ownerSid, ack, () => killed)];
       // Kill when enough writes are acknowledged, with every client mid-call.
       const target = WRITES_PER_ROUND + rng.int(40);
       const stormsEnded = Promise.all(storms).then(() => assert.fail('every client stopped before the kill'));
@@ -372,9 +495,11 @@ async function runRounds(start: () => Promise<TestServer>, edits: EditsReader, s
       await Promise.all(storms);
       server = await start();
       for (const c of clients) await verify(server, edits, c);
+      await verifyAdmin(server, admin);
       const again = await server.socket('InstallConfirmWS', { session_id: await server.session(), theme: themes[0], installed_for: 'just_self', backend: 'none', models: 'none', install_amd: false, language: 'en' });
       assert.deepEqual(again.messages, [{ error: 'This server is already installed.' }], `round ${round}: the installation did not survive the kill`);
     }
+    assert.ok(admin.writes >= ROUNDS * 3, `only ${admin.writes} administrative writes were acknowledged`);
     return { acked: total, rounds: ROUNDS };
   } finally {
     await server.close();
@@ -385,7 +510,7 @@ describe('durability', () => {
   test('the storm covers every route that writes', async () => {
     const routes = await loadRoutes();
     const candidates = routes.filter((r) => r.userUpdate || r.permission === null).map((r) => r.name);
-    assert.deepEqual([...WRITING_ROUTES, ...NOTHING_DURABLE].sort(), candidates.sort());
+    assert.deepEqual([...WRITING_ROUTES, ...ADMIN_WRITING_ROUTES, ...NOTHING_DURABLE].sort(), candidates.sort());
   });
 
   test('SQLite: every acknowledged write of a storm survives kill -9 and restart, five times over', async () => {
