@@ -57,6 +57,8 @@ export interface FuzzResult {
   routes: string[];
 }
 
+/** Permissions of routes that answer with other users' names to whoever holds them (the AdminAPI). */
+const ABOUT_OTHER_USERS = new Set(['manage_users', 'configure_roles', 'interrupt_others', 'read_server_info_panels', 'view_audit_log']);
 const ACCOUNTS_ON = {
   'UserAuthorization.AuthorizationRequired': true,
   'UserAuthorization.AllowLocalhostBypass': false,
@@ -509,7 +511,8 @@ class Lane {
       for (const p of STACK_PATTERNS) if (p.test(text)) bad(`the answer shows a stack trace or source path (${p})`);
       for (const m of HASH_MARKERS) if (text.includes(m) && !call.text.includes(m)) bad(`the answer contains a password hash marker '${m}'`);
       for (const c of this.canaries.secrets) if (text.includes(c) && !call.text.includes(c)) bad(`the answer contains another user's secret '${c}'`);
-      this.checkOwnNames(json, call, bad);
+      // The owner's administrative routes are about other users by design; everyone else's answers name only them.
+      if (!(!this.accounts && route !== null && route.permission !== null && ABOUT_OTHER_USERS.has(route.permission))) this.checkOwnNames(json, call, bad);
     }
     const last = a.json;
     if (!isObject(last)) return;
