@@ -128,12 +128,13 @@ describe('session resolution and routing', () => {
     }
   });
 
-  test('a session route without a session id answers missing session id, even when the route is unknown', async () => {
-    for (const route of ['ListMyAuthTokens', 'NoSuchRoute']) {
-      const res = await server.api(route, {});
-      assert.equal(res.status, 400);
-      assert.deepEqual(res.body, { error: 'missing session id', error_id: 'basic_api' });
-    }
+  test('a session route without a session id answers missing session id; an unknown route says it is unknown, with the same id', async () => {
+    const known = await server.api('ListMyAuthTokens', {});
+    assert.equal(known.status, 400);
+    assert.deepEqual(known.body, { error: 'missing session id', error_id: 'basic_api' });
+    const unknown = await server.api('NoSuchRoute', {});
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(unknown.body, { error: "Unknown API route 'nosuchroute', and the request has no session id.", error_id: 'basic_api' });
   });
 
   test('an unknown session answers 401 invalid_session_id before the route is looked up', async () => {
@@ -207,9 +208,12 @@ describe('WebSocket transport', () => {
   });
 
   test('a WebSocket call without a session sends missing session id and closes', async () => {
-    const res = await open('/API/NoSuchRoute');
-    assert.deepEqual(res.messages, [{ error: 'missing session id', error_id: 'basic_api' }]);
-    assert.equal(res.code, 1000);
+    const known = await open('/API/InstallConfirmWS');
+    assert.deepEqual(known.messages, [{ error: 'missing session id', error_id: 'basic_api' }]);
+    assert.equal(known.code, 1000);
+    const unknown = await open('/API/NoSuchRoute');
+    assert.deepEqual(unknown.messages, [{ error: "Unknown API route 'nosuchroute', and the request has no session id.", error_id: 'basic_api' }]);
+    assert.equal(unknown.code, 1000);
   });
 
   test('invalid JSON as the first message sends internal_error and closes', async () => {

@@ -69,7 +69,12 @@ export async function dispatch(host: ApiHost, d: DispatchInput): Promise<Dispatc
   const s = host.services;
   try {
     const route = host.routes.get(d.key);
-    const session = route?.sessionless ? null : await resolveSession(s, d.input, d.request);
+    const session = route?.sessionless ? null : await resolveSession(s, d.input, d.request).catch((err: unknown) => {
+      // The session is checked before the route, as the reference does; without a session id an unknown route
+      // keeps the reference's basic_api answer, but its text says what is wrong (docs/COMPATIBILITY.md#envelope).
+      if (!route && err instanceof ApiError && err.body.error_id === 'basic_api') throw apiError('basic_api', `Unknown API route '${d.key.slice(0, 80)}', and the request has no session id.`);
+      throw err;
+    });
     if (!route) throw apiError('bad_route');
     if (route.websocket && !d.socket) throw apiError('bad_request_method', 'This API route needs a WebSocket, but the request is plain HTTP.');
     if (!route.websocket && d.socket) throw apiError('bad_request_method', 'This API route needs plain HTTP, but the request is a WebSocket.');
