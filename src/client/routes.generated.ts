@@ -114,13 +114,13 @@ export type GetCurrentStatusParams = Record<string, never>;
 export type GetCurrentStatusResult = {
   /** This session's generation counters. */
   status: {
-    /** How many generations waiting or running this session has. */
+    /** How many generations waiting or running (summed over the sessions the answer covers). */
     waiting_gens: number;
-    /** How many model loads waiting this session has. */
+    /** How many model loads waiting (summed over the sessions the answer covers). */
     loading_models: number;
-    /** How many generations waiting for a backend this session has. */
+    /** How many generations waiting for a backend (summed over the sessions the answer covers). */
     waiting_backends: number;
-    /** How many generations running this session has. */
+    /** How many generations running (summed over the sessions the answer covers). */
     live_gens: number;
   };
   /** The overall state of the server's backends. */
@@ -706,13 +706,13 @@ export type ListConnectedUsersResult = {
     }>;
     /** `<time> ago`. */
     last_active: string;
-    /** Generations waiting or running. */
+    /** How many generations waiting or running (summed over the sessions the answer covers). */
     waiting_gens: number;
-    /** Model loads waiting. */
+    /** How many model loads waiting (summed over the sessions the answer covers). */
     loading_models: number;
-    /** Generations waiting for a backend. */
+    /** How many generations waiting for a backend (summed over the sessions the answer covers). */
     waiting_backends: number;
-    /** Generations running. */
+    /** How many generations running (summed over the sessions the answer covers). */
     live_gens: number;
   }>;
 };
@@ -724,13 +724,13 @@ export type GetGlobalStatusParams = Record<string, never>;
 export type GetGlobalStatusResult = {
   /** This session's generation counters. */
   status: {
-    /** How many generations waiting or running this session has. */
+    /** How many generations waiting or running (summed over the sessions the answer covers). */
     waiting_gens: number;
-    /** How many model loads waiting this session has. */
+    /** How many model loads waiting (summed over the sessions the answer covers). */
     loading_models: number;
-    /** How many generations waiting for a backend this session has. */
+    /** How many generations waiting for a backend (summed over the sessions the answer covers). */
     waiting_backends: number;
-    /** How many generations running this session has. */
+    /** How many generations running (summed over the sessions the answer covers). */
     live_gens: number;
   };
   /** The overall state of the server's backends. */

@@ -4,16 +4,8 @@ import type { Session } from '../accounts/session.js';
 import type { SessionService } from '../accounts/sessions.js';
 import type { EventBus } from '../cluster/events.js';
 import { BackendRegistry } from './backends.js';
-import { SessionWork, type WorkCounts } from './session-work.js';
+import { SessionWork, addCounts, zeroCounts, type WorkCounts } from './session-work.js';
 
-const IDLE_COUNTS: Readonly<WorkCounts> = { waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 };
-
-function addCounts(into: WorkCounts, add: Readonly<WorkCounts>): void {
-  into.waiting_gens += add.waiting_gens;
-  into.loading_models += add.loading_models;
-  into.waiting_backends += add.waiting_backends;
-  into.live_gens += add.live_gens;
-}
 
 export class GenerationService {
   /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
@@ -51,7 +43,7 @@ export class GenerationService {
   /** The object GetCurrentStatus answers with; generation sockets may push the same shape. */
   status(session: Session): Record<string, unknown> {
     return {
-      status: this.works.get(session.key)?.counts ?? { ...IDLE_COUNTS },
+      status: this.works.get(session.key)?.counts ?? zeroCounts(),
       backend_status: this.backends.status(),
       supported_features: this.backends.supportedFeatures(),
     };
@@ -70,14 +62,17 @@ export class GenerationService {
 
   /** GetGlobalStatus: the counters summed over every session live on this instance, with the backends' status. */
   globalStatus(): Record<string, unknown> {
-    const total = { ...IDLE_COUNTS };
+    const total = zeroCounts();
     for (const work of this.works.values()) addCounts(total, work.counts);
     return { status: total, backend_status: this.backends.status(), supported_features: this.backends.supportedFeatures() };
   }
 
   /** The counters of one session (by session key) on this instance. */
   countsOf(key: string): WorkCounts {
-    return { ...(this.works.get(key)?.counts ?? IDLE_COUNTS) };
+    const counts = zeroCounts();
+    const work = this.works.get(key);
+    if (work) addCounts(counts, work.counts);
+    return counts;
   }
 
   /** Stops the work of every session of a user, on every instance (AdminInterruptUser). Returns how many sessions were told. */

@@ -28,7 +28,13 @@ const FIELDS = [
   ['liveGens', 'live_gens'],
 ] as const satisfies ReadonlyArray<readonly [keyof ClaimCounts, keyof WorkCounts]>;
 
-const zero = (): WorkCounts => ({ waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 });
+/** Four zero counters: a session with no work. */
+export const zeroCounts = (): WorkCounts => ({ waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 });
+
+/** Adds `add`'s counters to `into`'s (totals over several sessions). */
+export function addCounts(into: WorkCounts, add: Readonly<WorkCounts>): void {
+  for (const [, field] of FIELDS) into[field] += add[field];
+}
 
 /** A whole, non-negative amount; anything else is a programming error in the caller. */
 function amount(counts: ClaimCounts, key: keyof ClaimCounts): number {
@@ -47,7 +53,7 @@ let lastClaimId = 0;
 export class GenerationClaim {
   /** Process-wide, increasing from 1. */
   readonly id = ++lastClaimId;
-  private readonly held = zero();
+  private readonly held = zeroCounts();
   private readonly controller = new AbortController();
   private released = false;
 
@@ -129,7 +135,7 @@ export class InterruptedError extends Error {
 
 export class SessionWork {
   private controller = new AbortController();
-  private readonly current = zero();
+  private readonly current = zeroCounts();
   private readonly claims = new Map<number, GenerationClaim>();
 
   /** A snapshot of the session's counters. */

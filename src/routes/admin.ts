@@ -10,7 +10,8 @@ import { cleanAccountName } from '../accounts/names.js';
 import { LastManagerError } from '../accounts/roles.js';
 import { checkUserSettingChanges, renderUserSettings } from '../accounts/user-settings.js';
 import type { SettingDef, SettingValue } from '../settings/server-settings.js';
-import { CURRENT_STATUS_OUTPUT } from './status.js';
+import { addCounts, zeroCounts, type WorkCounts } from '../generation/session-work.js';
+import { CURRENT_STATUS_OUTPUT, GENERATION_COUNT_FIELDS } from './status.js';
 import { optionSources } from './user-settings.js';
 
 const GROUP = 'AdminAPI';
@@ -398,10 +399,7 @@ export const listConnectedUsers = defineRoute({
           last_active_seconds: { type: 'double', description: 'Seconds since the user last made a call.' },
           active_sessions: { type: 'array', description: 'Where the recently used sessions come from.', items: { type: 'object', description: 'One address.', fields: { address: { type: 'string', description: 'The origin address.' }, count: { type: 'int', description: 'How many sessions.' } } } },
           last_active: { type: 'string', description: '`<time> ago`.' },
-          waiting_gens: { type: 'int', description: 'Generations waiting or running.' },
-          loading_models: { type: 'int', description: 'Model loads waiting.' },
-          waiting_backends: { type: 'int', description: 'Generations waiting for a backend.' },
-          live_gens: { type: 'int', description: 'Generations running.' },
+          ...GENERATION_COUNT_FIELDS,
         },
       },
     },
@@ -409,19 +407,15 @@ export const listConnectedUsers = defineRoute({
   example: '"users": [{"id": "alice", "last_active_seconds": 0, "active_sessions": [{"address": "127.0.0.1", "count": 1}], "last_active": "10 seconds ago", "waiting_gens": 0, "loading_models": 0, "waiting_backends": 0, "live_gens": 0}]',
   handler(ctx) {
     const now = nowSeconds();
-    const byUser = new Map<string, { last: number; addresses: Map<string, number>; counts: { waiting_gens: number; loading_models: number; waiting_backends: number; live_gens: number } }>();
+    const byUser = new Map<string, { last: number; addresses: Map<string, number>; counts: WorkCounts }>();
     for (const s of ctx.sessions.liveSessions()) {
       let u = byUser.get(s.userId);
       if (!u) {
-        u = { last: 0, addresses: new Map(), counts: { waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 } };
+        u = { last: 0, addresses: new Map(), counts: zeroCounts() };
         byUser.set(s.userId, u);
       }
       u.last = Math.max(u.last, s.lastUsed);
-      const c = ctx.generation.countsOf(s.key);
-      u.counts.waiting_gens += c.waiting_gens;
-      u.counts.loading_models += c.loading_models;
-      u.counts.waiting_backends += c.waiting_backends;
-      u.counts.live_gens += c.live_gens;
+      addCounts(u.counts, ctx.generation.countsOf(s.key));
       if (now - s.lastUsed < PRESENT_SECONDS) u.addresses.set(s.originAddress, (u.addresses.get(s.originAddress) ?? 0) + 1);
     }
     const users = [...byUser.entries()]

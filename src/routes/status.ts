@@ -4,15 +4,14 @@ import type { Field, Fields } from '../api/params.js';
 
 const GROUP = 'BasicAPIFeatures';
 
-const COUNTER = (what: string): Field => ({ type: 'int', description: `How many ${what} this session has.` });
+const COUNTER = (what: string): Field => ({ type: 'int', description: `How many ${what} (summed over the sessions the answer covers).` });
 
 /** The shape of `currentStatus`, for the docs of every route that answers with it. */
+/** The four generation counters, as every status answer carries them. */
+export const GENERATION_COUNT_FIELDS: Fields = { waiting_gens: COUNTER('generations waiting or running'), loading_models: COUNTER('model loads waiting'), waiting_backends: COUNTER('generations waiting for a backend'), live_gens: COUNTER('generations running') };
+
 export const CURRENT_STATUS_OUTPUT: Fields = {
-  status: {
-    type: 'object',
-    description: "This session's generation counters.",
-    fields: { waiting_gens: COUNTER('generations waiting or running'), loading_models: COUNTER('model loads waiting'), waiting_backends: COUNTER('generations waiting for a backend'), live_gens: COUNTER('generations running') },
-  },
+  status: { type: 'object', description: "This session's generation counters.", fields: GENERATION_COUNT_FIELDS },
   backend_status: {
     type: 'object',
     description: "The overall state of the server's backends.",
