@@ -6,20 +6,13 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { queryStore } from './helpers/database.js';
 import { TestServer, prehash } from './helpers/server.js';
+import type { AdminListAuditLogResult } from '../src/client/routes.generated.js';
 
 const ACCOUNTS = { 'UserAuthorization.AuthorizationRequired': true, 'UserAuthorization.AllowLocalhostBypass': false, 'Network.TrustedProxies': '127.0.0.1' };
 const EDIT = { description: '', max_outpath_depth: 5, max_t2i_simultaneous: 32, allow_unsafe_outpaths: false, model_whitelist: '', model_blacklist: '' };
 
-interface Entry {
-  seq: number;
-  time: number;
-  user_id: string | null;
-  attempted_name: string | null;
-  address: string;
-  action: string;
-  target: string | null;
-  detail: Record<string, unknown>;
-}
+/** One audit entry as AdminListAuditLog answers it (the type generated from the route's declaration). */
+type Entry = AdminListAuditLogResult['entries'][number];
 
 describe('the audit log', () => {
   let server: TestServer;

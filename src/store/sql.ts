@@ -269,8 +269,6 @@ class SqlUsers implements UserStore {
 }
 
 const INSERT_SESSION = 'INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)';
-/** The transaction scope of a batch of new sessions (SQLite runs one transaction at a time anyway). */
-const SESSION_INSERTS = 'sessions.insert';
 
 class SqlSessions implements SessionStore {
   constructor(private readonly db: SqlDb) {}
@@ -287,7 +285,7 @@ class SqlSessions implements SessionStore {
       // 2.5 KiB a row): one cached single-row statement run n times inside one transaction (one commit) instead.
       await this.db.transaction(async (tx) => {
         for (const s of list) await tx.run(INSERT_SESSION, values(s));
-      }, SESSION_INSERTS);
+      });
       return;
     }
     // PostgreSQL: one statement, one round trip (node-postgres does not keep statements prepared).
