@@ -176,7 +176,7 @@ describe('installer model downloads', () => {
     await host.close();
   });
 
-  test('chosen models are downloaded into Models, verified, resumed after a dropped connection, and failures are reported while the rest continue', async () => {
+  test('chosen models are downloaded into Models, verified, resumed after a dropped connection, and failures are reported while the rest continue, named again in the last message', async () => {
     const server = await serverWithCatalog(host, files);
     try {
       const { messages } = await install(server, { ...BASE_INPUT, models: 'gone, alpha, beta, bad' });
@@ -208,7 +208,13 @@ describe('installer model downloads', () => {
         { info: 'Set up for use on this computer only (listening on localhost, port 7801). Network changes take effect when the server restarts.' },
         step(8, 8),
         { info: 'Installation complete.' },
-        { success: true },
+        {
+          success: true,
+          missing_models: [
+            { id: 'gone', name: 'Model gone.bin', error: 'the server answered HTTP 404 Not Found' },
+            { id: 'bad', name: 'Model bad.bin', error: `the file's SHA-256 is ${corruptHash}, not the expected ${files['bad.bin'].sha256}` },
+          ],
+        },
       ]);
       // Transfer progress: bytes grow to the file size, on the model's step.
       const betaProgress = messages.filter((m) => typeof m.progress === 'number' && m.progress > 0 && m.total === files['beta.bin'].bytes.length);

@@ -463,6 +463,15 @@ export type InstallConfirmWSMessage = {
 } | {
   /** The last message when the installation finished. */
   success: true;
+  /** Only when some chosen models could not be downloaded: the server is installed without them (docs/COMPATIBILITY.md#d45). */
+  missing_models?: Array<{
+    /** The model's id in the model list. */
+    id: string;
+    /** The model's name. */
+    name: string;
+    /** Why the download failed. */
+    error: string;
+  }>;
 };
 
 /** Parameters of AdminListUsers. */

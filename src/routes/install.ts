@@ -68,7 +68,15 @@ async function checkChoices(s: Services, p: { theme: string; installed_for: stri
   };
 }
 
-async function runInstall(ctx: SocketContext, choices: Choices, say: (m: RouteOutput) => Promise<void>): Promise<void> {
+/** A chosen model whose download failed: the installation goes on without it, and the last message names it. */
+interface MissingModel {
+  id: string;
+  name: string;
+  error: string;
+}
+
+/** Runs the installation; returns the chosen models that could not be downloaded. */
+async function runInstall(ctx: SocketContext, choices: Choices, say: (m: RouteOutput) => Promise<void>): Promise<MissingModel[]> {
   const { settings } = ctx;
   const signal = ctx.socket.signal;
   const totalSteps = 4 + choices.models.length;
@@ -85,6 +93,7 @@ async function runInstall(ctx: SocketContext, choices: Choices, say: (m: RouteOu
   await nextStep();
 
   const modelsDir = path.join(ctx.server.dataDir, 'Models');
+  const missing: MissingModel[] = [];
   for (const model of choices.models) {
     await say({ info: `Downloading ${model.name} from '${model.url}'...` });
     try {
@@ -104,6 +113,7 @@ async function runInstall(ctx: SocketContext, choices: Choices, say: (m: RouteOu
       if (signal.aborted) throw new Abandoned();
       if (!(err instanceof DownloadError)) throw err;
       ctx.log.warn({ model: model.id, url: model.url, err: err.message }, 'installer download failed');
+      missing.push({ id: model.id, name: model.name, error: err.message });
       await say({ info: `Could not download ${model.name} from '${model.url}': ${err.message}. The installation continues without it; any partial file is kept so a later download can continue.` });
     }
     await nextStep();
@@ -125,6 +135,7 @@ async function runInstall(ctx: SocketContext, choices: Choices, say: (m: RouteOu
   await settings.set('IsInstalled', true);
   await nextStep();
   await say({ info: 'Installation complete.' });
+  return missing;
 }
 
 export const installConfirmWS = defineSocketRoute({
@@ -152,7 +163,23 @@ export const installConfirmWS = defineSocketRoute({
       total_steps: { type: 'int', description: 'How many steps there are.' },
       per_second: { type: 'long', description: 'Download speed in bytes per second.' },
     },
-    { success: { type: 'bool', description: 'The last message when the installation finished.', values: [true] } },
+    {
+      success: { type: 'bool', description: 'The last message when the installation finished.', values: [true] },
+      missing_models: {
+        type: 'array',
+        optional: true,
+        description: 'Only when some chosen models could not be downloaded: the server is installed without them (docs/COMPATIBILITY.md#d45).',
+        items: {
+          type: 'object',
+          description: 'One model that is missing.',
+          fields: {
+            id: { type: 'string', description: "The model's id in the model list." },
+            name: { type: 'string', description: "The model's name." },
+            error: { type: 'string', description: 'Why the download failed.' },
+          },
+        },
+      },
+    },
     { error: { type: 'string', description: 'The last message when the installation was refused or failed.' } },
   ],
   example: '{"info": "text"}\n{"progress": 1234, "total": 5678, "steps": 3, "total_steps": 5, "per_second": 100}\n{"success": true}\n// or\n{"error": "text"}',
@@ -174,8 +201,8 @@ export const installConfirmWS = defineSocketRoute({
     try {
       const choices = await checkChoices(ctx, params);
       if (typeof choices === 'string') return await fail(choices);
-      await runInstall(ctx, choices, say);
-      return { success: true };
+      const missing = await runInstall(ctx, choices, say);
+      return missing.length === 0 ? { success: true } : { success: true, missing_models: missing };
     } catch (err) {
       if (err instanceof Abandoned) {
         ctx.log.warn('the installer page went away before the installation finished; nothing was marked installed');

@@ -148,8 +148,21 @@ function onInstallMessage(message, state) {
       $('#download-text').textContent = t('Downloaded {0} of {1} ({2}%), {3} per second', formatBytes(message.progress), total > 0 ? formatBytes(total) : t('unknown'), percent, formatBytes(message.per_second || 0));
     }
   }
-  if (message.success === true) state.done = true;
+  if (message.success === true) {
+    state.done = true;
+    if (Array.isArray(message.missing_models)) state.missing = message.missing_models;
+  }
   if (typeof message.error === 'string' || message.error_id) state.error = message;
+}
+
+/** The words for an installation that finished without some models, each named with the reason it failed. */
+function missingReport(missing) {
+  const list = el('ul', { class: 'missing-models' }, ...missing.map((m) => el('li', {}, el('strong', {}, String(m.name ?? m.id)), m.error ? `: ${m.error}` : '')));
+  return [
+    el('p', {}, t('The server is installed, but these models could not be downloaded:')),
+    list,
+    el('p', {}, t('The server works without them. The log below says more; you can put the files into the Models folder of the data directory yourself later.')),
+  ];
 }
 
 $('#install-button').addEventListener('click', async () => {
@@ -161,9 +174,16 @@ $('#install-button').addEventListener('click', async () => {
   clearMessage($('#install-message'));
   log.replaceChildren();
   $('#install-progress').hidden = false;
-  const state = { done: false, error: null };
+  const state = { done: false, error: null, missing: [] };
   try {
     await openSocket('InstallConfirmWS', choices(), (m) => onInstallMessage(m, state));
+    if (state.done && state.missing.length > 0) {
+      // Installed, but without some models: the report stays until the person chooses to go on.
+      showMessage($('#install-message'), () => missingReport(state.missing), 'error');
+      $('#install-continue').hidden = false;
+      $('#install-continue').focus();
+      return;
+    }
     if (state.done) {
       showMessage($('#install-message'), t('Installed!'), 'ok');
       location.href = 'Text2Image';
@@ -176,6 +196,10 @@ $('#install-button').addEventListener('click', async () => {
   installing = false;
   button.disabled = false;
   $('#back-from-end').disabled = false;
+});
+
+$('#install-continue').addEventListener('click', () => {
+  location.href = 'Text2Image';
 });
 
 // ---- start ----
@@ -194,15 +218,14 @@ newSession().then(
   (s) => {
     const perms = s.permissions ?? [];
     if (!perms.includes('*') && !perms.includes('install')) {
-      showMessage($('#session-message'), t('Only the server owner can run the installer. Log in as the owner, or open this page on the server computer itself.'));
+      showMessage($('#session-message'), () => t('Only the server owner can run the installer. Log in as the owner, or open this page on the server computer itself.'));
       $('#install-button').disabled = true;
     }
   },
   (err) => {
     const box = $('#session-message');
     if (failedWith(err, 'not_logged_in')) {
-      box.className = 'message error';
-      box.replaceChildren(t('Log in as the server owner to run the installer.'), ' ', el('a', { href: 'Login' }, t('Log In')));
+      showMessage(box, () => [t('Log in as the server owner to run the installer.'), ' ', el('a', { href: 'Login' }, t('Log In'))]);
     } else {
       showMessage(box, err.message);
     }

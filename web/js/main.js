@@ -95,6 +95,16 @@ function showSection(focus) {
     else link.removeAttribute('aria-current');
   }
   if (focus) $(`#${id} h2`).focus();
+  keepPillInView();
+}
+
+/** At phone width the section pills scroll sideways in one row: bring the current one into view. */
+function keepPillInView() {
+  const row = $('.section-nav ul');
+  const pill = $('.section-nav a[aria-current="page"]');
+  if (!row || !pill || row.scrollWidth <= row.clientWidth) return;
+  const left = pill.getBoundingClientRect().left - row.getBoundingClientRect().left + row.scrollLeft;
+  if (left < row.scrollLeft || left + pill.offsetWidth > row.scrollLeft + row.clientWidth) row.scrollLeft = left - (row.clientWidth - pill.offsetWidth) / 2;
 }
 window.addEventListener('hashchange', () => showSection(true));
 showSection(false);

@@ -45,16 +45,47 @@ let nextId = 0;
 /** A unique id for pairing labels with generated fields. */
 export const uid = (prefix = 'f') => `${prefix}-${++nextId}`;
 
-/** Shows a message in a message box (`kind`: error, ok or info); an empty text hides it. */
+/**
+ * Message boxes showing a message, each with the function that words it again after a language switch (null for a
+ * message given as finished text, which a switch clears: it was worded in the old language).
+ * @type {Map<Element, null | (() => string | Array<Node | string>)>}
+ */
+const shownMessages = new Map();
+
+/**
+ * Shows a message in a message box (`kind`: error, ok or info); an empty text hides it. Give `text` as a function
+ * (returning text or nodes) for a message that must stay on screen: it is worded again in each new language.
+ * Text given as a string is cleared when the language changes.
+ * @param {Element | null} box
+ * @param {string | (() => string | Array<Node | string>)} text
+ * @param {string} [kind]
+ */
 export function showMessage(box, text, kind = 'error') {
   if (!box) return;
   box.className = `message ${kind}`;
-  box.textContent = text;
+  const words = typeof text === 'function' ? text : null;
+  const content = typeof text === 'function' ? text() : text;
+  box.replaceChildren(...(Array.isArray(content) ? content : [content]));
+  if (content === '') shownMessages.delete(box);
+  else shownMessages.set(box, words);
 }
 
+/** @param {Element | null} box */
 export function clearMessage(box) {
-  if (box) box.textContent = '';
+  if (!box) return;
+  box.textContent = '';
+  shownMessages.delete(box);
 }
+
+onLanguageChange(() => {
+  for (const [box, words] of [...shownMessages]) {
+    if (!box.isConnected || !words) clearMessage(box);
+    else {
+      const content = words();
+      box.replaceChildren(...(Array.isArray(content) ? content : [content]));
+    }
+  }
+});
 
 /** Disables a button while `work` runs, so a click cannot be sent twice. */
 export async function busy(button, work) {

@@ -12,6 +12,24 @@ const COUNT_WORDS = [
   ['live_gens', 'generating'],
 ];
 
+/**
+ * What the status bar says about the backends. The server sends the reference's exact English message
+ * (docs/COMPATIBILITY.md#backend-status); three of them send people to a Backends section of a Server tab that
+ * swarmcore does not have, so for those states the page says what is true here: backends come from extensions.
+ */
+function backendWords(b) {
+  switch (b.status) {
+    case 'empty':
+      return t('No image generation backend is registered on this server, so nothing can be generated yet. Backends are added by server extensions, which the server owner installs.');
+    case 'all_disabled':
+      return t('Every image generation backend on this server is turned off, so nothing can be generated until the server owner turns one on.');
+    case 'unknown':
+      return t('A backend reports a state this server does not know; the extension that adds it may need an update.');
+    default:
+      return b.message ? t(b.message) : t('Backends are running.');
+  }
+}
+
 export class StatusBar {
   constructor(pageMessage) {
     this.pageMessage = pageMessage;
@@ -21,6 +39,11 @@ export class StatusBar {
     this.failed = false;
     $('#interrupt-button').addEventListener('click', (e) => this.interrupt(false, e.currentTarget));
     $('#interrupt-all-button').addEventListener('click', (e) => this.interrupt(true, e.currentTarget));
+    // At phone width the bar shows one line; this button (shown only there) opens it to the whole text.
+    $('#status-more').addEventListener('click', (e) => {
+      const open = $('#statusbar').classList.toggle('expanded');
+      e.currentTarget.setAttribute('aria-expanded', String(open));
+    });
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden) void this.refresh();
     });
@@ -53,7 +76,7 @@ export class StatusBar {
     if (!this.last) return;
     const b = this.last.backend_status;
     box.className = b.class ? `status-${b.class}` : 'status-ok';
-    text.textContent = b.message ? t(b.message) : t('Backends are running.');
+    text.textContent = backendWords(b);
     const parts = COUNT_WORDS.filter(([key]) => this.last.status[key] > 0).map(([key, words]) => `${t(words)}: ${this.last.status[key]}`);
     $('#work-counts').textContent = parts.join(' · ');
   }
