@@ -29,6 +29,8 @@ const SQLITE_PASS_ONLY: Record<string, string> = {
   'web-layout.test.ts': 'browser rendering, no store logic',
   'web-i18n.test.ts': 'browser rendering, no store logic',
   'web-pages.test.ts': 'browser rendering, no store logic',
+  'web-user-page.test.ts': 'browser rendering, no store logic',
+  'web-install.test.ts': 'browser rendering of the installer; install.test.ts runs its store work on both engines',
 };
 
 const testDir = path.join(ROOT, 'test');
