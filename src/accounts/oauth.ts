@@ -44,6 +44,8 @@ export class OAuthRefusal extends Error {
   constructor(
     readonly reason: OAuthRefusalReason,
     message: string,
+    /** The e-mail the refused token named, when it got that far (for the page and the audit entry). */
+    readonly email: string | null = null,
   ) {
     super(message);
     this.name = 'OAuthRefusal';
@@ -261,10 +263,10 @@ export class OAuthService {
     const email = typeof payload.email === 'string' ? payload.email.trim().toLowerCase() : '';
     if (email === '' || !email.includes('@') || email.length > 320) throw new OAuthRefusal('no_email', 'The provider did not share an e-mail address, which this server needs to know who you are.');
     if (payload.email_verified !== true && payload.email_verified !== 'true') {
-      throw new OAuthRefusal('unverified_email', `The provider has not verified the e-mail address ${email}, so it cannot be used to sign in.`);
+      throw new OAuthRefusal('unverified_email', `The provider has not verified the e-mail address ${email}, so it cannot be used to sign in.`, email);
     }
     if (!domainAllowed(email, this.settings.string('UserAuthorization.OAuth.OAuthAllowedDomains'))) {
-      throw new OAuthRefusal('domain_not_allowed', `Addresses at ${email.slice(email.lastIndexOf('@') + 1)} may not sign in to this server.`);
+      throw new OAuthRefusal('domain_not_allowed', `Addresses at ${email.slice(email.lastIndexOf('@') + 1)} may not sign in to this server.`, email);
     }
     return email;
   }

@@ -123,15 +123,9 @@ async function callback(host: WebHost, req: IncomingMessage, res: ServerResponse
     const { email, intent } = await host.services.oauth.finish(provider, info.cookies[FLOW_COOKIE], query);
     return await afterVerified(host, req, res, info, provider, email, intent);
   } catch (err) {
-    if (err instanceof OAuthRefusal) return refuse(host, req, res, info, provider, err.reason, err.message, emailOf(err));
+    if (err instanceof OAuthRefusal) return refuse(host, req, res, info, provider, err.reason, err.message, err.email);
     throw err;
   }
-}
-
-/** The e-mail a refusal names (unverified address, disallowed domain), for the audit entry. */
-function emailOf(err: OAuthRefusal): string | null {
-  const m = /(\S+@\S+?)[,.]? /.exec(err.message);
-  return m ? m[1]! : null;
 }
 
 /** Reads a small form body; null when it is larger than a sessionless API body may be. */
@@ -162,7 +156,7 @@ async function googleVerify(host: WebHost, req: IncomingMessage, res: ServerResp
     const email = await services.oauth.verifyIdToken('google', credential, null);
     return await afterVerified(host, req, res, info, 'google', email, { kind: 'login' });
   } catch (err) {
-    if (err instanceof OAuthRefusal) return refuse(host, req, res, info, 'google', err.reason, err.message, emailOf(err));
+    if (err instanceof OAuthRefusal) return refuse(host, req, res, info, 'google', err.reason, err.message, err.email);
     throw err;
   }
 }
