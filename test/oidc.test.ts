@@ -312,7 +312,7 @@ test('a signed-in user links and unlinks their own provider account; a passwordl
     const before = (await server.call('GetMyOAuthLink', doraSid, {}, headers)).body;
     assert.deepEqual(before, { email: '', provider: '', has_password: true, providers: [{ id: 'google', name: 'Google' }, { id: 'oidc', name: 'Test SSO' }] });
     // Linking without a login is refused.
-    let res = await request(`${server.url}/OAuth/Start/oidc?link=1`, new CookieJar());
+    const res = await request(`${server.url}/OAuth/Start/oidc?link=1`, new CookieJar());
     await expectRefusal(server, sid, res, await res.text(), 'bad_state');
     const linked = await flow(server, 'dora.work@example.com', jar, '/OAuth/Start/oidc?link=1');
     assert.equal(linked.res.status, 302);
