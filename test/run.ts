@@ -29,6 +29,7 @@ const SQLITE_PASS_ONLY: Record<string, string> = {
   'web-layout.test.ts': 'browser rendering, no store logic',
   'web-i18n.test.ts': 'browser rendering, no store logic',
   'web-pages.test.ts': 'browser rendering, no store logic',
+  'web-oidc.test.ts': 'browser flow of OpenID Connect sign-in; its store logic (flows, tracker keys, two instances) runs on PostgreSQL in oidc.test.ts',
 };
 
 const testDir = path.join(ROOT, 'test');
