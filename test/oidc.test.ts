@@ -1,4 +1,4 @@
-// Sign-in with OpenID Connect (docs/COMPATIBILITY.md#d47 .. #d54) against a real provider (the oidc-provider
+// Sign-in with OpenID Connect (docs/COMPATIBILITY.md#d47 .. #d52) against a real provider (the oidc-provider
 // package) on localhost, over HTTP: the generic provider's code flow with PKCE, state and nonce, Google's
 // credential POST verified against the same provider's keys (SWARMCORE_GOOGLE_ISSUER, the test hook), the tracker
 // keys of RegisterOAuth, linking, and on PostgreSQL a flow started on one instance finished on another.

@@ -1,4 +1,4 @@
-// Sign-in with OpenID Connect providers (docs/COMPATIBILITY.md#d47 .. #d54, docs/SECURITY.md#oidc-sign-in): Google
+// Sign-in with OpenID Connect providers (docs/COMPATIBILITY.md#d47 .. #d52, docs/SECURITY.md#oidc-sign-in): Google
 // as the reference configures it and one generic provider. Discovery from the issuer, authorization code flow
 // with PKCE (S256), state and nonce; every ID token is verified here against the provider's published keys
 // (signature, issuer, audience = our client id, expiry, nonce), then `email_verified` and the allowed domains.

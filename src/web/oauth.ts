@@ -1,4 +1,4 @@
-// The browser side of OpenID Connect sign-in (docs/COMPATIBILITY.md#d47 .. #d54, docs/SECURITY.md#oidc-sign-in):
+// The browser side of OpenID Connect sign-in (docs/COMPATIBILITY.md#d47 .. #d52, docs/SECURITY.md#oidc-sign-in):
 // GET /OAuth/Start/<google|oidc> sends the browser to the provider with a short-lived HttpOnly cookie naming the
 // stored flow; GET /OAuth/Callback/<provider> finishes it (any instance can: the flow is in the store);
 // POST /GoogleOAuthVerify takes a Google Identity Services credential. The outcome is a login cookie (as Login
@@ -19,7 +19,7 @@ const FLOW_COOKIE_SECONDS = 600;
 const GOOGLE_CSRF = 'g_csrf_token';
 const LOGIN_COOKIE_SECONDS = 365 * 86400;
 const AGENT_CHARS = /[^A-Za-z0-9 .:,;_\-*@#%[\]]/g;
-/** Starts per client address and minute: each one stores a row for ten minutes. */
+/** Starts (and Google credential posts) per client address and minute: each start stores a row for ten minutes. */
 const START_RULE = { name: 'oauth-start', max: 60, periodMs: 60_000 } as const;
 
 /** Refusals that are not about a token: the outcome pages' own reasons. */
@@ -145,6 +145,10 @@ async function googleVerify(host: WebHost, req: IncomingMessage, res: ServerResp
   if (!services.oauth.configured('google')) {
     req.resume();
     return refuse(host, req, res, info, 'google', 'not_configured', 'Signing in with Google is not set up on this server.');
+  }
+  if (!(await services.rateLimits.tryUse(START_RULE, info.clientAddress))) {
+    req.resume();
+    return refuse(host, req, res, info, 'google', 'busy', 'Too many sign-ins from this address. Wait a minute and try again.');
   }
   const form = /^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '') ? await readForm(req) : (req.resume(), null);
   const credential = form?.get('credential') ?? '';
