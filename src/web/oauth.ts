@@ -52,7 +52,8 @@ const STATUS: Partial<Record<PageReason, number>> = { not_configured: 404, disco
 
 /** The page that says why, with an audit entry naming the reason (never a token or code). */
 async function refuse(host: WebHost, req: IncomingMessage, res: ServerResponse, info: RequestInfo, provider: string, reason: PageReason, message: string, email: string | null = null): Promise<true> {
-  await host.services.audit.record({ userId: null, attemptedName: email, address: info.clientAddress, action: 'oauth.refused', detail: { provider, reason } });
+  // A rate-limited caller is not recorded each time: the limit is there to bound writes.
+  if (reason !== 'busy') await host.services.audit.record({ userId: null, attemptedName: email, address: info.clientAddress, action: 'oauth.refused', detail: { provider, reason } });
   const domain = email && email.includes('@') ? email.slice(email.lastIndexOf('@') + 1) : '';
   await sendPage(host.services, req, res, info, 'oauth', { status: STATUS[reason] ?? 403, data: { oauth: { mode: 'refused', reason, message, email: email ?? '', domain, provider } } });
   return true;
