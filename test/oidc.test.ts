@@ -22,8 +22,9 @@ after(async () => {
 });
 
 /** A server with accounts on, both providers pointing at the test provider, which then knows its redirect URIs. */
-async function startSwarm(settings: Record<string, string | number | boolean> = {}, databaseUrl?: string, others: TestServer[] = []): Promise<TestServer> {
+async function startSwarm(settings: Record<string, string | number | boolean> = {}, databaseUrl?: string, others: TestServer[] = [], args: string[] = []): Promise<TestServer> {
   const server = await TestServer.start({
+    args,
     settings: {
       'UserAuthorization.AuthorizationRequired': true,
       'UserAuthorization.OAuth.OIDCIssuer': provider.issuer,
@@ -98,14 +99,16 @@ function assertNoSecrets(server: TestServer, secrets: string[]): void {
   for (const s of secrets) assert.ok(!server.output.includes(s), `the log holds a secret: ${s.slice(0, 8)}...`);
 }
 
-test('a linked user signs in through the provider: the login cookie as Login sets it, then /Text2Image', async () => {
-  const server = await startSwarm();
+test('a linked user signs in through the provider: the login cookie as Login sets it, then /Text2Image; no secret in the debug log or the settings list', async () => {
+  const server = await startSwarm({}, undefined, [], ['--log-level', 'debug']);
   try {
     const sid = await server.session();
     assert.equal((await server.call('AdminAddUser', sid, { name: 'alice', password: await prehash('alice', 'password1'), role: 'user' })).status, 200);
     assert.deepEqual((await server.call('AdminSetUserOAuthEmail', sid, { name: 'alice', email: 'Alice@Example.com' })).body, { success: true });
     assert.equal((await server.call('AdminGetUserInfo', sid, { name: 'alice' })).body.oauth_email, 'alice@example.com');
-    const { res, jar, html } = await flow(server, 'alice@example.com');
+    const { callback, jar } = await atProvider(server, 'alice@example.com');
+    const res = await request(callback, jar);
+    const html = await res.text();
     assert.equal(res.status, 302, JSON.stringify(html === '' ? '' : pageData(html).oauth));
     assert.equal(res.headers.get('location'), '/Text2Image');
     const cookie = res.headers.getSetCookie().find((c) => c.startsWith('swarm_token='))!;
@@ -114,7 +117,12 @@ test('a linked user signs in through the provider: the login cookie as Login set
     assert.equal(await whoIs(server, jar), 'alice');
     const entry = (await auditActions(server, sid)).find((e) => e.action === 'login.success');
     assert.deepEqual([entry?.user_id, entry?.detail], ['alice', { method: 'oidc' }]);
-    assertNoSecrets(server, [CLIENT_SECRET, GOOGLE_SECRET, jar.cookies.get('swarm_token')!]);
+    const listed = await server.call('ListServerSettings', sid);
+    const oauth = ((listed.body.settings as Record<string, { value: Record<string, { value: Record<string, { value: unknown; is_secret: boolean }> }> }>).userauthorization!.value.oauth!.value);
+    assert.deepEqual([oauth.oidcclientsecret!.value, oauth.oidcclientsecret!.is_secret, oauth.googleoauthclientsecret!.value], ['\t<secret>', true, '\t<secret>']);
+    assert.ok(!listed.text.includes(CLIENT_SECRET) && !listed.text.includes(GOOGLE_SECRET));
+    assert.match(server.output, /"level":30/, 'the server logs below warn level (debug)');
+    assertNoSecrets(server, [CLIENT_SECRET, GOOGLE_SECRET, jar.cookies.get('swarm_token')!, new URL(callback).searchParams.get('code')!, new URL(callback).searchParams.get('state')!]);
   } finally {
     await server.close();
   }
