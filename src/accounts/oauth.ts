@@ -67,6 +67,8 @@ interface Discovered {
   issuers: string[];
   clientId: string;
   at: number;
+  /** The settings it was discovered with; other settings discover again. */
+  cacheKey: string;
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
@@ -96,7 +98,8 @@ export function domainAllowed(email: string, allowedList: string): boolean {
 }
 
 export class OAuthService {
-  private readonly discovered = new Map<string, Discovered>();
+  /** Per provider, the last discovery (kept an hour, or until its settings change). */
+  private readonly discovered = new Map<OAuthProviderId, Discovered>();
 
   constructor(
     private readonly store: Store,
@@ -140,8 +143,8 @@ export class OAuthService {
     if (!this.configured(provider)) throw new OAuthRefusal('not_configured', 'Signing in with this provider is not set up on this server.');
     const { issuer, clientId, secret } = this.clientSettings(provider);
     const cacheKey = hashId(`${provider}\n${issuer}\n${clientId}\n${secret}`);
-    const cached = this.discovered.get(cacheKey);
-    if (cached && nowSeconds() - cached.at < DISCOVERY_SECONDS) return cached;
+    const cached = this.discovered.get(provider);
+    if (cached && cached.cacheKey === cacheKey && nowSeconds() - cached.at < DISCOVERY_SECONDS) return cached;
     let issuerUrl: URL;
     try {
       issuerUrl = new URL(issuer);
@@ -160,9 +163,8 @@ export class OAuthService {
     if (!meta.jwks_uri) throw new OAuthRefusal('discovery_failed', 'The provider publishes no signing keys (jwks_uri), so its ID tokens cannot be checked.');
     // Google's older tokens name the issuer without the scheme; both spellings are Google's own.
     const issuers = provider === 'google' && meta.issuer === GOOGLE_ISSUER ? [GOOGLE_ISSUER, 'accounts.google.com'] : [meta.issuer];
-    const found: Discovered = { config, jwks: createRemoteJWKSet(new URL(meta.jwks_uri)), issuers, clientId, at: nowSeconds() };
-    this.discovered.clear();
-    this.discovered.set(cacheKey, found);
+    const found: Discovered = { config, jwks: createRemoteJWKSet(new URL(meta.jwks_uri)), issuers, clientId, at: nowSeconds(), cacheKey };
+    this.discovered.set(provider, found);
     return found;
   }
 

@@ -179,7 +179,8 @@ export async function handleOAuth(host: WebHost, req: IncomingMessage, res: Serv
   }
   const parts = lower.split('/');
   if (parts.length !== 4 || parts[1] !== 'oauth' || (parts[2] !== 'start' && parts[2] !== 'callback')) return false;
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  // GET only: a HEAD (a link checker, say) must not start a flow or spend one.
+  if (req.method !== 'GET') return false;
   const provider = providerOf(parts[3]);
   const query = new URLSearchParams(rawQuery ?? '');
   if (provider === null || !host.services.oauth.configured(provider)) {
