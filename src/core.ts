@@ -206,12 +206,13 @@ export class Core {
     };
   }
 
-  /** Removes expired sessions, idle login tokens and audit entries older than UserAuthorization.AuditLogDays. */
+  /** Removes expired sessions, idle login tokens, audit entries older than UserAuthorization.AuditLogDays and expired pending sign-ins. */
   async sweep(): Promise<void> {
     const sessions = await this.services.sessions.sweep();
     const tokens = await this.services.loginTokens.sweep();
     const audit = await this.services.audit.prune(this.settings.int('UserAuthorization.AuditLogDays'));
-    if (sessions + tokens + audit > 0) this.log.info({ sessions, tokens, audit }, 'expired sessions, login tokens and audit entries removed');
+    const oauth = await this.services.oauth.prune();
+    if (sessions + tokens + audit + oauth > 0) this.log.info({ sessions, tokens, audit, oauth }, 'expired sessions, login tokens, audit entries and pending sign-ins removed');
   }
 
   async close(): Promise<void> {

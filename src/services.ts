@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ApiKeyRegistry, ApiKeyService } from './accounts/api-keys.js';
 import { AuditService } from './accounts/audit.js';
 import { LoginTokenService } from './accounts/login-tokens.js';
+import { OAuthService } from './accounts/oauth.js';
 import { PermissionRegistry } from './accounts/permissions.js';
 import { RoleService } from './accounts/roles.js';
 import { SessionService } from './accounts/sessions.js';
@@ -45,6 +46,8 @@ export interface Services {
   readonly loginTokens: LoginTokenService;
   /** The audit log: administrative actions and login results. */
   readonly audit: AuditService;
+  /** Sign-in with OpenID Connect providers: flows, ID token checks, linked e-mails, tracker keys. */
+  readonly oauth: OAuthService;
   /** Users' upstream API keys, and the key types the server accepts. */
   readonly apiKeys: ApiKeyService;
   /** Rate limits shared by every instance on the database. */
@@ -77,6 +80,7 @@ export function createServices(store: Store, events: EventBus, server: ServerInf
     sessions,
     loginTokens,
     audit: new AuditService(store),
+    oauth: new OAuthService(store, settings),
     apiKeys: new ApiKeyService(store, new ApiKeyRegistry()),
     rateLimits,
     presets: new PresetService(store, events),

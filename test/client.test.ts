@@ -15,6 +15,7 @@ import { BUILT_IN_ROUTES } from '../src/routes/index.js';
 import { SwarmApiError, SwarmClient, prehashPassword } from '../src/client/index.js';
 import { ROOT, TestServer, prehash, runCli } from './helpers/server.js';
 import { JUST_SELF_INSTALL, JUST_SELF_INSTALL_MESSAGES } from './helpers/install.js';
+import { CookieJar, request, signInAtProvider, startProvider, type TestProvider } from './helpers/oidc-provider.js';
 
 const FIXTURE = path.join(ROOT, 'test/fixtures/test-extension.ts');
 const CLIENT_DIR = path.join(ROOT, 'src/client');
@@ -492,6 +493,49 @@ describe('with accounts on', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('OpenID Connect sign-in routes (a real provider on localhost)', () => {
+  let server: TestServer;
+  let provider: TestProvider;
+  before(async () => {
+    provider = await startProvider();
+    server = await TestServer.start({
+      settings: {
+        'UserAuthorization.AuthorizationRequired': true,
+        'UserAuthorization.Registration.AllowRegistration': true,
+        'UserAuthorization.Registration.OAuthRegistration': true,
+        'UserAuthorization.OAuth.OIDCIssuer': provider.issuer,
+        'UserAuthorization.OAuth.OIDCClientId': 'swarm',
+        'UserAuthorization.OAuth.OIDCClientSecret': 'client-test-secret-0123456789',
+      },
+    });
+    provider.setClients([{ client_id: 'swarm', client_secret: 'client-test-secret-0123456789', redirect_uris: [`${server.url}/OAuth/Callback/oidc`] }]);
+  });
+  const client = (): SwarmClient => new SwarmClient({ baseUrl: server.url, WebSocket });
+  after(async () => {
+    await server.close();
+    await provider.close();
+  });
+
+  test('RegisterOAuth with the tracker key of a provider sign-in, AdminSetUserOAuthEmail, GetMyOAuthLink and UnlinkMyOAuth', async () => {
+    const jar = new CookieJar();
+    const start = await request(`${server.url}/OAuth/Start/oidc`, jar);
+    const back = await request(await signInAtProvider(start.headers.get('location')!, 'olga@example.com'), jar);
+    const key = /name="oauth_tracker_key" value="([0-9a-f]{64})"/.exec(await back.text())![1]!;
+    assert.deepEqual(await client().registerOAuth({ username: 'olga', oauth_tracker_key: key, oauth_type: 'oidc' }), { success: 'true' });
+    const local = new SwarmClient({ baseUrl: server.url, WebSocket });
+    assert.deepEqual(await local.adminAddUser({ name: 'olaf', password: await prehashPassword('olaf', 'olaf password'), role: 'user' }), { success: true });
+    assert.deepEqual(await local.adminSetUserOAuthEmail({ name: 'olaf', email: 'olaf@example.com' }), { success: true });
+    assert.equal((await local.adminGetUserInfo({ name: 'olga' })).oauth_email, 'olga@example.com');
+    const olaf = client();
+    assert.deepEqual(await olaf.login('olaf', 'olaf password'), { success: 'true' });
+    const link = await olaf.getMyOAuthLink();
+    assert.deepEqual([link.email, link.provider, link.has_password, link.providers], ['olaf@example.com', 'admin', true, [{ id: 'oidc', name: 'single sign-on' }]]);
+    assert.deepEqual(await olaf.unlinkMyOAuth(), { success: true });
+    assert.equal((await olaf.getMyOAuthLink()).email, '');
+    for (const r of ['RegisterOAuth', 'AdminSetUserOAuthEmail', 'GetMyOAuthLink', 'UnlinkMyOAuth']) succeeded.add(r);
   });
 });
 

@@ -144,7 +144,7 @@ describe('the table list', () => {
       // What the copy leaves out is exactly the engine-specific and bookkeeping tables.
       assert.deepEqual(
         STORED_TABLES.filter((x) => x.copy !== true).map((x) => x.name),
-        ['schema_migrations', 'cluster_events', 'rate_limits'],
+        ['oauth_pending', 'schema_migrations', 'cluster_events', 'rate_limits'],
       );
     } finally {
       await db.drop();
@@ -209,7 +209,7 @@ describe('db copy', () => {
       // SQLite -> a fresh PostgreSQL database, sealed with another key.
       const toPg = await cli('db', 'copy', '--from', a, '--to', pgDb.url, '--to-secret-key-file', pgKeyFile);
       assert.equal(toPg.stderr, '');
-      const counts = `users 4, roles 6, sessions ${dumpA.sessions!.length}, login_tokens 6, presets 6, generic_data ${dumpA.generic_data!.length}, server_settings 1, server_meta ${dumpA.server_meta!.length}, audit_log ${dumpA.audit_log!.length}`;
+      const counts = `users 4, roles 6, sessions ${dumpA.sessions!.length}, login_tokens 6, presets 6, generic_data ${dumpA.generic_data!.length}, server_settings 1, server_meta ${dumpA.server_meta!.length}, audit_log ${dumpA.audit_log!.length}, oauth_links 0`;
       assert.equal(toPg.stdout, `Copied ${a} to ${pgDb.url} (row counts checked on both ends): ${counts}.\nAPI keys: 6 sealed again with the target's key (${pgKeyFile}); start the target's servers with that key.\n`);
       const pgBox = readSecretKeyFile(pgKeyFile);
       const dumpPg = await withStore(
@@ -309,7 +309,7 @@ describe('db backup', () => {
       stop = true;
       await writer;
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^Backed up ${path.join(dir, 'swarmcore.db')} to ${file} \\(schema version ${SCHEMA_VERSION}, owner-only\\): users 1, roles 5, sessions \\d+, login_tokens 0, presets \\d+, generic_data 0, server_settings 0, server_meta \\d+, audit_log \\d+\\.\\n$`));
+      assert.match(r.stdout, new RegExp(`^Backed up ${path.join(dir, 'swarmcore.db')} to ${file} \\(schema version ${SCHEMA_VERSION}, owner-only\\): users 1, roles 5, sessions \\d+, login_tokens 0, presets \\d+, generic_data 0, server_settings 0, server_meta \\d+, audit_log \\d+, oauth_links 0\\.\\n$`));
       assert.equal(r.stderr, `Keep ${path.join(dir, 'secret.key')} too, as privately as the backup and apart from it: the API keys in the backup are sealed with it and cannot be read without it.\n`);
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.equal(existsSync(`${file}-wal`), false, 'the backup is one file');
@@ -376,12 +376,13 @@ describe('schema versions', () => {
     assert.equal((await cli('user', 'add', 'gina', '--password', 'gina password', '--data-dir', dir)).code, 0);
     const file = path.join(work, 'older.db');
     assert.equal((await cli('db', 'backup', file, '--data-dir', dir)).code, 0);
-    // Turn the backup back into what version 6 wrote: migration 7 only added the audit_log table.
-    assert.equal(SCHEMA_VERSION, 7, 'this test undoes migration 7; move it to the newest migration when one is added');
+    // Turn the backup back into what version 7 wrote: migration 8 only added the oauth_links and oauth_pending tables.
+    assert.equal(SCHEMA_VERSION, 8, 'this test undoes migration 8; move it to the newest migration when one is added');
     const db = new Database(file);
     db.exec(`
-      DROP TABLE audit_log;
-      DELETE FROM schema_migrations WHERE version = 7;
+      DROP TABLE oauth_links;
+      DROP TABLE oauth_pending;
+      DELETE FROM schema_migrations WHERE version = 8;
     `);
     db.close();
     const restored = path.join(work, 'older-restored');
@@ -398,7 +399,7 @@ describe('schema versions', () => {
     try {
       assert.deepEqual(
         check.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => (r as { version: number }).version),
-        [1, 2, 3, 4, 5, 6, 7],
+        [1, 2, 3, 4, 5, 6, 7, 8],
       );
     } finally {
       check.close();

@@ -137,6 +137,30 @@ async function storeContract(store: Store): Promise<void> {
   assert.equal(await store.audit.prune(250), 2);
   assert.deepEqual((await store.audit.list({ limit: 10 })).map((e) => e.action), ['x.three']);
 
+  // OAuth: one e-mail per account and each e-mail to one account, swapped atomically; pending entries taken once.
+  assert.equal(await store.users.create({ ...user, id: 'linker' }), true);
+  assert.equal(await store.users.create({ ...user, id: 'linker2' }), true);
+  assert.equal(await store.oauth.setLink('linker', 'l@example.com', 'oidc', 10), 'ok');
+  assert.equal(await store.oauth.setLink('linker2', 'l@example.com', 'oidc', 11), 'taken');
+  assert.equal(await store.oauth.setLink('nobody-here', 'n@example.com', 'oidc', 11), 'no_user');
+  assert.equal(await store.oauth.setLink('linker', 'l2@example.com', 'google', 12), 'ok');
+  assert.equal(await store.oauth.byEmail('l@example.com'), null);
+  assert.deepEqual(await store.oauth.byUser('linker'), { email: 'l2@example.com', userId: 'linker', provider: 'google', linkedAt: 12 });
+  assert.equal(await store.oauth.setLink('linker2', 'l@example.com', 'admin', 13), 'ok');
+  assert.equal(await store.oauth.setLink('linker2', null, 'admin', 14), 'ok');
+  assert.equal(await store.oauth.byUser('linker2'), null);
+  await store.oauth.putPending('p1', 'flow', { a: 1 }, 1000);
+  await store.oauth.putPending('p2', 'tracker', { b: 2 }, 500);
+  assert.deepEqual(await store.oauth.peekPending('p1', 'flow', 900), { a: 1 });
+  assert.equal(await store.oauth.peekPending('p1', 'tracker', 900), null);
+  assert.equal(await store.oauth.takePending('p2', 'tracker', 600), null, 'expired entries are not handed out');
+  const taken = await Promise.all([store.oauth.takePending('p1', 'flow', 900), store.oauth.takePending('p1', 'flow', 900)]);
+  assert.deepEqual(taken.filter((x) => x !== null), [{ a: 1 }]);
+  await store.oauth.putPending('p3', 'flow', {}, 100);
+  assert.equal(await store.oauth.prunePending(200), 1);
+  assert.equal(await store.users.delete('linker'), true);
+  assert.equal(await store.oauth.byEmail('l2@example.com'), null, "a deleted user's link goes with it");
+
   // Rate limits: a fixed window; refusals do not count; a new window starts after the period.
   const limiter = store.createRateLimiter();
   const rule: RateLimitRule = { name: 'contract', max: 3, periodMs: 300 };

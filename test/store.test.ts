@@ -94,7 +94,7 @@ describe('one schema from one source', () => {
       const postgres = await openPostgresStore(db.url, { dataDir: dir });
       await postgres.close();
       const lite = sqliteSchema(path.join(dir, SQLITE_FILE_NAME));
-      assert.deepEqual(Object.keys(lite), ['audit_log', 'generic_data', 'login_tokens', 'presets', 'roles', 'schema_migrations', 'server_meta', 'server_settings', 'sessions', 'users']);
+      assert.deepEqual(Object.keys(lite), ['audit_log', 'generic_data', 'login_tokens', 'oauth_links', 'oauth_pending', 'presets', 'roles', 'schema_migrations', 'server_meta', 'server_settings', 'sessions', 'users']);
       assert.deepEqual(await postgresSchema(db.url), lite);
     } finally {
       await db.drop();

@@ -61,6 +61,22 @@ export type RegisterBasicResult = {
   success: "true";
 };
 
+/** Parameters of RegisterOAuth. */
+export type RegisterOAuthParams = {
+  /** The new user name (letters, digits and _; starts with a letter). */
+  username: string;
+  /** The one-time key from the pick-a-user-name page. */
+  oauth_tracker_key: string;
+  /** The provider the key came from: `google` or `oidc`. */
+  oauth_type: string;
+};
+
+/** The answer of RegisterOAuth. */
+export type RegisterOAuthResult = {
+  /** The text `true` (a string, as the reference sends it). */
+  success: "true";
+};
+
 /** Parameters of CreateAuthToken. */
 export type CreateAuthTokenParams = {
   /** What the token is for (1 to 500 characters); shown in the token list. */
@@ -427,6 +443,35 @@ export type GetAPIKeyStatusResult = {
   status: string;
 };
 
+/** Parameters of GetMyOAuthLink. */
+export type GetMyOAuthLinkParams = Record<string, never>;
+
+/** The answer of GetMyOAuthLink. */
+export type GetMyOAuthLinkResult = {
+  /** The linked provider e-mail, or empty. */
+  email: string;
+  /** How it was linked: `google`, `oidc`, `admin`, or empty. */
+  provider: string;
+  /** Whether the account has a password; without one it signs in only through its provider. */
+  has_password: boolean;
+  /** The providers configured on this server; link one by opening `/OAuth/Start/<id>?link=1` in the browser. */
+  providers: Array<{
+    /** `google` or `oidc`. */
+    id: string;
+    /** Its name on buttons. */
+    name: string;
+  }>;
+};
+
+/** Parameters of UnlinkMyOAuth. */
+export type UnlinkMyOAuthParams = Record<string, never>;
+
+/** The answer of UnlinkMyOAuth. */
+export type UnlinkMyOAuthResult = {
+  /** The change was made. */
+  success: true;
+};
+
 /** Parameters of InstallConfirmWS. */
 export type InstallConfirmWSParams = {
   /** The default theme id for every user. */
@@ -570,10 +615,24 @@ export type AdminGetUserInfoResult = {
     /** The default (not on groups and secrets). */
     default_value?: unknown;
   }>;
-  /** Always empty: swarmcore has no OAuth logins. */
+  /** The provider e-mail the user signs in with (AdminSetUserOAuthEmail, RegisterOAuth), or empty. */
   oauth_email: string;
   /** The most generations the user may run at once: the highest of the user's roles (at least 1). */
   max_t2i: number;
+};
+
+/** Parameters of AdminSetUserOAuthEmail. */
+export type AdminSetUserOAuthEmailParams = {
+  /** The name of the user. */
+  name: string;
+  /** The OAuth e-mail to set for the user, or an empty text to clear it. */
+  email: string;
+};
+
+/** The answer of AdminSetUserOAuthEmail. */
+export type AdminSetUserOAuthEmailResult = {
+  /** The change was made. */
+  success: true;
 };
 
 /** Parameters of AdminInterruptUser. */
@@ -836,6 +895,7 @@ export interface BuiltInRoutes {
   Login: { params: LoginParams; result: LoginResult; websocket: false; sessionless: true };
   Logout: { params: LogoutParams; result: LogoutResult; websocket: false; sessionless: false };
   RegisterBasic: { params: RegisterBasicParams; result: RegisterBasicResult; websocket: false; sessionless: true };
+  RegisterOAuth: { params: RegisterOAuthParams; result: RegisterOAuthResult; websocket: false; sessionless: true };
   CreateAuthToken: { params: CreateAuthTokenParams; result: CreateAuthTokenResult; websocket: false; sessionless: false };
   ListMyAuthTokens: { params: ListMyAuthTokensParams; result: ListMyAuthTokensResult; websocket: false; sessionless: false };
   RevokeMyAuthToken: { params: RevokeMyAuthTokenParams; result: RevokeMyAuthTokenResult; websocket: false; sessionless: false };
@@ -856,6 +916,8 @@ export interface BuiltInRoutes {
   ChangePassword: { params: ChangePasswordParams; result: ChangePasswordResult; websocket: false; sessionless: false };
   SetAPIKey: { params: SetAPIKeyParams; result: SetAPIKeyResult; websocket: false; sessionless: false };
   GetAPIKeyStatus: { params: GetAPIKeyStatusParams; result: GetAPIKeyStatusResult; websocket: false; sessionless: false };
+  GetMyOAuthLink: { params: GetMyOAuthLinkParams; result: GetMyOAuthLinkResult; websocket: false; sessionless: false };
+  UnlinkMyOAuth: { params: UnlinkMyOAuthParams; result: UnlinkMyOAuthResult; websocket: false; sessionless: false };
   InstallConfirmWS: { params: InstallConfirmWSParams; result: InstallConfirmWSMessage; websocket: true; sessionless: false };
   AdminListUsers: { params: AdminListUsersParams; result: AdminListUsersResult; websocket: false; sessionless: false };
   AdminAddUser: { params: AdminAddUserParams; result: AdminAddUserResult; websocket: false; sessionless: false };
@@ -863,6 +925,7 @@ export interface BuiltInRoutes {
   AdminChangeUserSettings: { params: AdminChangeUserSettingsParams; result: AdminChangeUserSettingsResult; websocket: false; sessionless: false };
   AdminDeleteUser: { params: AdminDeleteUserParams; result: AdminDeleteUserResult; websocket: false; sessionless: false };
   AdminGetUserInfo: { params: AdminGetUserInfoParams; result: AdminGetUserInfoResult; websocket: false; sessionless: false };
+  AdminSetUserOAuthEmail: { params: AdminSetUserOAuthEmailParams; result: AdminSetUserOAuthEmailResult; websocket: false; sessionless: false };
   AdminInterruptUser: { params: AdminInterruptUserParams; result: AdminInterruptUserResult; websocket: false; sessionless: false };
   AdminListRoles: { params: AdminListRolesParams; result: AdminListRolesResult; websocket: false; sessionless: false };
   AdminAddRole: { params: AdminAddRoleParams; result: AdminAddRoleResult; websocket: false; sessionless: false };
@@ -882,6 +945,7 @@ export const BUILT_IN_ROUTES: { readonly [N in keyof BuiltInRoutes]: { readonly 
   Login: { websocket: false, sessionless: true },
   Logout: { websocket: false, sessionless: false },
   RegisterBasic: { websocket: false, sessionless: true },
+  RegisterOAuth: { websocket: false, sessionless: true },
   CreateAuthToken: { websocket: false, sessionless: false },
   ListMyAuthTokens: { websocket: false, sessionless: false },
   RevokeMyAuthToken: { websocket: false, sessionless: false },
@@ -902,6 +966,8 @@ export const BUILT_IN_ROUTES: { readonly [N in keyof BuiltInRoutes]: { readonly 
   ChangePassword: { websocket: false, sessionless: false },
   SetAPIKey: { websocket: false, sessionless: false },
   GetAPIKeyStatus: { websocket: false, sessionless: false },
+  GetMyOAuthLink: { websocket: false, sessionless: false },
+  UnlinkMyOAuth: { websocket: false, sessionless: false },
   InstallConfirmWS: { websocket: true, sessionless: false },
   AdminListUsers: { websocket: false, sessionless: false },
   AdminAddUser: { websocket: false, sessionless: false },
@@ -909,6 +975,7 @@ export const BUILT_IN_ROUTES: { readonly [N in keyof BuiltInRoutes]: { readonly 
   AdminChangeUserSettings: { websocket: false, sessionless: false },
   AdminDeleteUser: { websocket: false, sessionless: false },
   AdminGetUserInfo: { websocket: false, sessionless: false },
+  AdminSetUserOAuthEmail: { websocket: false, sessionless: false },
   AdminInterruptUser: { websocket: false, sessionless: false },
   AdminListRoles: { websocket: false, sessionless: false },
   AdminAddRole: { websocket: false, sessionless: false },
@@ -947,6 +1014,11 @@ export abstract class BuiltInRouteMethods {
   /** Creates an account with a user name and password, when the server allows self-registration. Does not log in. (non-final) */
   registerBasic(params: RegisterBasicParams): Promise<RegisterBasicResult> {
     return this.callRoute<RegisterBasicResult>('RegisterBasic', params, true);
+  }
+
+  /** Creates an account for a person who signed in with an OAuth / OpenID Connect provider whose e-mail no account has yet, with the user name they picked, links the e-mail and logs them in (sets the swarm_token cookie). Only the pick-a-user-name page can call it: the tracker key is shown there once and expires (docs/COMPATIBILITY.md#d49). (non-final) */
+  registerOAuth(params: RegisterOAuthParams): Promise<RegisterOAuthResult> {
+    return this.callRoute<RegisterOAuthResult>('RegisterOAuth', params, true);
   }
 
   /** Creates a login token for scripts and bots. The token is shown once; send it as the swarm_token cookie (or X-Swarm-Token header) to GetNewSession. */
@@ -1034,7 +1106,7 @@ export abstract class BuiltInRouteMethods {
     return this.callRoute<ServerDebugMessageResult>('ServerDebugMessage', params, false);
   }
 
-  /** Changes your password. Every other login and session of your account ends; the one making this call stays. (non-final) */
+  /** Changes your password. Every other login and session of your account ends; the one making this call stays. An account made by signing in with a provider has no password: it sets one with any oldPassword (the web page sends an empty one), see GetMyOAuthLink's `has_password`. (non-final) */
   changePassword(params: ChangePasswordParams): Promise<ChangePasswordResult> {
     return this.callRoute<ChangePasswordResult>('ChangePassword', params, false);
   }
@@ -1047,6 +1119,16 @@ export abstract class BuiltInRouteMethods {
   /** Tells whether you have stored a key of this type and when it was last set. Never returns the key. */
   getAPIKeyStatus(params: GetAPIKeyStatusParams): Promise<GetAPIKeyStatusResult> {
     return this.callRoute<GetAPIKeyStatusResult>('GetAPIKeyStatus', params, false);
+  }
+
+  /** Tells which provider e-mail your account signs in with, whether it has a password, and which providers you may link (docs/COMPATIBILITY.md#d51). */
+  getMyOAuthLink(params: GetMyOAuthLinkParams = {}): Promise<GetMyOAuthLinkResult> {
+    return this.callRoute<GetMyOAuthLinkResult>('GetMyOAuthLink', params, false);
+  }
+
+  /** Removes the provider e-mail your account signs in with. Refused while the account has no password, since you could not sign in any more. */
+  unlinkMyOAuth(params: UnlinkMyOAuthParams = {}): Promise<UnlinkMyOAuthResult> {
+    return this.callRoute<UnlinkMyOAuthResult>('UnlinkMyOAuth', params, false);
   }
 
   /** Runs the first-time installer over a WebSocket: checks the choices, downloads the chosen models (verified, resumable), then records theme, language, network mode and backend and marks the server installed. Sends info and progress messages, then success or error. */
@@ -1082,6 +1164,11 @@ export abstract class BuiltInRouteMethods {
   /** Returns what an administrator may know of a user: who set the password, the settings (roles included) and the generation limit. (non-final) */
   adminGetUserInfo(params: AdminGetUserInfoParams): Promise<AdminGetUserInfoResult> {
     return this.callRoute<AdminGetUserInfoResult>('AdminGetUserInfo', params, false);
+  }
+
+  /** Sets the OAuth / OpenID Connect e-mail a user signs in with (any configured provider vouching for it signs them in), or with an empty email removes it. An e-mail linked to another account is refused and nothing changes (docs/COMPATIBILITY.md#d50). (non-final) */
+  adminSetUserOAuthEmail(params: AdminSetUserOAuthEmailParams): Promise<AdminSetUserOAuthEmailResult> {
+    return this.callRoute<AdminSetUserOAuthEmailResult>('AdminSetUserOAuthEmail', params, false);
   }
 
   /** Stops the generations of every session of a user, on every instance. (non-final) */

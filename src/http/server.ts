@@ -16,6 +16,7 @@ import { hostRefusalText, refusedHost } from './host-check.js';
 import { requestInfo } from './request-info.js';
 import { redirect, sendApiError, sendJson } from './respond.js';
 import { handlePage } from '../web/pages.js';
+import { handleOAuth } from '../web/oauth.js';
 import { handleOpenApi } from './openapi.js';
 import { handleViewSpecial } from '../web/view-special.js';
 import { serveExtensionFile, serveStatic } from './static.js';
@@ -249,6 +250,7 @@ async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, r
   req.url = query === null ? pathname : `${pathname}?${query}`;
   if (handleOpenApi(core, req, res, pathname)) return void (label.route = 'openapi');
   if (await handleViewSpecial(core, req, res, info)) return void (label.route = 'view_special');
+  if (await handleOAuth(core, req, res, info)) return void (label.route = 'page');
   if (await handlePage(core, req, res, info)) return void (label.route = 'page');
   if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(req, res, pathname))) return void (label.route = 'static');
   if ((req.method === 'GET' || req.method === 'HEAD') && (await serveExtensionFile(core.extensionFiles, req, res, pathname))) return void (label.route = 'extension_file');

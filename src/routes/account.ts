@@ -10,7 +10,8 @@ const GROUP = 'BasicAPIFeatures';
 export const changePassword = defineRoute({
   name: 'ChangePassword',
   group: GROUP,
-  description: 'Changes your password. Every other login and session of your account ends; the one making this call stays.',
+  description:
+    'Changes your password. Every other login and session of your account ends; the one making this call stays. An account made by signing in with a provider has no password: it sets one with any oldPassword (the web page sends an empty one), see GetMyOAuthLink\'s `has_password`.',
   nonFinal: true,
   permission: 'edit_user_settings',
   userUpdate: true,
@@ -33,6 +34,51 @@ export const changePassword = defineRoute({
       throw softError('The old password is not correct, so the password was not changed.');
     }
     await users.changeOwnPassword(user.id, newPassword, { sessionId: session.id, tokenId: session.originToken });
+    return { success: true };
+  },
+});
+
+export const getMyOAuthLink = defineRoute({
+  name: 'GetMyOAuthLink',
+  group: GROUP,
+  description: 'Tells which provider e-mail your account signs in with, whether it has a password, and which providers you may link (docs/COMPATIBILITY.md#d51).',
+  permission: 'read_user_settings',
+  userUpdate: false,
+  params: {},
+  output: {
+    email: { type: 'string', description: 'The linked provider e-mail, or empty.' },
+    provider: { type: 'string', description: 'How it was linked: `google`, `oidc`, `admin`, or empty.' },
+    has_password: { type: 'bool', description: 'Whether the account has a password; without one it signs in only through its provider.' },
+    providers: {
+      type: 'array',
+      description: 'The providers configured on this server; link one by opening `/OAuth/Start/<id>?link=1` in the browser.',
+      items: { type: 'object', description: 'One provider.', fields: { id: { type: 'string', description: '`google` or `oidc`.' }, name: { type: 'string', description: 'Its name on buttons.' } } },
+    },
+  },
+  example: '"email": "alice@example.com", "provider": "oidc", "has_password": false, "providers": [{"id": "oidc", "name": "Keycloak"}]',
+  async handler(ctx) {
+    const link = await ctx.oauth.linkOf(ctx.session.userId);
+    const user = await ctx.users.get(ctx.session.userId);
+    return { email: link?.email ?? '', provider: link?.provider ?? '', has_password: (user?.passwordHash ?? '') !== '', providers: ctx.oauth.providers() };
+  },
+});
+
+export const unlinkMyOAuth = defineRoute({
+  name: 'UnlinkMyOAuth',
+  group: GROUP,
+  description: 'Removes the provider e-mail your account signs in with. Refused while the account has no password, since you could not sign in any more.',
+  permission: 'edit_user_settings',
+  userUpdate: true,
+  params: {},
+  output: SUCCESS_OUTPUT,
+  async handler(ctx) {
+    const { session } = ctx;
+    const link = await ctx.oauth.linkOf(session.userId);
+    if (!link) throw softError('Your account has no provider sign-in to remove.');
+    const user = await ctx.users.get(session.userId);
+    if (!user || user.passwordHash === '') throw softError('Your account has no password, so removing the provider sign-in would lock you out. Set a password under Change Password first (leave the old password empty).');
+    await ctx.oauth.setLink(session.userId, '', 'self');
+    await ctx.audit.record({ userId: session.userId, address: ctx.request.clientAddress, action: 'oauth.unlink', target: session.userId, detail: { email: link.email } });
     return { success: true };
   },
 });
@@ -75,4 +121,4 @@ export const getAPIKeyStatus = defineRoute({
   },
 });
 
-export const ACCOUNT_ROUTES = [changePassword, setAPIKey, getAPIKeyStatus];
+export const ACCOUNT_ROUTES = [changePassword, setAPIKey, getAPIKeyStatus, getMyOAuthLink, unlinkMyOAuth];

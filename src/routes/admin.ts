@@ -176,7 +176,7 @@ export const adminGetUserInfo = defineRoute({
     user_id: { type: 'string', description: 'The user id.' },
     password_set_by_admin: { type: 'bool', description: 'True when an administrator (or the command line) set the password.' },
     settings: { ...SETTINGS_MAP, description: "The user's settings, as GetUserSettings shows them, with `roles`." },
-    oauth_email: { type: 'string', description: 'Always empty: swarmcore has no OAuth logins.' },
+    oauth_email: { type: 'string', description: 'The provider e-mail the user signs in with (AdminSetUserOAuthEmail, RegisterOAuth), or empty.' },
     max_t2i: { type: 'int', description: "The most generations the user may run at once: the highest of the user's roles (at least 1)." },
   },
   example: '"user_id": "alice",\n"password_set_by_admin": true,\n"settings": {...},\n"oauth_email": "",\n"max_t2i": 32',
@@ -189,9 +189,31 @@ export const adminGetUserInfo = defineRoute({
       user_id: user.id,
       password_set_by_admin: user.passwordSetByAdmin,
       settings: renderUserSettings({ ...user.settings, roles: user.roles }, ctx.settings, await optionSources(ctx), ctx.userSettings.tree(), true),
-      oauth_email: '',
+      oauth_email: (await ctx.oauth.linkOf(user.id))?.email ?? '',
       max_t2i: maxT2i,
     };
+  },
+});
+
+export const adminSetUserOAuthEmail = defineRoute({
+  name: 'AdminSetUserOAuthEmail',
+  group: GROUP,
+  description:
+    "Sets the OAuth / OpenID Connect e-mail a user signs in with (any configured provider vouching for it signs them in), or with an empty email removes it. An e-mail linked to another account is refused and nothing changes (docs/COMPATIBILITY.md#d50).",
+  nonFinal: true,
+  permission: 'manage_users',
+  userUpdate: true,
+  params: { ...NAME_PARAM('The name of the user.'), email: { type: 'string', description: 'The OAuth e-mail to set for the user, or an empty text to clear it.' } },
+  output: SUCCESS_OUTPUT,
+  async handler(ctx, { name, email }) {
+    if (!(await ctx.users.get(name))) throw softError(NO_USER);
+    const clean = email.trim().toLowerCase();
+    if (clean !== '' && (clean.length > 320 || !/^[^\s@]+@[^\s@]+$/.test(clean))) throw softError('That is not an e-mail address.');
+    const result = await ctx.oauth.setLink(name, clean, 'admin');
+    if (result === 'no_user') throw softError(NO_USER);
+    if (result === 'taken') throw softError('That OAuth email is already linked to another account.');
+    await audit(ctx, 'user.set_oauth_email', name, { email: clean });
+    return { success: true };
   },
 });
 
@@ -603,6 +625,7 @@ export const ADMIN_ROUTES = [
   adminChangeUserSettings,
   adminDeleteUser,
   adminGetUserInfo,
+  adminSetUserOAuthEmail,
   adminInterruptUser,
   adminListRoles,
   adminAddRole,

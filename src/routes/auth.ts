@@ -176,6 +176,61 @@ export const registerBasic = defineRoute({
   },
 });
 
+export const registerOAuth = defineRoute({
+  name: 'RegisterOAuth',
+  group: GROUP,
+  description:
+    'Creates an account for a person who signed in with an OAuth / OpenID Connect provider whose e-mail no account has yet, with the user name they picked, links the e-mail and logs them in (sets the swarm_token cookie). Only the pick-a-user-name page can call it: the tracker key is shown there once and expires (docs/COMPATIBILITY.md#d49).',
+  nonFinal: true,
+  sessionless: true,
+  permission: null,
+  userUpdate: false,
+  params: {
+    username: { type: 'string', description: 'The new user name (letters, digits and _; starts with a letter).' },
+    oauth_tracker_key: { type: 'string', description: 'The one-time key from the pick-a-user-name page.' },
+    oauth_type: { type: 'string', description: 'The provider the key came from: `google` or `oidc`.' },
+  },
+  output: [
+    { success: { type: 'string', description: 'The text `true` (a string, as the reference sends it).', values: ['true'] } },
+    { error_id: { type: 'string', description: 'Why the account was not created (`invalid_input` also for an unknown, used or expired tracker key).', values: ['invalid_input', 'ratelimit', 'username_exists', 'registration_failed'] } },
+    { error_id: { type: 'string', description: 'Registration through a provider is turned off.', values: ['registration_disabled'] }, error: { type: 'string', description: 'The reason in words.' } },
+  ],
+  example: '"success": "true" // and sets a cookie\n// or\n"error_id": "invalid_input" // or "ratelimit", "username_exists", "registration_failed", "registration_disabled"',
+  async handler(ctx, { username, oauth_tracker_key, oauth_type }) {
+    const s = ctx.settings;
+    if (!ctx.oauth.registrationAllowed()) throw apiError('registration_disabled');
+    const name = cleanAccountName(username);
+    const address = ctx.request.clientAddress;
+    if (name.length < 3 || name.length > 100) throw apiError('invalid_input');
+    await consumeLoginAttempt(ctx, name);
+    if (!/^[a-z]/.test(name) || RESERVED_USER_NAMES.has(name) || (await ctx.users.get(name))) throw apiError('username_exists');
+    // Taken here, once: of two calls with the same key (on any instance), one gets it.
+    const tracker = await ctx.oauth.takeTracker(oauth_tracker_key);
+    if (!tracker || tracker.provider !== oauth_type.trim().toLowerCase()) {
+      if (tracker) await ctx.oauth.returnTracker(oauth_tracker_key, tracker);
+      await ctx.audit.record({ userId: null, attemptedName: username, address, action: 'oauth.refused', detail: { reason: 'bad_tracker_key', provider: oauth_type.slice(0, 20) } });
+      throw apiError('invalid_input');
+    }
+    const created = await ctx.users.register(name, '', [s.string('UserAuthorization.Registration.NewUserDefaultRole')], false);
+    if (!created) {
+      await ctx.oauth.returnTracker(oauth_tracker_key, tracker);
+      throw apiError('username_exists');
+    }
+    if ((await ctx.oauth.setLink(name, tracker.email, tracker.provider)) !== 'ok') {
+      // Someone linked the e-mail to another account meanwhile: the new account stays without a provider login.
+      await ctx.users.delete(name, false);
+      throw apiError('registration_failed');
+    }
+    await ctx.audit.record({ userId: name, address, action: 'oauth.register', target: name, detail: { provider: tracker.provider, email: tracker.email } });
+    const agentHeader = ctx.request.headers['user-agent'];
+    const agent = typeof agentHeader === 'string' ? agentHeader.replace(AGENT_CHARS, '') : 'unknown';
+    const token = await ctx.loginTokens.create(name, ctx.request.ipString, agent);
+    if (!token) throw apiError('internal_error', null, 200);
+    ctx.response.setCookie(TOKEN_COOKIE, token.raw, { maxAgeSeconds: COOKIE_SECONDS });
+    return { success: 'true' };
+  },
+});
+
 export const createAuthToken = defineRoute({
   name: 'CreateAuthToken',
   group: GROUP,
@@ -252,4 +307,4 @@ export const revokeMyAuthToken = defineRoute({
   },
 });
 
-export const AUTH_ROUTES = [getNewSession, login, logout, registerBasic, createAuthToken, listMyAuthTokens, revokeMyAuthToken];
+export const AUTH_ROUTES = [getNewSession, login, logout, registerBasic, registerOAuth, createAuthToken, listMyAuthTokens, revokeMyAuthToken];

@@ -122,6 +122,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_log_by_user ON audit_log(user_id);
     `,
   },
+  {
+    version: 8,
+    description: 'OpenID Connect sign-in: the provider e-mail linked to each account, and pending sign-ins any instance can finish',
+    sql: `
+      CREATE TABLE oauth_links (
+        email TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+        provider TEXT NOT NULL,
+        linked_at {int64} NOT NULL
+      );
+      CREATE TABLE oauth_pending (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        expires_at {int64} NOT NULL
+      );
+      CREATE INDEX oauth_pending_by_expiry ON oauth_pending(expires_at);
+    `,
+  },
 ];
 
 /** The schema version this release writes: the last migration's. */

@@ -17,6 +17,8 @@ import type {
   LeaseStore,
   LoginTokenRecord,
   LoginTokenStore,
+  OAuthLinkRecord,
+  OAuthStore,
   PresetRecord,
   PresetStore,
   RoleRecord,
@@ -123,6 +125,7 @@ export class SqlStore implements Store {
   readonly meta: KeyValueStore;
   readonly leases: LeaseStore;
   readonly audit: AuditStore;
+  readonly oauth: OAuthStore;
 
   private readonly db: SqlDb;
 
@@ -146,6 +149,7 @@ export class SqlStore implements Store {
     this.meta = new SqlKeyValue(db, 'server_meta');
     this.leases = new SqlLeases(db, parts);
     this.audit = new SqlAudit(db);
+    this.oauth = new SqlOAuth(db);
   }
 
   /** The connection itself, for the database tools (copy.ts), which move rows rather than records. */
@@ -575,6 +579,64 @@ class SqlAudit implements AuditStore {
 
   async prune(cutoff: number): Promise<number> {
     return this.db.run('DELETE FROM audit_log WHERE at < ?', [cutoff]);
+  }
+}
+
+/** Thrown inside setLink's transaction to undo it when the e-mail belongs to another account. */
+class LinkTaken extends Error {}
+
+function linkFromRow(r: Row): OAuthLinkRecord {
+  return { email: String(r.email), userId: String(r.user_id), provider: String(r.provider), linkedAt: Number(r.linked_at) };
+}
+
+class SqlOAuth implements OAuthStore {
+  constructor(private readonly db: SqlDb) {}
+
+  async byEmail(email: string): Promise<OAuthLinkRecord | null> {
+    const r = (await this.db.all('SELECT * FROM oauth_links WHERE email = ?', [email]))[0];
+    return r ? linkFromRow(r) : null;
+  }
+
+  async byUser(userId: string): Promise<OAuthLinkRecord | null> {
+    const r = (await this.db.all('SELECT * FROM oauth_links WHERE user_id = ?', [userId]))[0];
+    return r ? linkFromRow(r) : null;
+  }
+
+  async setLink(userId: string, email: string | null, provider: string, at: number): Promise<'ok' | 'taken' | 'no_user'> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        if ((await tx.all('SELECT id FROM users WHERE id = ?', [userId])).length === 0) return 'no_user' as const;
+        await tx.run('DELETE FROM oauth_links WHERE user_id = ?', [userId]);
+        if (email === null) return 'ok' as const;
+        // Another account's row (even one being written by another instance right now) keeps the e-mail.
+        const n = await tx.run('INSERT INTO oauth_links (email, user_id, provider, linked_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING', [email, userId, provider, at]);
+        if (n !== 1) throw new LinkTaken();
+        return 'ok' as const;
+      }, TransactionScope.user(userId));
+    } catch (err) {
+      if (err instanceof LinkTaken) return 'taken';
+      throw err;
+    }
+  }
+
+  async putPending(id: string, kind: string, data: Record<string, unknown>, expiresAt: number): Promise<void> {
+    await this.db.run('INSERT INTO oauth_pending (id, kind, data, expires_at) VALUES (?, ?, ?, ?)', [id, kind, json(data), expiresAt]);
+  }
+
+  async peekPending(id: string, kind: string, now: number): Promise<Record<string, unknown> | null> {
+    const r = (await this.db.all('SELECT data FROM oauth_pending WHERE id = ? AND kind = ? AND expires_at > ?', [id, kind, now]))[0];
+    return r ? parseJson<Record<string, unknown>>(r.data, {}) : null;
+  }
+
+  async takePending(id: string, kind: string, now: number): Promise<Record<string, unknown> | null> {
+    // One statement: of two instances taking the same entry, only one gets the row back.
+    const rows = await this.db.all('DELETE FROM oauth_pending WHERE id = ? AND kind = ? RETURNING data, expires_at', [id, kind]);
+    const r = rows[0];
+    return r && Number(r.expires_at) > now ? parseJson<Record<string, unknown>>(r.data, {}) : null;
+  }
+
+  prunePending(now: number): Promise<number> {
+    return this.db.run('DELETE FROM oauth_pending WHERE expires_at <= ?', [now]);
   }
 }
 

@@ -31,6 +31,8 @@ export const STORED_TABLES: readonly StoredTable[] = [
   // The secret-key check (each end's own key) and installer leases (held by a running process) stay behind.
   { name: 'server_meta', copy: true, order: 'key', skipRow: ownMetaRow },
   { name: 'audit_log', copy: true, order: 'seq', serial: 'seq' },
+  { name: 'oauth_links', copy: true, order: 'email' },
+  { name: 'oauth_pending', copy: { skip: 'sign-ins under way, each valid a few minutes' } },
   { name: 'schema_migrations', copy: { skip: "each database's record of its own migrations (both ends are migrated to the same version first)" } },
   { name: 'cluster_events', copy: { skip: 'SQLite only: events between running processes, kept five minutes' } },
   { name: 'rate_limits', copy: { skip: 'PostgreSQL only: rate-limit windows, at most an hour long' } },

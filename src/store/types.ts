@@ -207,6 +207,38 @@ export interface AuditStore {
   prune(cutoff: number): Promise<number>;
 }
 
+/** The provider account (its e-mail) an account signs in with (docs/COMPATIBILITY.md#d47). */
+export interface OAuthLinkRecord {
+  /** Lower-case e-mail address, as the provider vouched for it. */
+  email: string;
+  userId: string;
+  /** `google` or `oidc`: the provider it was linked through (`admin` when an administrator set it). */
+  provider: string;
+  linkedAt: number;
+}
+
+/**
+ * Provider e-mails linked to accounts (at most one per account, each e-mail to at most one account) and pending
+ * sign-ins (a flow's state, a tracker key), each stored under the SHA-256 of its opaque id, single use.
+ */
+export interface OAuthStore {
+  byEmail(email: string): Promise<OAuthLinkRecord | null>;
+  byUser(userId: string): Promise<OAuthLinkRecord | null>;
+  /**
+   * Links `email` to the user in place of any e-mail it had, atomically; `taken` (nothing changed) when another
+   * account holds the e-mail. A null e-mail removes the user's link (`ok` also when there was none).
+   */
+  setLink(userId: string, email: string | null, provider: string, at: number): Promise<'ok' | 'taken' | 'no_user'>;
+  /** Stores a pending entry until `expiresAt`. */
+  putPending(id: string, kind: string, data: Record<string, unknown>, expiresAt: number): Promise<void>;
+  /** Reads a pending entry of this kind still valid at `now`, leaving it in place. */
+  peekPending(id: string, kind: string, now: number): Promise<Record<string, unknown> | null>;
+  /** Deletes a pending entry and returns it if it was of this kind and still valid at `now`: only one caller, on any instance, gets it. */
+  takePending(id: string, kind: string, now: number): Promise<Record<string, unknown> | null>;
+  /** Deletes entries that expired before `now`; returns how many. */
+  prunePending(now: number): Promise<number>;
+}
+
 /**
  * Short leases that at most one holder has at a time, across every instance on the database (one installer
  * run, say). A holder renews before the lease runs out; a crashed holder's lease simply expires.
@@ -233,6 +265,7 @@ export interface Store {
   readonly meta: KeyValueStore;
   readonly leases: LeaseStore;
   readonly audit: AuditStore;
+  readonly oauth: OAuthStore;
   /** The event bus that reaches every process using this database (see src/cluster/events.ts); it logs failing handlers. */
   createEventBus(log: Logger): EventBus;
   /**

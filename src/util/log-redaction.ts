@@ -6,6 +6,9 @@ import type { LoggerOptions } from 'pino';
 const SECRET_FIELDS = [
   'session_id', 'sessionId', 'sessionIds', 'password', 'oldPassword', 'newPassword', 'prehash', 'token', 'swarm_token',
   'loginToken', 'key', 'apiKey', 'api_key', 'secret', 'cookie', 'authorization', '"x-session-id"', '"x-swarm-token"', '"set-cookie"',
+  // OpenID Connect sign-in (docs/COMPATIBILITY.md#d47): what a provider or browser sends and what the flow keeps.
+  'credential', 'id_token', 'idToken', 'access_token', 'refresh_token', 'client_secret', 'clientSecret', 'code_verifier',
+  'codeVerifier', 'nonce', 'oauth_tracker_key', 'trackerKey',
 ];
 
 /** The fields at the top of a log object, one level down (e.g. `input.session_id`) and in `headers` two levels down. */

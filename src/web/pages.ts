@@ -105,10 +105,17 @@ async function pageData(services: Services, page: string, theme: Theme, language
   if (page === 'login') {
     data.login_notice = s.string('UserAuthorization.LoginNotice');
     data.allow_password_login = s.bool('UserAuthorization.AllowSimplePasswordLogin');
-    data.allow_registration = s.bool('UserAuthorization.Registration.AllowRegistration') && s.bool('UserAuthorization.Registration.SimplePasswordRegistration');
+    const providers = services.oauth.providers();
+    data.oauth_providers = providers;
+    data.allow_registration =
+      s.bool('UserAuthorization.Registration.AllowRegistration') && (s.bool('UserAuthorization.Registration.SimplePasswordRegistration') || (providers.length > 0 && services.oauth.registrationAllowed()));
   } else if (page === 'register') {
     data.register_notice = s.string('UserAuthorization.Registration.RegisterNotice');
     data.allow_password_registration = s.bool('UserAuthorization.Registration.SimplePasswordRegistration');
+    // Provider buttons on the register page only with Registration.OAuthRegistration (docs/COMPATIBILITY.md#d47).
+    data.oauth_providers = services.oauth.registrationAllowed() ? services.oauth.providers() : [];
+  } else if (page === 'oauth') {
+    data.register_notice = s.string('UserAuthorization.Registration.RegisterNotice');
   } else if (page === 'install') {
     data.themes = services.themes.all().map(themeJson);
     data.default_theme = defaultTheme(services).id;
@@ -139,7 +146,7 @@ interface PageOptions {
 }
 
 /** Sends web/pages/<page>.html (kept in memory, re-read when the file changes) with its head filled in. */
-async function sendPage(services: Services, req: IncomingMessage, res: ServerResponse, info: RequestInfo, page: string, { status = 200, fill = (h) => h, data: extra }: PageOptions = {}): Promise<boolean> {
+export async function sendPage(services: Services, req: IncomingMessage, res: ServerResponse, info: RequestInfo, page: string, { status = 200, fill = (h) => h, data: extra }: PageOptions = {}): Promise<boolean> {
   const file = await cachedFile(path.join(WEB_ROOT, 'pages', `${page}.html`));
   if (!file?.body) return false;
   const theme = pageTheme(services, info);

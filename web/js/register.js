@@ -1,13 +1,17 @@
 // The registration page: create the account with RegisterBasic, then log in with the same password.
 import { callSessionless } from './api.js';
 import { t } from './i18n.js';
-import { $, busy, clearMessage, pageData, showMessage, startPage } from './page.js';
+import { $, busy, clearMessage, el, pageData, showMessage, startPage } from './page.js';
 import { cleanUserId, prehashPassword } from './prehash.js';
 import { safeHtml } from './safe-html.js';
 
 startPage('Create an account');
 const data = pageData();
 $('#register-notice').append(safeHtml(data.register_notice ?? ''));
+// With Registration.OAuthRegistration: one button per provider; a new address then picks a user name.
+const providers = data.oauth_providers ?? [];
+$('#oauth-buttons').hidden = providers.length === 0;
+$('#oauth-buttons').append(...providers.map((p) => el('button', { type: 'button', dataset: { oauthProvider: p.id }, onclick: () => location.assign(`/OAuth/Start/${p.id}`) }, t('Register with {0}', p.name))));
 if (data.allow_password_registration === false) {
   $('#register-form').hidden = true;
   $('#password-registration-off').hidden = false;

@@ -4,8 +4,43 @@ import { t } from '../i18n.js';
 import { $, attempt, clearMessage, el, formatTime, pageData, showMessage, uid } from '../page.js';
 import { prehashPassword } from '../prehash.js';
 
+// ---- provider sign-in (OpenID Connect): link or unlink your own provider account ----
+async function setUpProviderLink() {
+  let info;
+  try {
+    info = await call('GetMyOAuthLink');
+  } catch {
+    return; // no permission to read settings: nothing to show
+  }
+  if (info.providers.length === 0 && info.email === '') return;
+  const box = el('div', { id: 'oauth-link', class: 'notice' });
+  const message = el('div', { class: 'message', role: 'alert' });
+  const render = () => {
+    const parts = [];
+    if (info.email !== '') parts.push(el('p', {}, t('You can sign in with the provider account {0}.', info.email)));
+    else parts.push(el('p', {}, t('No provider account is linked to your account.')));
+    if (!info.has_password) parts.push(el('p', { id: 'no-password-note' }, t('Your account has no password yet: you sign in through your provider. To set one, leave Old Password empty and choose a new password below.')));
+    const actions = el('div', { class: 'actions' });
+    for (const p of info.providers) actions.append(el('button', { type: 'button', class: 'small', dataset: { oauthLink: p.id }, onclick: () => location.assign(`/OAuth/Start/${p.id}?link=1`) }, t('Link {0}', p.name)));
+    if (info.email !== '') {
+      actions.append(
+        el('button', { type: 'button', class: 'small danger', id: 'oauth-unlink', onclick: (e) => attempt(e.currentTarget, message, async () => {
+          await call('UnlinkMyOAuth');
+          info = await call('GetMyOAuthLink');
+          render();
+          showMessage(message, t('The provider account was unlinked.'), 'ok');
+        }) }, t('Unlink')),
+      );
+    }
+    box.replaceChildren(...parts, actions, message);
+  };
+  render();
+  $('#password-form').before(box);
+}
+
 // ---- password ----
 export function setUpPasswordForm() {
+  void setUpProviderLink();
   const message = $('#password-message');
   $('#password-form').addEventListener('submit', async (event) => {
     event.preventDefault();
