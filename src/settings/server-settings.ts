@@ -17,6 +17,8 @@ export interface SettingDef {
   max?: number;
   /** Never printed by `settings get` and never sent to clients. */
   secret?: boolean;
+  /** Read only when the server starts: a change takes effect at the next start. */
+  restart?: boolean;
 }
 
 // prettier-ignore
@@ -32,9 +34,9 @@ export const CORE_SETTINGS: SettingDef[] = [
   { key: 'UserAuthorization.Registration.SimplePasswordRegistration', type: 'bool', default: false, description: 'Allow self-registration with a user name and password.' },
   { key: 'UserAuthorization.Registration.NewUserDefaultRole', type: 'string', default: 'user', description: 'Role given to self-registered accounts.' },
   { key: 'UserAuthorization.Registration.RegisterNotice', type: 'string', default: 'Accounts you create here are visible to the server owner.', description: 'HTML shown on the registration page.' },
-  { key: 'Network.Host', type: 'string', default: 'localhost', description: "Address to listen on. 'localhost' listens on 127.0.0.1; '*' or '0.0.0.0' on every interface." },
-  { key: 'Network.Port', type: 'int', default: 7801, min: 0, max: 65535, description: 'Port to listen on.' },
-  { key: 'Network.PortCanChange', type: 'bool', default: false, description: 'When the port is taken, try the next ones instead of stopping.' },
+  { key: 'Network.Host', type: 'string', default: 'localhost', description: "Address to listen on. 'localhost' listens on 127.0.0.1; '*' or '0.0.0.0' on every interface.", restart: true },
+  { key: 'Network.Port', type: 'int', default: 7801, min: 0, max: 65535, description: 'Port to listen on.', restart: true },
+  { key: 'Network.PortCanChange', type: 'bool', default: false, description: 'When the port is taken, try the next ones instead of stopping.', restart: true },
   { key: 'Network.ExternalURL', type: 'string', default: '', description: 'The address people use to reach this server, for display.' },
   { key: 'Network.AllowedHosts', type: 'string[]', default: [], description: "Host names this server answers to while it trusts callers by their address (accounts off, or the localhost bypass), besides IP addresses, localhost and ExternalURL's host: a guard against DNS rebinding." },
   { key: 'Network.AccessControlAllowOrigin', type: 'string', default: '', description: 'When set, sent as Access-Control-Allow-Origin and OPTIONS requests are answered for CORS.' },
