@@ -29,6 +29,7 @@ const SQLITE_PASS_ONLY: Record<string, string> = {
   'web-layout.test.ts': 'browser rendering, no store logic',
   'web-i18n.test.ts': 'browser rendering, no store logic',
   'web-pages.test.ts': 'browser rendering, no store logic',
+  'web-admin.test.ts': 'browser rendering of the Server section; its routes run on PostgreSQL in admin.test.ts',
 };
 
 const testDir = path.join(ROOT, 'test');

@@ -34,8 +34,12 @@ export class RolesPanel {
     $('#role-cancel').addEventListener('click', () => this.dialog.close());
     $('#role-delete').addEventListener('click', (e) => void this.remove(e.currentTarget));
     this.dialog.addEventListener('close', () => {
+      const id = this.editing;
       this.editing = null;
-      if (this.opener && this.opener.isConnected) this.opener.focus();
+      // The list may have been redrawn meanwhile: then the same row's button takes the focus back.
+      const again = id ? document.querySelector(`tr[data-role-id="${CSS.escape(id)}"] button`) : null;
+      const target = this.opener && this.opener.isConnected ? this.opener : again;
+      if (target instanceof HTMLElement) target.focus();
     });
   }
 
@@ -52,6 +56,10 @@ export class RolesPanel {
   }
 
   render() {
+    // A redraw keeps the keyboard focus on the same row's button.
+    const active = document.activeElement;
+    const focusedRow = active instanceof HTMLElement ? active.closest('tr[data-role-id]') : null;
+    const keep = focusedRow instanceof HTMLElement ? focusedRow.dataset.roleId : undefined;
     $('#role-rows').replaceChildren(
       ...Object.entries(this.roles).map(([id, role]) =>
         el(
@@ -64,6 +72,7 @@ export class RolesPanel {
         ),
       ),
     );
+    if (keep !== undefined) /** @type {HTMLElement | null} */ (document.querySelector(`tr[data-role-id="${CSS.escape(keep)}"] button`))?.focus();
     if (this.editing && this.dialog.open) this.renderPermissions(this.checkedPermissions());
   }
 

@@ -82,7 +82,7 @@ export class ServerSettingsPanel {
     const rule = this.rules[id] ?? {};
     const notes = [];
     if (rule.min !== undefined && rule.max !== undefined) notes.push(t('From {0} to {1}.', rule.min, rule.max));
-    if (!meta.is_secret && 'default_value' in meta) notes.push(t('Default: {0}.', shownValue(meta, meta.default_value)));
+    if (!meta.is_secret && 'default_value' in meta) notes.push(t('Default: {0}.', shownValue(meta, meta.default_value).replace(/\.$/, '')));
     if (meta.type === 'list') notes.push(t('Separate entries with commas.'));
     if (meta.is_secret) notes.push(t('The value is hidden. Leave the field empty to keep it; type a new value to replace it.'));
     const hint = el(

@@ -40,9 +40,13 @@ export class UsersPanel {
     $('#user-delete').addEventListener('click', (e) => void this.remove(e.currentTarget));
     $('#user-dialog-close').addEventListener('click', () => this.dialog.close());
     this.dialog.addEventListener('close', () => {
+      const id = this.editing;
       this.editing = null;
       for (const id of ['#user-password-new', '#user-password-repeat']) $(id).value = '';
-      if (this.opener && this.opener.isConnected) this.opener.focus();
+      // The list may have been redrawn meanwhile: then the same row's button takes the focus back.
+      const again = id ? document.querySelector(`tr[data-user-id="${CSS.escape(id)}"] button`) : null;
+      const target = this.opener && this.opener.isConnected ? this.opener : again;
+      if (target instanceof HTMLElement) target.focus();
     });
   }
 
@@ -65,6 +69,10 @@ export class UsersPanel {
   }
 
   render() {
+    // A redraw keeps the keyboard focus on the same row's button.
+    const active = document.activeElement;
+    const focusedRow = active instanceof HTMLElement ? active.closest('tr[data-user-id]') : null;
+    const keep = focusedRow instanceof HTMLElement ? focusedRow.dataset.userId : undefined;
     $('#user-rows').replaceChildren(
       ...this.users.map((u) =>
         el(
@@ -78,6 +86,7 @@ export class UsersPanel {
         ),
       ),
     );
+    if (keep !== undefined) /** @type {HTMLElement | null} */ (document.querySelector(`tr[data-user-id="${CSS.escape(keep)}"] button`))?.focus();
     const select = $('#user-add-role');
     const chosen = select.value || 'user';
     select.replaceChildren(...this.roleIds.map((id) => el('option', { value: id, selected: id === chosen }, this.roleName(id))));
