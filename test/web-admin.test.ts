@@ -123,8 +123,8 @@ describe('the Server section in Chromium', () => {
     expectedErrors.push(/status of 401/);
     await admin.getByRole('button', { name: 'Manage carol' }).click();
     const dialog = admin.locator('#user-dialog');
-    await dialog.getByLabel('New Password', { exact: true }).fill(CAROL_NEW_PASSWORD);
-    await dialog.getByLabel('Repeat New Password').fill(CAROL_NEW_PASSWORD);
+    await dialog.getByLabel('New password for the account').fill(CAROL_NEW_PASSWORD);
+    await dialog.getByLabel('Repeat the new password').fill(CAROL_NEW_PASSWORD);
     await admin.getByRole('button', { name: 'Reset Password' }).click();
     await admin.locator('#user-password-message', { hasText: 'Password of carol reset. Every login of the account has ended.' }).waitFor();
 
@@ -224,7 +224,7 @@ describe('the Server section in Chromium', () => {
     await admin.locator('[data-permission="read_server_settings"] input').check();
     const editor = admin.locator('#role-dialog');
     await editor.getByLabel('Generations at once').fill('3');
-    await editor.getByLabel('Description').fill('People who paint.');
+    await editor.getByLabel('Purpose').fill('People who paint.');
     // The picture shows the Admin group from its heading.
     await editor.locator('fieldset', { has: admin.locator('[data-permission="read_server_settings"]') }).locator('legend').evaluate((e: { scrollIntoView(o: unknown): void }) => e.scrollIntoView({ block: 'start' }));
     await admin.screenshot({ path: screenshotPath('readme-server-roles') });

@@ -4,6 +4,7 @@
 import { call } from '../api.js';
 import { t } from '../i18n.js';
 import { $, attempt, el, formatTime, showMessage } from '../page.js';
+import { cleanUserId } from '../prehash.js';
 
 const PAGE = 200;
 /** How many pages one search reads at most while looking for entries before the end of the range. */
@@ -51,7 +52,8 @@ export class AuditPanel {
   }
 
   async search() {
-    const user = $('#audit-user').value.trim();
+    // Account ids are stored cleaned and in lower case, as the login form cleans what is typed.
+    const user = cleanUserId($('#audit-user').value.trim());
     const since = fieldSeconds($('#audit-from'));
     const until = fieldSeconds($('#audit-to'));
     if (since !== null && until !== null && until < since) {
