@@ -81,6 +81,13 @@ describe('the Server section in Chromium', () => {
     return (await server.call(route, bossSession, body, { 'X-Forwarded-For': API_ADDRESS })).body;
   }
 
+  /** Opens a part of the Server section by its address and waits until the route that fills it has answered. */
+  async function openPart(page: Page, hash: string, route: string): Promise<void> {
+    const answered = page.waitForResponse((r) => r.url().endsWith(`/API/${route}`));
+    await page.goto(`${server.url}/Text2Image#${hash}`);
+    await answered;
+  }
+
   async function rolesOf(user: string): Promise<string[] | undefined> {
     return ((await api('AdminListUserSummaries')).users as Array<{ id: string; roles: string[] }>).find((u) => u.id === user)?.roles;
   }
@@ -88,8 +95,11 @@ describe('the Server section in Chromium', () => {
   test('an administrator adds an account and gives it a role; a password reset while its page is open makes that page ask to log in again', async (t) => {
     if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
     const admin = await bossPage();
+    const listed = admin.waitForResponse((r) => r.url().endsWith('/API/AdminListUserSummaries'));
     await admin.getByRole('link', { name: 'Server', exact: true }).click();
     await admin.getByRole('heading', { name: 'Users' }).waitFor();
+    await listed;
+    await admin.locator('tr[data-user-id="viewer"]').waitFor();
     assert.equal(new URL(admin.url()).hash, '#server');
     // The owner may open every part.
     assert.deepEqual(await admin.locator('.server-nav a:visible').allTextContents(), ['Users', 'Roles', 'Server Settings', 'Audit Log']);
@@ -146,7 +156,9 @@ describe('the Server section in Chromium', () => {
 
     // Every step is in the audit log, and the log's table shows exactly what AdminListAuditLog answers for carol.
     await admin.getByRole('button', { name: 'Close' }).click();
+    const firstPage = admin.waitForResponse((r) => r.url().endsWith('/API/AdminListAuditLog'));
     await admin.getByRole('link', { name: 'Audit Log' }).click();
+    await firstPage;
     await admin.getByLabel('User', { exact: true }).fill('carol');
     await admin.getByRole('button', { name: 'Show entries' }).click();
     const expected = ((await api('AdminListAuditLog', { user: 'carol' })).entries as Array<{ seq: number; action: string }>).map((e) => [String(e.seq), e.action]);
@@ -175,7 +187,7 @@ describe('the Server section in Chromium', () => {
   test("refusals appear in the server's words beside the control: demoting or deleting oneself as the last manager, a setting value the server rejects", async (t) => {
     if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
     const admin = await bossPage();
-    await admin.goto(`${server.url}/Text2Image#server-users`);
+    await openPart(admin, 'server-users', 'AdminListUserSummaries');
     await admin.getByRole('button', { name: 'Manage boss' }).click();
     await admin.getByLabel('Owner (owner)').uncheck();
     await admin.getByLabel('User (user)').check();
@@ -188,7 +200,9 @@ describe('the Server section in Chromium', () => {
     await admin.getByRole('button', { name: 'Close' }).click();
 
     // A theme id the server does not have: refused as a whole, in the words ChangeServerSettings answers.
+    const settingsListed = admin.waitForResponse((r) => r.url().endsWith('/API/ListServerSettings'));
     await admin.getByRole('link', { name: 'Server Settings' }).click();
+    await settingsListed;
     const theme = admin.locator('[data-server-setting-id="defaultuser.theme"]');
     await theme.fill('no_such_theme');
     await admin.getByRole('button', { name: 'Save Server Settings' }).click();
@@ -213,7 +227,7 @@ describe('the Server section in Chromium', () => {
   test('a role is added and given grouped permissions in its editor; a built-in role offers no Delete', async (t) => {
     if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
     const admin = await bossPage();
-    await admin.goto(`${server.url}/Text2Image#server-roles`);
+    await openPart(admin, 'server-roles', 'AdminListPermissions');
     await admin.getByLabel('Role name').fill('Painters');
     await admin.getByRole('button', { name: 'Add Role' }).click();
     // The new role's editor opens at once; its permissions come grouped as AdminListPermissions groups them.
@@ -252,6 +266,7 @@ describe('the Server section in Chromium', () => {
     await page.getByRole('heading', { name: 'Server Settings' }).waitFor();
     assert.deepEqual(await page.locator('.server-nav a:visible').allTextContents(), ['Server Settings']);
     await page.getByText('You may read these settings but not change them.').waitFor();
+    await page.getByLabel(/^Instance Title/).waitFor();
     assert.equal(await page.getByLabel(/^Instance Title/).isDisabled(), true);
     assert.equal(await page.getByRole('button', { name: 'Save Server Settings' }).isHidden(), true);
     await page.context().close();

@@ -39,6 +39,8 @@ export class AuditPanel {
     /** The filters of the search shown, and the seq to page back from (null: nothing older). */
     this.query = null;
     this.before = null;
+    /** Counts searches, so the answer of one replaced by a newer search is dropped. */
+    this.generation = 0;
     this.message = $('#audit-message');
     $('#audit-form').addEventListener('submit', (event) => {
       event.preventDefault();
@@ -64,6 +66,7 @@ export class AuditPanel {
     this.query = { user, since, until };
     this.entries = [];
     this.before = null;
+    this.generation++;
     await this.fetch(true);
   }
 
@@ -75,6 +78,7 @@ export class AuditPanel {
   async fetch(first) {
     const q = this.query;
     if (!q) return;
+    const generation = this.generation;
     let added = 0;
     for (let pages = 0; pages < MAX_PAGES && added === 0 && (first || this.before !== null); pages++) {
       first = false;
@@ -83,6 +87,7 @@ export class AuditPanel {
       if (q.since !== null) params.since = q.since;
       if (this.before !== null) params.before = this.before;
       const page = (await call('AdminListAuditLog', params)).entries;
+      if (generation !== this.generation) return;
       this.before = page.length === PAGE ? page[page.length - 1].seq : null;
       const until = q.until;
       const inRange = until === null ? page : page.filter((e) => e.time <= until);

@@ -90,7 +90,8 @@ export class UsersPanel {
     const select = $('#user-add-role');
     const chosen = select.value || 'user';
     select.replaceChildren(...this.roleIds.map((id) => el('option', { value: id, selected: id === chosen }, this.roleName(id))));
-    if (this.editing) this.fillDialog();
+    // A redraw while the dialog is open keeps the boxes the person ticked.
+    if (this.editing) this.fillDialog(true);
   }
 
   async add() {
@@ -125,15 +126,17 @@ export class UsersPanel {
     this.dialog.showModal();
   }
 
-  fillDialog() {
+  fillDialog(keepTicks = false) {
     const user = this.users.find((u) => u.id === this.editing);
     if (!user) return;
+    const boxes = [...this.dialog.querySelectorAll('input[name="user-role"]')];
+    const ticked = keepTicks && boxes.length > 0 ? boxes.filter((i) => i.checked).map((i) => i.value) : user.roles;
     $('#user-dialog-heading').textContent = t('Account: {0}', user.id);
     $('#user-password-name').value = user.id;
     $('#user-interrupt-group').hidden = !hasPermission('interrupt_others');
-    const ids = [...new Set([...this.roleIds, ...user.roles])];
+    const ids = [...new Set([...this.roleIds, ...user.roles, ...ticked])];
     $('#user-role-choices').replaceChildren(
-      ...ids.map((id) => el('label', { class: 'check' }, el('input', { type: 'checkbox', name: 'user-role', value: id, checked: user.roles.includes(id) }), el('span', { class: 'check-text' }, this.roleName(id)))),
+      ...ids.map((id) => el('label', { class: 'check' }, el('input', { type: 'checkbox', name: 'user-role', value: id, checked: ticked.includes(id) }), el('span', { class: 'check-text' }, this.roleName(id)))),
     );
   }
 
