@@ -49,6 +49,7 @@ describe('who may call each administrative route', () => {
   // Each route with a call that changes nothing when allowed, and what it answers then.
   const CALLS: Array<{ route: string; permission: string; body: Record<string, unknown>; allowed: (body: Record<string, unknown>) => void }> = [
     { route: 'AdminListUsers', permission: 'manage_users', body: {}, allowed: (b) => assert.deepEqual(b, { users: ['local', 'r_admin', 'r_custom', 'r_guest', 'r_owner', 'r_poweruser', 'r_user'] }) },
+    { route: 'AdminListUserSummaries', permission: 'manage_users', body: {}, allowed: (b) => assert.deepEqual((b.users as Array<{ id: string; roles: string[] }>).map((u) => [u.id, u.roles]), [['local', ['owner']], ['r_admin', ['admin']], ['r_custom', ['panelreader']], ['r_guest', ['guest']], ['r_owner', ['owner']], ['r_poweruser', ['poweruser']], ['r_user', ['user']]]) },
     { route: 'AdminAddUser', permission: 'manage_users', body: { name: 'x', password: 'p'.repeat(64), role: 'user' }, allowed: (b) => assert.deepEqual(b, { error: 'Username must be at least 3 characters long, A-Z 0-9 only.' }) },
     { route: 'AdminSetUserPassword', permission: 'manage_users', body: { name: 'nobody_here', password: 'p'.repeat(64) }, allowed: (b) => assert.deepEqual(b, NO_USER) },
     { route: 'AdminDeleteUser', permission: 'manage_users', body: { name: 'nobody_here' }, allowed: (b) => assert.deepEqual(b, NO_USER) },
@@ -111,6 +112,25 @@ describe('administrative routes: answers and safety rules', () => {
     assert.deepEqual((await server.call('AdminAddUser', owner, { name: 'n'.repeat(71), password: 'p'.repeat(64), role: 'user' })).body, { error: 'Username or password too long.' });
     assert.deepEqual((await server.call('AdminAddUser', owner, { name: 'other', password: 'p'.repeat(64), role: 'nope' })).body, NO_ROLE);
     assert.match(String((await server.call('AdminAddUser', owner, { name: 'other', password: 'p'.repeat(64) })).body.error), /role/);
+  });
+
+  test('AdminListUserSummaries lists each account with its roles, when it was created and when it was last active', async () => {
+    const from = Math.floor(Date.now() / 1000);
+    await addUser(server, owner, 'summary_idle', 'guest');
+    await addUser(server, owner, 'summary_busy', 'poweruser');
+    const to = Math.floor(Date.now() / 1000);
+    type Summary = { id: string; roles: string[]; created: number; last_used: number | null };
+    const summaries = async (): Promise<Summary[]> => ((await server.call('AdminListUserSummaries', owner)).body.users as Summary[]).filter((u) => u.id.startsWith('summary_'));
+    let listed = await summaries();
+    assert.deepEqual(listed.map((u) => [u.id, u.roles, u.last_used]), [['summary_busy', ['poweruser'], null], ['summary_idle', ['guest'], null]]);
+    for (const u of listed) assert.ok(u.created >= from && u.created <= to, `${u.id} created at ${u.created}, outside ${from}..${to}`);
+    // A session of summary_busy counts as activity once it is stored.
+    const sid = await as(server, 'summary_busy');
+    assert.equal((await server.call('GetMyUserData', sid)).status, 200);
+    assert.ok(await eventually(async () => (await summaries())[0]!.last_used !== null, 30_000), 'the session never showed as activity');
+    listed = await summaries();
+    assert.ok(listed[0]!.last_used! >= listed[0]!.created && listed[0]!.last_used! <= Math.floor(Date.now() / 1000));
+    assert.equal(listed[1]!.last_used, null);
   });
 
   test('AdminGetUserInfo shows who set the password, the settings with the roles, and the highest limit of the roles', async () => {

@@ -381,6 +381,7 @@ describe('the administration routes (local owner)', () => {
     assert.equal((await c.adminListPermissions()).permissions.fundamental_model_access?.default, 'GUEST');
     assert.deepEqual(await c.adminAddUser({ name: 'carol', password: 'carol password', role: 'painter' }), { success: true });
     assert.ok((await c.adminListUsers()).users.includes('carol'));
+    assert.deepEqual((await c.adminListUserSummaries()).users.find((u) => u.id === 'carol')?.roles, ['painter']);
     assert.deepEqual(await c.adminChangeUserSettings({ name: 'carol', settings: { language: 'de' } }), { success: true });
     const info = await c.adminGetUserInfo({ name: 'carol' });
     assert.deepEqual([info.user_id, info.password_set_by_admin], ['carol', true]);
@@ -397,7 +398,7 @@ describe('the administration routes (local owner)', () => {
     assert.ok(actions.includes('user.add') && actions.includes('settings.change'), actions.join(', '));
     assert.deepEqual(await c.adminDeleteUser({ name: 'carol' }), { success: true });
     assert.deepEqual(await c.adminDeleteRole({ name: 'painter' }), { success: true });
-    for (const r of ['AdminAddRole', 'AdminEditRole', 'AdminListRoles', 'AdminListPermissions', 'AdminAddUser', 'AdminListUsers', 'AdminChangeUserSettings', 'AdminGetUserInfo', 'AdminSetUserPassword', 'AdminInterruptUser', 'ListConnectedUsers', 'GetGlobalStatus', 'ListServerSettings', 'ChangeServerSettings', 'AdminListAuditLog', 'AdminDeleteUser', 'AdminDeleteRole']) succeeded.add(r);
+    for (const r of ['AdminAddRole', 'AdminEditRole', 'AdminListRoles', 'AdminListPermissions', 'AdminAddUser', 'AdminListUsers', 'AdminListUserSummaries', 'AdminChangeUserSettings', 'AdminGetUserInfo', 'AdminSetUserPassword', 'AdminInterruptUser', 'ListConnectedUsers', 'GetGlobalStatus', 'ListServerSettings', 'ChangeServerSettings', 'AdminListAuditLog', 'AdminDeleteUser', 'AdminDeleteRole']) succeeded.add(r);
   });
 });
 

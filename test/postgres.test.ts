@@ -32,6 +32,7 @@ async function storeContract(store: Store): Promise<void> {
   assert.equal(await store.users.create(user), false);
   assert.deepEqual(await store.users.get('contract'), user);
   assert.deepEqual((await store.users.listRoles()).filter((u) => u.id === 'contract'), [{ id: 'contract', roles: ['user'] }], 'listRoles: every id with its roles');
+  assert.deepEqual((await store.users.listSummaries()).filter((u) => u.id === 'contract'), [{ id: 'contract', roles: ['user'], createdAt: user.createdAt, lastActive: null }], 'listSummaries: no session or token yet');
   assert.equal(await store.users.get('CONTRACT'), null, 'ids are matched exactly');
 
   // A settings change is a read-modify-write of the whole map; each one keeps what the others wrote (the
@@ -72,6 +73,10 @@ async function storeContract(store: Store): Promise<void> {
   assert.deepEqual({ deleted: del.deleted, sessionIds: del.sessionIds.sort() }, { deleted: true, sessionIds: ['s1', 's2'] });
   assert.deepEqual((await store.sessions.deleteByUser('contract', ['s3'])).sort(), ['s4']);
   assert.deepEqual((await store.loginTokens.listByUser('contract')).map((t) => t.id), ['t2']);
+  // The last activity is the latest of the remaining session's and token's.
+  await store.sessions.touch('s3', 4_000_000_000);
+  await store.loginTokens.touch('t2', 4_000_000_100);
+  assert.deepEqual((await store.users.listSummaries()).find((u) => u.id === 'contract')?.lastActive, 4_000_000_100, 'listSummaries: the latest of sessions and tokens');
 
   // Impersonation: the impersonator's sessions, and the tokens made inside them with their sessions, go together.
   assert.equal(await store.loginTokens.insert({ ...token('t4'), impersonatedBy: 'boss' }), true);

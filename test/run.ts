@@ -32,6 +32,7 @@ const SQLITE_PASS_ONLY: Record<string, string> = {
   'web-user-page.test.ts': 'browser rendering, no store logic',
   'web-install.test.ts': 'browser rendering of the installer; install.test.ts runs its store work on both engines',
   'web-oidc.test.ts': 'browser flow of OpenID Connect sign-in; its store logic (flows, tracker keys, two instances) runs on PostgreSQL in oidc.test.ts',
+  'web-admin.test.ts': 'browser rendering of the Server section; its routes run on PostgreSQL in admin.test.ts',
 };
 
 const testDir = path.join(ROOT, 'test');

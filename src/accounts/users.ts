@@ -5,7 +5,7 @@ import { KeyedCache } from '../util/keyed-cache.js';
 import { exactJson } from '../util/token-text.js';
 import { parseJson } from '../store/rows.js';
 import { sessionKey } from '../store/session-key.js';
-import { TransactionScope, type LoginTokenRecord, type Store, type UserRecord } from '../store/types.js';
+import { TransactionScope, type LoginTokenRecord, type Store, type UserRecord, type UserSummary } from '../store/types.js';
 import type { LoginTokenService } from './login-tokens.js';
 import { hashPassword } from './passwords.js';
 import { checkManagers, type RoleService } from './roles.js';
@@ -141,6 +141,11 @@ export class UserService {
   /** Every user id, sorted. */
   listIds(): Promise<string[]> {
     return this.store.users.listIds();
+  }
+
+  /** Every user with roles, creation time and last activity, sorted by id (the Server section's list). */
+  listSummaries(): Promise<UserSummary[]> {
+    return this.store.users.listSummaries();
   }
 
   /**

@@ -528,6 +528,24 @@ export type AdminListUsersResult = {
   users: string[];
 };
 
+/** Parameters of AdminListUserSummaries. */
+export type AdminListUserSummariesParams = Record<string, never>;
+
+/** The answer of AdminListUserSummaries. */
+export type AdminListUserSummariesResult = {
+  /** Every user, sorted by id. */
+  users: Array<{
+    /** The user id. */
+    id: string;
+    /** Role ids, in the user's order. */
+    roles: string[];
+    /** When the account was created, in Unix seconds. */
+    created: number;
+    /** The latest activity of a session or login token the user still has, in Unix seconds; null when there is none. */
+    last_used: number | null;
+  }>;
+};
+
 /** Parameters of AdminAddUser. */
 export type AdminAddUserParams = {
   /** The name of the new user (only A-Z, a-z, 0-9 and _ are kept; lower-cased). */
@@ -920,6 +938,7 @@ export interface BuiltInRoutes {
   UnlinkMyOAuth: { params: UnlinkMyOAuthParams; result: UnlinkMyOAuthResult; websocket: false; sessionless: false };
   InstallConfirmWS: { params: InstallConfirmWSParams; result: InstallConfirmWSMessage; websocket: true; sessionless: false };
   AdminListUsers: { params: AdminListUsersParams; result: AdminListUsersResult; websocket: false; sessionless: false };
+  AdminListUserSummaries: { params: AdminListUserSummariesParams; result: AdminListUserSummariesResult; websocket: false; sessionless: false };
   AdminAddUser: { params: AdminAddUserParams; result: AdminAddUserResult; websocket: false; sessionless: false };
   AdminSetUserPassword: { params: AdminSetUserPasswordParams; result: AdminSetUserPasswordResult; websocket: false; sessionless: false };
   AdminChangeUserSettings: { params: AdminChangeUserSettingsParams; result: AdminChangeUserSettingsResult; websocket: false; sessionless: false };
@@ -970,6 +989,7 @@ export const BUILT_IN_ROUTES: { readonly [N in keyof BuiltInRoutes]: { readonly 
   UnlinkMyOAuth: { websocket: false, sessionless: false },
   InstallConfirmWS: { websocket: true, sessionless: false },
   AdminListUsers: { websocket: false, sessionless: false },
+  AdminListUserSummaries: { websocket: false, sessionless: false },
   AdminAddUser: { websocket: false, sessionless: false },
   AdminSetUserPassword: { websocket: false, sessionless: false },
   AdminChangeUserSettings: { websocket: false, sessionless: false },
@@ -1139,6 +1159,11 @@ export abstract class BuiltInRouteMethods {
   /** Returns the id of every user, sorted. (non-final) */
   adminListUsers(params: AdminListUsersParams = {}): Promise<AdminListUsersResult> {
     return this.callRoute<AdminListUsersResult>('AdminListUsers', params, false);
+  }
+
+  /** Returns every user with roles, creation time and last activity, sorted by id: the Server section's list (not in the reference). */
+  adminListUserSummaries(params: AdminListUserSummariesParams = {}): Promise<AdminListUserSummariesResult> {
+    return this.callRoute<AdminListUserSummariesResult>('AdminListUserSummaries', params, false);
   }
 
   /** Creates an account with a password and one role. (non-final) */

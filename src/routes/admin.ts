@@ -1,8 +1,9 @@
 // Administrative routes: accounts, roles, permissions, connected users, global status and server settings, with
 // the reference's names, parameters, permissions and answers (docs/COMPATIBILITY.md#administration), plus the
-// audit log (docs/COMPATIBILITY.md#d30). Where the reference is unsafe swarmcore is not (D37 to D41): a password
-// reset or a deletion ends every login of the user everywhere, the last account holding manage_users stays,
-// built-in roles stay, and server settings are checked as a whole before any is stored.
+// audit log (docs/COMPATIBILITY.md#d30) and the Server section's user list (docs/COMPATIBILITY.md#d42). Where the
+// reference is unsafe swarmcore is not (D37 to D41): a password reset or a deletion ends every login of the user
+// everywhere, the last account holding manage_users stays, built-in roles stay, and server settings are checked as
+// a whole before any is stored.
 import { softError } from '../api/errors.js';
 import type { Field, Fields } from '../api/params.js';
 import { SUCCESS_OUTPUT, defineRoute, type SessionContext } from '../api/route.js';
@@ -62,6 +63,35 @@ export const adminListUsers = defineRoute({
   example: '"users": ["user1", "user2"]',
   async handler(ctx) {
     return { users: await ctx.users.listIds() };
+  },
+});
+
+export const adminListUserSummaries = defineRoute({
+  name: 'AdminListUserSummaries',
+  group: GROUP,
+  description: "Returns every user with roles, creation time and last activity, sorted by id: the Server section's list (not in the reference).",
+  permission: 'manage_users',
+  userUpdate: false,
+  params: {},
+  output: {
+    users: {
+      type: 'array',
+      description: 'Every user, sorted by id.',
+      items: {
+        type: 'object',
+        description: 'One user.',
+        fields: {
+          id: { type: 'string', description: 'The user id.' },
+          roles: { type: 'string[]', description: 'Role ids, in the user\'s order.' },
+          created: { type: 'long', description: 'When the account was created, in Unix seconds.' },
+          last_used: { type: 'long', nullable: true, description: 'The latest activity of a session or login token the user still has, in Unix seconds; null when there is none.' },
+        },
+      },
+    },
+  },
+  example: '"users": [{"id": "alice", "roles": ["user"], "created": 1700000000, "last_used": 1700003600}]',
+  async handler(ctx) {
+    return { users: (await ctx.users.listSummaries()).map((u) => ({ id: u.id, roles: u.roles, created: u.createdAt, last_used: u.lastActive })) };
   },
 });
 
@@ -620,6 +650,7 @@ export const adminListAuditLog = defineRoute({
 
 export const ADMIN_ROUTES = [
   adminListUsers,
+  adminListUserSummaries,
   adminAddUser,
   adminSetUserPassword,
   adminChangeUserSettings,

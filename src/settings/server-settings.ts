@@ -17,6 +17,8 @@ export interface SettingDef {
   max?: number;
   /** Never printed by `settings get` and never sent to clients. */
   secret?: boolean;
+  /** Read only when the server starts: a change takes effect at the next start. */
+  restart?: boolean;
 }
 
 // prettier-ignore
@@ -43,9 +45,9 @@ export const CORE_SETTINGS: SettingDef[] = [
   { key: 'UserAuthorization.OAuth.OIDCClientSecret', type: 'string', default: '', description: 'The client secret at the generic OpenID Connect provider (blank for a public client, which then relies on PKCE alone).', secret: true },
   { key: 'UserAuthorization.OAuth.OIDCDisplayName', type: 'string', default: 'single sign-on', description: "The provider's name on the login and register buttons ('Sign in with <name>')." },
   { key: 'UserAuthorization.OAuth.TrackerKeyMinutes', type: 'int', default: 10, min: 0, max: 60, description: 'How long the one-time key that lets a new provider account pick a user name stays valid (0 expires it at once, for tests).' },
-  { key: 'Network.Host', type: 'string', default: 'localhost', description: "Address to listen on. 'localhost' listens on 127.0.0.1; '*' or '0.0.0.0' on every interface." },
-  { key: 'Network.Port', type: 'int', default: 7801, min: 0, max: 65535, description: 'Port to listen on.' },
-  { key: 'Network.PortCanChange', type: 'bool', default: false, description: 'When the port is taken, try the next ones instead of stopping.' },
+  { key: 'Network.Host', type: 'string', default: 'localhost', description: "Address to listen on. 'localhost' listens on 127.0.0.1; '*' or '0.0.0.0' on every interface.", restart: true },
+  { key: 'Network.Port', type: 'int', default: 7801, min: 0, max: 65535, description: 'Port to listen on.', restart: true },
+  { key: 'Network.PortCanChange', type: 'bool', default: false, description: 'When the port is taken, try the next ones instead of stopping.', restart: true },
   { key: 'Network.ExternalURL', type: 'string', default: '', description: 'The address people use to reach this server, for display.' },
   { key: 'Network.AllowedHosts', type: 'string[]', default: [], description: "Host names this server answers to while it trusts callers by their address (accounts off, or the localhost bypass), besides IP addresses, localhost and ExternalURL's host: a guard against DNS rebinding." },
   { key: 'Network.AccessControlAllowOrigin', type: 'string', default: '', description: 'When set, sent as Access-Control-Allow-Origin and OPTIONS requests are answered for CORS.' },

@@ -29,6 +29,7 @@ import type {
   StoreCallObserver,
   UserRecord,
   UserStore,
+  UserSummary,
 } from './types.js';
 
 /** One engine's connection (or open transaction). Booleans bind as the engine stores them. */
@@ -269,6 +270,16 @@ class SqlUsers implements UserStore {
 
   async listRoles(): Promise<Array<{ id: string; roles: string[] }>> {
     return (await this.db.all('SELECT id, roles FROM users ORDER BY id')).map((r) => ({ id: String(r.id), roles: parseJson<string[]>(r.roles, []) }));
+  }
+
+  async listSummaries(): Promise<UserSummary[]> {
+    const sql =
+      'SELECT u.id, u.roles, u.created_at, (SELECT MAX(s.last_active) FROM sessions s WHERE s.user_id = u.id) AS session_last, ' +
+      '(SELECT MAX(t.last_active) FROM login_tokens t WHERE t.user_id = u.id) AS token_last FROM users u ORDER BY u.id';
+    return (await this.db.all(sql)).map((r) => {
+      const last = [r.session_last, r.token_last].filter((v) => v !== null && v !== undefined).map(Number);
+      return { id: String(r.id), roles: parseJson<string[]>(r.roles, []), createdAt: Number(r.created_at), lastActive: last.length > 0 ? Math.max(...last) : null };
+    });
   }
 }
 

@@ -93,6 +93,17 @@ export interface UserStore {
   listIds(): Promise<string[]>;
   /** Every user's id and roles, sorted by id (one query). */
   listRoles(): Promise<Array<{ id: string; roles: string[] }>>;
+  /** Every user's id, roles, creation time and last activity, sorted by id (one query). */
+  listSummaries(): Promise<UserSummary[]>;
+}
+
+/** What the Server section lists of each account (docs/COMPATIBILITY.md#d42). */
+export interface UserSummary {
+  id: string;
+  roles: string[];
+  createdAt: number;
+  /** The latest last_active of the user's stored sessions and login tokens; null when it has none. */
+  lastActive: number | null;
 }
 
 /** Sessions by session key (never the raw id). */

@@ -12,6 +12,7 @@ import { redirect } from '../http/respond.js';
 import { cachedFile, WEB_ROOT } from '../http/static.js';
 import { loadCatalog } from '../install/catalog.js';
 import type { Theme } from '../themes/themes.js';
+import type { SettingDef } from '../settings/server-settings.js';
 
 /** The cookie the web UI keeps the chosen theme in (docs/COMPATIBILITY.md#themes). */
 export const THEME_COOKIE = 'sui_theme_id';
@@ -90,6 +91,19 @@ function languageList(services: Services): Array<{ code: string; name: string; l
   });
 }
 
+/**
+ * The ranges and restart needs of the server settings, keyed by lower-case dotted id, for the Server section's
+ * inputs (docs/COMPATIBILITY.md#d42). Definitions only: no value is included.
+ */
+function settingRules(defs: readonly SettingDef[]): Record<string, { min?: number; max?: number; restart?: true }> {
+  const rules: Record<string, { min?: number; max?: number; restart?: true }> = {};
+  for (const def of defs) {
+    if (def.min === undefined && def.max === undefined && def.restart !== true) continue;
+    rules[def.key.toLowerCase()] = { ...(def.min !== undefined ? { min: def.min } : {}), ...(def.max !== undefined ? { max: def.max } : {}), ...(def.restart === true ? { restart: true as const } : {}) };
+  }
+  return rules;
+}
+
 async function pageData(services: Services, page: string, theme: Theme, language: string): Promise<Record<string, unknown>> {
   const s = services.settings;
   const data: Record<string, unknown> = {
@@ -116,6 +130,8 @@ async function pageData(services: Services, page: string, theme: Theme, language
     data.oauth_providers = services.oauth.registrationAllowed() ? services.oauth.providers() : [];
   } else if (page === 'oauth') {
     data.register_notice = s.string('UserAuthorization.Registration.RegisterNotice');
+  } else if (page === 'main') {
+    data.setting_rules = settingRules(s.all());
   } else if (page === 'install') {
     data.themes = services.themes.all().map(themeJson);
     data.default_theme = defaultTheme(services).id;

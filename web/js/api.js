@@ -125,6 +125,24 @@ let renewing = null;
 let lastRenewal = 0;
 /** @type {Array<(s: SessionData) => void>} */
 const sessionListeners = [];
+/** @type {Array<(err: ApiError) => void>} */
+const loginLostListeners = [];
+/**
+ * On a page that handles a lost login (onLoginLost), the refusal that found it gone: later calls fail at once with
+ * it instead of asking the server again, until the page is reloaded.
+ * @type {ApiError | null}
+ */
+let loginLost = null;
+
+/**
+ * Runs `fn(error)` when the login behind this page is found gone: a new session is refused because the login
+ * token ended (a logout elsewhere, a password change or reset, a revoked token, a deleted account). From then on
+ * every call fails at once with `not_logged_in`, so a page's polling stops asking the server.
+ * @param {(err: ApiError) => void} fn
+ */
+export function onLoginLost(fn) {
+  loginLostListeners.push(fn);
+}
 
 /**
  * Runs `fn(sessionData)` whenever a new session starts (first load and every renewal).
@@ -152,6 +170,7 @@ export function setSessionId(id) {
  * @returns {Promise<SessionData>}
  */
 export function newSession() {
+  if (loginLost) return Promise.reject(loginLost);
   renewing ??= (async () => {
     const wait = lastRenewal + 1000 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -160,7 +179,12 @@ export function newSession() {
     if (isFailure(body) || typeof body.session_id !== 'string') {
       session = null;
       if (body && body.error_id) throw new ApiError(describeFailure(body), body.error_id, body);
-      throw new ApiError(t('You are not logged in, or your login has expired.'), 'not_logged_in', body);
+      const lost = new ApiError(t('You are not logged in, or your login has expired.'), 'not_logged_in', body);
+      if (loginLostListeners.length > 0) {
+        loginLost = lost;
+        for (const fn of loginLostListeners) fn(lost);
+      }
+      throw lost;
     }
     const started = /** @type {SessionData} */ (body);
     session = started;

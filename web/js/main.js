@@ -1,9 +1,10 @@
-// The user's page: settings, presets, password, API keys, login tokens, theme and language, the status bar
-// and Logout. Every panel reads from and writes to the API; nothing is kept only in the browser except the
+// The user's page: settings, presets, password, API keys, login tokens, theme and language, the status bar,
+// Logout, and the Server section for those whose permissions allow it. Every panel reads from and writes to the API; nothing is kept only in the browser except the
 // theme and language cookies that let the next page open in the right look.
-import { call, failedWith, newSession, onNewSession } from './api.js';
+import { call, failedWith, newSession, onLoginLost, onNewSession } from './api.js';
 import { languageCode, onLanguageChange, rememberLanguage, setTranslations, t } from './i18n.js';
 import { $, busy, el, fillLanguageSelect, pageData, showMessage, startPage } from './page.js';
+import { ServerSection } from './server/index.js';
 import { applyTheme } from './theme.js';
 import { ApiKeysPanel, TokensPanel, setUpPasswordForm } from './user/account.js';
 import { PresetsPanel } from './user/presets.js';
@@ -18,8 +19,23 @@ const presets = new PresetsPanel();
 const keys = new ApiKeysPanel();
 const tokens = new TokensPanel();
 const status = new StatusBar(pageMessage);
+const server = new ServerSection();
 let themes = {};
 let userData = null;
+
+/**
+ * The login behind this page ended (a password reset by an administrator ends every login of the account): the
+ * page says so in a dialog that leads to the login page. Every later call fails at once, so polling stops.
+ */
+function loginEnded() {
+  const dialog = $('#login-ended-dialog');
+  for (const open of document.querySelectorAll('dialog[open]')) if (open !== dialog) /** @type {HTMLDialogElement} */ (open).close();
+  if (!dialog.open) dialog.showModal();
+  $('#login-again').focus();
+}
+onLoginLost(loginEnded);
+// Escape must not hide the dialog: nothing on the page works any more.
+$('#login-ended-dialog').addEventListener('cancel', (event) => event.preventDefault());
 
 /** Shows a failure that concerns the whole page; a lost login goes back to the login page. */
 function pageFailure(err) {
@@ -85,16 +101,20 @@ $('#logout-button').addEventListener('click', async (event) => {
 });
 
 // ---- sections: the navigation shows one section at a time, chosen by the address's #fragment ----
-const SECTIONS = ['settings', 'presets', 'password', 'api-keys', 'tokens'];
+// `#server` and `#server-<part>` open the Server section (at that part) for users who may use it.
+const SECTIONS = ['settings', 'presets', 'password', 'api-keys', 'tokens', 'server'];
 function showSection(focus) {
   const wanted = location.hash.slice(1);
-  const id = SECTIONS.includes(wanted) ? wanted : 'settings';
+  const serverPart = wanted === 'server' ? '' : wanted.startsWith('server-') ? wanted.slice('server-'.length) : null;
+  let id = serverPart !== null ? 'server' : SECTIONS.includes(wanted) ? wanted : 'settings';
+  if (id === 'server' && !server.available()) id = 'settings';
   for (const name of SECTIONS) $(`#${name}`).hidden = name !== id;
   for (const link of document.querySelectorAll('.section-nav a')) {
     if (link.getAttribute('href') === `#${id}`) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  if (focus) $(`#${id} h2`).focus();
+  if (id === 'server') server.show(serverPart, focus);
+  else if (focus) $(`#${id} h2`).focus();
   keepPillInView();
 }
 
@@ -122,6 +142,7 @@ setUpPasswordForm();
 
 onNewSession((s) => {
   $('#user-name').textContent = s.user_id;
+  server.update();
 });
 
 onLanguageChange(() => {
@@ -130,6 +151,7 @@ onLanguageChange(() => {
   keys.render();
   tokens.render();
   status.render();
+  server.render();
   renderThemeSelect(document.documentElement.dataset.theme);
 });
 
@@ -141,6 +163,9 @@ async function start() {
     return;
   }
   status.start();
+  // The session's permissions decide which Server parts exist; an address naming one opens it now.
+  server.update();
+  if (location.hash.startsWith('#server')) showSection(false);
   const [user, settingsAnswer] = await Promise.all([loadUserData(), settings.load()]);
   themes = settingsAnswer.themes;
   const themeId = settingsAnswer.settings.theme?.value;
