@@ -60,6 +60,22 @@ export function presetImageUrl(title: string, editId: number): string {
   return `/ViewSpecial/Preset/${title.split('/').map(encodeURIComponent).join('/')}?editid=${editId}`;
 }
 
+/** Lists already shown without images, by the list (a cached list stays the same array until it changes). */
+const shownLists = new WeakMap<readonly PresetRecord[], { editId: number; shown: readonly Record<string, unknown>[] }>();
+
+/**
+ * A whole preset list as the API shows it without images. The service hands out the same array while the user's
+ * presets are unchanged, so the shown form is built once per list (and model edit id), not on every call.
+ */
+export function presetListNetData(list: readonly PresetRecord[]): readonly Record<string, unknown>[] {
+  const editId = currentModelEditId();
+  const known = shownLists.get(list);
+  if (known && known.editId === editId) return known.shown;
+  const shown = list.map((p) => presetNetData(p, false));
+  shownLists.set(list, { editId, shown });
+  return shown;
+}
+
 /** The preset as the API shows it; without images, embedded previews become /ViewSpecial/ URLs. */
 export function presetNetData(p: PresetRecord, withImage: boolean): Record<string, unknown> {
   const image = !withImage && p.previewImage.startsWith('data:') ? presetImageUrl(p.title, currentModelEditId()) : p.previewImage;
