@@ -1,6 +1,6 @@
 // Per-request costs for the scaling model in bench/README.md: for each measured route and engine, the store
 // calls (from the server's own /metrics counters, which time every statement and transaction; on PostgreSQL a
-// transaction adds BEGIN, its advisory lock and COMMIT, which those counters do not see), the bytes on the wire (the client socket's counters) and the server's CPU
+// transaction adds two round trips, BEGIN with its advisory lock and COMMIT, which those counters do not see), the bytes on the wire (the client socket's counters) and the server's CPU
 // (/proc/<pid>/stat). Calls are sequential on one keep-alive connection, so CPU per call here is a little higher
 // than under load (no batching of session inserts, no shared wake-ups); the throughput bench gives the loaded figure.
 //
@@ -38,6 +38,14 @@ async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime
+}
+
+function cpuSecondsIfAlive(pid: number): number | null {
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return null;
+  }
 }
 
 /** One keep-alive connection; returns the answer and the bytes each way for this call. */
@@ -86,11 +94,38 @@ interface RouteCost {
   storeReads: number;
   storeWrites: number;
   storeTransactions: number;
-  /** PostgreSQL round trips per call: store reads + writes + 3 per transaction (BEGIN, its lock, COMMIT). */
+  /** PostgreSQL round trips per call: store reads + writes + 2 per transaction (BEGIN with its lock in one query, COMMIT). */
   roundTrips: number;
   bytesIn: number;
   bytesOut: number;
   cpuUs: number;
+  /** PostgreSQL: CPU of the database's backend processes per call. */
+  dbCpuUs: number | null;
+  /** PostgreSQL: CPU per call of a second, idle instance on the same database (the cluster event it receives). */
+  peerCpuUs: number | null;
+  /** Mean time per call, sequential, one connection. */
+  wallUs: number;
+}
+
+async function startServer(dataDir: string, dbUrl: string | null, servers: ChildProcess[]): Promise<{ pid: number; port: number }> {
+  const args = [path.join(ROOT, 'dist/cli.js'), 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...(dbUrl ? ['--database-url', dbUrl] : [])];
+  const server = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  servers.push(server);
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    server.stderr!.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    });
+    server.once('exit', (code) => reject(new Error(`swarmcore exited (${code}): ${text}`)));
+  });
+  return { pid: server.pid!, port };
+}
+
+/** The PostgreSQL backend processes serving one database (this machine's PostgreSQL). */
+function backendPids(db: string): Promise<number[]> {
+  return withPg(POSTGRES_ADMIN_URL, async (c) => (await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [db])).rows.map((r) => r.pid));
 }
 
 function presetBody(n: number, steps: number, edit: boolean): Record<string, unknown> {
@@ -113,20 +148,15 @@ async function measureEngine(engine: Engine): Promise<RouteCost[]> {
     u.pathname = `/${dbName}`;
     dbUrl = u.toString();
   }
-  let server: ChildProcess | null = null;
+  const servers: ChildProcess[] = [];
   try {
-    const args = [path.join(ROOT, 'dist/cli.js'), 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...(dbUrl ? ['--database-url', dbUrl] : [])];
-    server = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    const port = await new Promise<number>((resolve, reject) => {
-      let text = '';
-      server!.stderr!.on('data', (d: Buffer) => {
-        text += d.toString();
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
-        if (m) resolve(Number(m[1]));
-      });
-      server!.once('exit', (code) => reject(new Error(`swarmcore exited (${code}): ${text}`)));
-    });
-    const pid = server.pid!;
+    const first = await startServer(dataDir, dbUrl, servers);
+    const pid = first.pid;
+    const port = first.port;
+    // PostgreSQL: a second instance on the same database, idle, to measure what other instances pay for each
+    // write's cluster event (LISTEN/NOTIFY fan-out).
+    // Same data dir: the instances of one database share its secret key.
+    const peer = dbUrl ? await startServer(dataDir, dbUrl, servers) : null;
     const client = new Client(port);
     const sid = (JSON.parse((await client.call('POST', '/API/GetNewSession', {})).text) as { session_id: string }).session_id;
     for (let n = 0; n < 20; n++) await client.call('POST', '/API/AddNewPreset', { session_id: sid, ...presetBody(n, 20, false) });
@@ -143,7 +173,11 @@ async function measureEngine(engine: Engine): Promise<RouteCost[]> {
     for (const r of routes) {
       for (let i = 0; i < 20; i++) await client.call(r.method, r.path, r.body(i)); // warm-up, not counted
       const s0 = await storeCalls(client);
+      const backends = dbName && dbUrl ? await backendPids(dbName) : [];
+      const d0 = backends.map(cpuSecondsIfAlive);
       const c0 = cpuSeconds(pid);
+      const e0 = peer ? cpuSeconds(peer.pid) : 0;
+      const w0 = performance.now();
       let bytesIn = 0;
       let bytesOut = 0;
       for (let i = 0; i < CALLS; i++) {
@@ -151,7 +185,11 @@ async function measureEngine(engine: Engine): Promise<RouteCost[]> {
         bytesIn += a.sent;
         bytesOut += a.received;
       }
+      const w1 = performance.now();
       const c1 = cpuSeconds(pid);
+      const e1 = peer ? cpuSeconds(peer.pid) : 0;
+      // A pooled connection closed meanwhile (idle timeout) is left out: its last seconds are not counted.
+      const dbSeconds = backends.map(cpuSecondsIfAlive).reduce((sum: number, end, i) => sum + (end !== null && d0[i] !== null ? end - d0[i]! : 0), 0);
       const s1 = await storeCalls(client);
       // The two /metrics reads between make no store call.
       const per = (n: number): number => Math.round((n / CALLS) * 100) / 100;
@@ -165,19 +203,23 @@ async function measureEngine(engine: Engine): Promise<RouteCost[]> {
         storeReads: reads,
         storeWrites: writes,
         storeTransactions: transactions,
-        roundTrips: Math.round((reads + writes + 3 * transactions) * 100) / 100,
+        roundTrips: Math.round((reads + writes + 2 * transactions) * 100) / 100,
         bytesIn: Math.round(bytesIn / CALLS),
         bytesOut: Math.round(bytesOut / CALLS),
         cpuUs: Math.round(((c1 - c0) / CALLS) * 1e6),
+        dbCpuUs: dbUrl ? Math.round((dbSeconds / CALLS) * 1e6) : null,
+        peerCpuUs: peer ? Math.round(((e1 - e0) / CALLS) * 1e6) : null,
+        wallUs: Math.round(((w1 - w0) / CALLS) * 1000),
       });
       console.error(`  ${engine} ${r.route}: ${JSON.stringify(out[out.length - 1])}`);
     }
     client.close();
     return out;
   } finally {
-    if (server && server.exitCode === null) {
+    for (const server of servers) {
+      if (server.exitCode !== null) continue;
       server.kill('SIGTERM');
-      await new Promise((res) => server!.once('exit', res));
+      await new Promise((res) => server.once('exit', res));
     }
     if (engine === 'postgres') await withPg(POSTGRES_ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
     rmSync(dataDir, { recursive: true, force: true });
@@ -186,7 +228,7 @@ async function measureEngine(engine: Engine): Promise<RouteCost[]> {
 
 const all: RouteCost[] = [];
 for (const e of engines) all.push(...(await measureEngine(e)));
-console.log('| route | engine | store reads | store writes | transactions | PG round trips | bytes in | bytes out | CPU µs (sequential) |');
-console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
-for (const c of all) console.log(`| ${c.route} | ${c.engine} | ${c.storeReads} | ${c.storeWrites} | ${c.storeTransactions} | ${c.engine === 'postgres' ? c.roundTrips : '-'} | ${c.bytesIn} | ${c.bytesOut} | ${c.cpuUs} |`);
+console.log('| route | engine | store reads | store writes | transactions | PG round trips | bytes in | bytes out | server CPU µs | PG CPU µs | other instance CPU µs | wall µs |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const c of all) console.log(`| ${c.route} | ${c.engine} | ${c.storeReads} | ${c.storeWrites} | ${c.storeTransactions} | ${c.engine === 'postgres' ? c.roundTrips : '-'} | ${c.bytesIn} | ${c.bytesOut} | ${c.cpuUs} | ${c.dbCpuUs ?? '-'} | ${c.peerCpuUs ?? '-'} | ${c.wallUs} |`);
 console.log(JSON.stringify(all));
