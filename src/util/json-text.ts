@@ -1,9 +1,17 @@
 // A value already serialized as JSON: a large part of an answer that stays the same from call to call (a user's
-// preset list) is written once and then reused as text instead of being serialized again on every call.
+// preset list) is written once and then reused as bytes instead of being serialized and encoded on every call.
 
 export class JsonText {
+  private encoded: Buffer | null = null;
+
   /** `text` must be the JSON.stringify of some value. */
   constructor(readonly text: string) {}
+
+  /** The text as UTF-8, encoded once. */
+  get bytes(): Buffer {
+    this.encoded ??= Buffer.from(this.text, 'utf8');
+    return this.encoded;
+  }
 
   /** Wherever a plain JSON.stringify meets it (a WebSocket message, say), it is the value it stands for. */
   toJSON(): unknown {
@@ -12,10 +20,11 @@ export class JsonText {
 }
 
 /**
- * JSON.stringify of an answer object whose top-level values may be JsonText: the same text as JSON.stringify of
- * the values they stand for, without serializing them again.
+ * An answer object as JSON: one string when it holds no JsonText (JSON.stringify), else the pieces to send in
+ * order, the JsonText values as their cached bytes, which together are exactly the JSON.stringify of the values
+ * they stand for.
  */
-export function stringifyAnswer(body: Record<string, unknown>): string {
+export function answerPieces(body: Record<string, unknown>): string | Array<string | Buffer> {
   let hasText = false;
   for (const key in body) {
     if (body[key] instanceof JsonText) {
@@ -24,12 +33,23 @@ export function stringifyAnswer(body: Record<string, unknown>): string {
     }
   }
   if (!hasText) return JSON.stringify(body);
-  const parts: string[] = [];
+  const pieces: Array<string | Buffer> = [];
+  let open = '{';
+  let first = true;
   for (const key of Object.keys(body)) {
     const value = body[key];
-    const text = value instanceof JsonText ? value.text : (JSON.stringify(value) as string | undefined);
+    const text = value instanceof JsonText ? value : (JSON.stringify(value) as string | undefined);
     // As JSON.stringify does: members whose value has no JSON form (undefined, functions) are left out.
-    if (text !== undefined) parts.push(`${JSON.stringify(key)}:${text}`);
+    if (text === undefined) continue;
+    open += `${first ? '' : ','}${JSON.stringify(key)}:`;
+    first = false;
+    if (text instanceof JsonText) {
+      pieces.push(open, text.bytes);
+      open = '';
+    } else {
+      open += text;
+    }
   }
-  return `{${parts.join(',')}}`;
+  pieces.push(`${open}}`);
+  return pieces;
 }
