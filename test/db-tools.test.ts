@@ -376,13 +376,18 @@ describe('schema versions', () => {
     assert.equal((await cli('user', 'add', 'gina', '--password', 'gina password', '--data-dir', dir)).code, 0);
     const file = path.join(work, 'older.db');
     assert.equal((await cli('db', 'backup', file, '--data-dir', dir)).code, 0);
-    // Turn the backup back into what version 7 wrote: migration 8 only added the oauth_links and oauth_pending tables.
-    assert.equal(SCHEMA_VERSION, 8, 'this test undoes migration 8; move it to the newest migration when one is added');
+    // Turn the backup back into what version 7 wrote: migration 9 only made two session indexes partial, and
+    // migration 8 only added the oauth_links and oauth_pending tables.
+    assert.equal(SCHEMA_VERSION, 9, 'this test undoes migrations 8 and 9; move it to the newest migration when one is added');
     const db = new Database(file);
     db.exec(`
+      DROP INDEX sessions_by_token;
+      CREATE INDEX sessions_by_token ON sessions(origin_token);
+      DROP INDEX sessions_by_impersonator;
+      CREATE INDEX sessions_by_impersonator ON sessions(impersonated_by);
       DROP TABLE oauth_links;
       DROP TABLE oauth_pending;
-      DELETE FROM schema_migrations WHERE version = 8;
+      DELETE FROM schema_migrations WHERE version IN (8, 9);
     `);
     db.close();
     const restored = path.join(work, 'older-restored');

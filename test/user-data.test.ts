@@ -41,6 +41,21 @@ describe('GetMyUserData', () => {
     assert.equal(res.text, JSON.stringify({ user_name: u.id, presets: [], language: 'en', permissions, starred_models: {}, model_preset_links: {}, autocompletions: null }));
   });
 
+  test('the preset list is sent as exactly the JSON of the presets, and a repeated call or an edit gives the list as it now is', async () => {
+    const u = await freshUser();
+    const params = { prompt: 'a "quoted" prompt \u2028 with a line separator', steps: '20' };
+    assert.deepEqual((await server.call('AddNewPreset', u.sid, { title: 'One', description: 'first', param_map: params }, u.headers)).body, { success: true });
+    assert.deepEqual((await server.call('AddNewPreset', u.sid, { title: 'Two', description: 'second', param_map: {} }, u.headers)).body, { success: true });
+    const permissions = (await server.api('GetNewSession', {}, u.headers)).body.permissions;
+    const expected = (presets: unknown[]): string => JSON.stringify({ user_name: u.id, presets, language: 'en', permissions, starred_models: {}, model_preset_links: {}, autocompletions: null });
+    const preset = (title: string, description: string, paramMap: Record<string, string>) => ({ author: u.id, title, description, preview_image: 'imgs/model_placeholder.jpg', is_starred: false, param_map: paramMap });
+    const first = await server.call('GetMyUserData', u.sid, {}, u.headers);
+    assert.equal(first.text, expected([preset('One', 'first', params), preset('Two', 'second', {})]));
+    assert.equal((await server.call('GetMyUserData', u.sid, {}, u.headers)).text, first.text);
+    assert.deepEqual((await server.call('AddNewPreset', u.sid, { title: 'One', description: 'edited', param_map: { steps: '30' }, is_edit: true, editing: 'One' }, u.headers)).body, { success: true });
+    assert.equal((await server.call('GetMyUserData', u.sid, {}, u.headers)).text, expected([preset('One', 'edited', { steps: '30' }), preset('Two', 'second', {})]));
+  });
+
   test('SetStarredModels replaces the whole map, without the session id the client adds', async () => {
     const u = await freshUser();
     assert.deepEqual((await server.call('SetStarredModels', u.sid, { LoRA: ['a.safetensors'], 'Stable-Diffusion': ['x/y.safetensors'] })).body, { success: true });

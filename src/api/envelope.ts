@@ -7,6 +7,7 @@ import { DatabaseTimeoutError } from '../store/errors.js';
 import { ApiError, apiError } from './errors.js';
 import { memberText } from '../util/token-text.js';
 import type { RequestInfo, ResponseControl, RouteCall, RouteOutput, RouteRegistry, SessionContext, SocketChannel } from './route.js';
+import type { SessionWork } from '../generation/session-work.js';
 
 /** What dispatch needs from the server: its routes and its services (the Core has both). */
 export interface ApiHost {
@@ -51,18 +52,53 @@ export async function resolveSession(s: Services, input: Record<string, unknown>
   return session;
 }
 
+/** The call-specific parts of a handler's context; the services come from its prototype. */
+interface CallParts {
+  session: Session | null;
+  request: RequestInfo;
+  response: ResponseControl;
+  socket: SocketChannel | null;
+  log: Logger;
+}
+type CallConstructor = new (session: Session | null, d: DispatchInput) => CallParts;
+
+/**
+ * Per Services object, a class whose prototype is that object: a call's context is one small fixed-shape object
+ * (five fields) that sees every service through its prototype, instead of a copy of all of them per call.
+ */
+const callClasses = new WeakMap<Services, CallConstructor>();
+
+function callClassOf(s: Services): CallConstructor {
+  let Call = callClasses.get(s);
+  if (Call) return Call;
+  Call = class implements CallParts {
+    session: Session | null;
+    request: RequestInfo;
+    response: ResponseControl;
+    socket: SocketChannel | null;
+    log: Logger;
+    constructor(session: Session | null, d: DispatchInput) {
+      this.session = session;
+      this.request = d.request;
+      this.response = d.response;
+      this.socket = d.socket;
+      this.log = d.log;
+    }
+    /** This session's generation work, looked up only when a handler reads it. */
+    get work(): SessionWork {
+      if (!this.session) throw new Error('a sessionless call has no session work');
+      return s.generation.workOf(this.session);
+    }
+  };
+  Object.setPrototypeOf(Call.prototype, s);
+  callClasses.set(s, Call);
+  return Call;
+}
+
 /** The handler's context: the services plus this call's parts; `work` is looked up only when a handler reads it. */
 function routeContext(s: Services, session: Session | null, d: DispatchInput): RouteCall | (RouteCall & SessionContext) {
-  const call = { session, request: d.request, response: d.response, socket: d.socket, log: d.log };
-  if (!session) return { ...s, ...call };
-  return {
-    ...s,
-    ...call,
-    session,
-    get work() {
-      return s.generation.workOf(session);
-    },
-  };
+  const Call = callClassOf(s);
+  return new Call(session, d) as unknown as RouteCall | (RouteCall & SessionContext);
 }
 
 export async function dispatch(host: ApiHost, d: DispatchInput): Promise<DispatchResult> {

@@ -7,9 +7,23 @@ import { isIP } from 'node:net';
 import type { ServerSettings } from '../settings/server-settings.js';
 import type { RequestInfo } from '../api/route.js';
 
+/** Host headers already parsed, with their names: a client sends the same one on every request. */
+const parsedHosts = new Map<string, string>();
+/** Past this many distinct headers the cache starts over, so odd headers cannot grow it without bound. */
+const PARSED_HOSTS_MAX = 256;
+
 /** The host name of a Host header, lower case, without port or IPv6 brackets; null when it has none. */
 export function hostName(header: string | undefined): string | null {
   if (header === undefined || header === '') return null;
+  const known = parsedHosts.get(header);
+  if (known !== undefined) return known;
+  const name = parseHostName(header);
+  if (parsedHosts.size >= PARSED_HOSTS_MAX) parsedHosts.clear();
+  parsedHosts.set(header, name);
+  return name;
+}
+
+function parseHostName(header: string): string {
   try {
     return new URL(`http://${header}`).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   } catch {

@@ -1,16 +1,22 @@
 // The few answer shapes every part of the server writes: JSON (API answers and errors) and redirects.
 import type { ServerResponse } from 'node:http';
 import type { ApiError } from '../api/errors.js';
+import { answerPieces } from '../util/json-text.js';
 
 /** A JSON answer as the reference sends it: no charset, explicit length, never cached. */
 export function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>, closeConnection = false): void {
-  const text = JSON.stringify(body);
+  const answer = answerPieces(body);
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.setHeader('Content-Length', typeof answer === 'string' ? Buffer.byteLength(answer) : answer.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : p.length), 0));
   res.setHeader('Cache-Control', 'no-store');
   if (closeConnection) res.setHeader('Connection', 'close');
-  res.end(text);
+  if (typeof answer === 'string') return void res.end(answer);
+  // Kept bytes (a cached preset list) go out as they are, between the parts serialized for this call.
+  res.cork();
+  for (let i = 0; i < answer.length - 1; i++) res.write(answer[i]);
+  res.end(answer[answer.length - 1]);
+  res.uncork();
 }
 
 export function sendApiError(res: ServerResponse, err: ApiError, closeConnection = false): void {

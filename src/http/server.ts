@@ -163,7 +163,8 @@ async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, r
       return sendApiError(res, err);
     }
     const result = await dispatch(core, { key, input, request: info, response: cookieControl(res, info), socket: null, log: core.log });
-    const answer = result.body === null ? apiError('no_result') : new ApiError(result.status, result.body);
+    // No ApiError for an ordinary answer: it is an Error object, and every call would build one.
+    const answer = result.body === null ? apiError('no_result') : { status: result.status, body: result.body };
     core.metrics.apiCall(route, 'http', answer.body);
     sendJson(res, answer.status, answer.body);
   } finally {

@@ -1,6 +1,7 @@
 // Preset rules (docs/COMPATIBILITY.md#presets, docs/COMPATIBILITY.md#d26): identity, the wire form, parameter
 // text, duplicate naming.
 import type { PresetRecord } from '../store/types.js';
+import { JsonText } from '../util/json-text.js';
 import { memberText, tokenText } from '../util/token-text.js';
 
 /** A preset's identity: its title lower-cased (full Unicode, the reference's recommendation). */
@@ -58,6 +59,23 @@ export function upgradeParamMap(map: Record<string, string>): Record<string, str
 /** `/ViewSpecial/Preset/<title>`, each path segment percent-encoded (titles may hold `%`, `?`, `#`, spaces). */
 export function presetImageUrl(title: string, editId: number): string {
   return `/ViewSpecial/Preset/${title.split('/').map(encodeURIComponent).join('/')}?editid=${editId}`;
+}
+
+/** Lists already shown without images, by the list (a cached list stays the same array until it changes). */
+const shownLists = new WeakMap<readonly PresetRecord[], { editId: number; shown: JsonText }>();
+
+/**
+ * A whole preset list as the API shows it without images, as JSON text. The service hands out the same array
+ * while the user's presets are unchanged, so the shown form is built and serialized once per list (and model
+ * edit id), not on every call: 1,000 presets are half a megabyte of JSON.
+ */
+export function presetListNetData(list: readonly PresetRecord[]): JsonText {
+  const editId = currentModelEditId();
+  const known = shownLists.get(list);
+  if (known && known.editId === editId) return known.shown;
+  const shown = new JsonText(JSON.stringify(list.map((p) => presetNetData(p, false))));
+  shownLists.set(list, { editId, shown });
+  return shown;
 }
 
 /** The preset as the API shows it; without images, embedded previews become /ViewSpecial/ URLs. */

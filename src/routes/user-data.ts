@@ -5,7 +5,7 @@ import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
 import { presetField } from './presets.js';
 import { USER_SETTINGS_BY_ID, effectiveUserSetting, type UserSettingLeaf } from '../accounts/user-settings.js';
 import { autocompletionsFor } from '../autocomplete/autocompletions.js';
-import { presetNetData } from '../presets/presets.js';
+import { presetListNetData } from '../presets/presets.js';
 
 const GROUP = 'BasicAPIFeatures';
 /** Longest debug message logged; the rest is cut off. */
@@ -61,7 +61,7 @@ export const getMyUserData = defineRoute({
     });
     return {
       user_name: userId,
-      presets: presets.map((p) => presetNetData(p, false)),
+      presets: presetListNetData(presets),
       language: setting('language'),
       permissions: [...(access?.permissions ?? [])],
       starred_models: profile?.starred ?? {},

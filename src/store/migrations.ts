@@ -141,6 +141,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oauth_pending_by_expiry ON oauth_pending(expires_at);
     `,
   },
+  {
+    version: 9,
+    description: 'sessions index login tokens and impersonators only where there is one',
+    // Most sessions have no login token (accounts off) and no impersonator: partial indexes skip them, so a new
+    // session updates two secondary indexes instead of four. sessions_by_last_active stays: without it the sweep
+    // that runs at every start scans the whole table (bench/README.md measured 3.5 s with 1,000,000 sessions on
+    // PostgreSQL against 0.65 s with it).
+    sql: `
+      DROP INDEX sessions_by_token;
+      CREATE INDEX sessions_by_token ON sessions(origin_token) WHERE origin_token IS NOT NULL;
+      DROP INDEX sessions_by_impersonator;
+      CREATE INDEX sessions_by_impersonator ON sessions(impersonated_by) WHERE impersonated_by IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this release writes: the last migration's. */

@@ -1,0 +1,55 @@
+// A value already serialized as JSON: a large part of an answer that stays the same from call to call (a user's
+// preset list) is written once and then reused as bytes instead of being serialized and encoded on every call.
+
+export class JsonText {
+  private encoded: Buffer | null = null;
+
+  /** `text` must be the JSON.stringify of some value. */
+  constructor(readonly text: string) {}
+
+  /** The text as UTF-8, encoded once. */
+  get bytes(): Buffer {
+    this.encoded ??= Buffer.from(this.text, 'utf8');
+    return this.encoded;
+  }
+
+  /** Wherever a plain JSON.stringify meets it (a WebSocket message, say), it is the value it stands for. */
+  toJSON(): unknown {
+    return JSON.parse(this.text) as unknown;
+  }
+}
+
+/**
+ * An answer object as JSON: one string when it holds no JsonText (JSON.stringify), else the pieces to send in
+ * order, the JsonText values as their cached bytes, which together are exactly the JSON.stringify of the values
+ * they stand for.
+ */
+export function answerPieces(body: Record<string, unknown>): string | Array<string | Buffer> {
+  let hasText = false;
+  for (const key in body) {
+    if (body[key] instanceof JsonText) {
+      hasText = true;
+      break;
+    }
+  }
+  if (!hasText) return JSON.stringify(body);
+  const pieces: Array<string | Buffer> = [];
+  let open = '{';
+  let first = true;
+  for (const key of Object.keys(body)) {
+    const value = body[key];
+    const text = value instanceof JsonText ? value : (JSON.stringify(value) as string | undefined);
+    // As JSON.stringify does: members whose value has no JSON form (undefined, functions) are left out.
+    if (text === undefined) continue;
+    open += `${first ? '' : ','}${JSON.stringify(key)}:`;
+    first = false;
+    if (text instanceof JsonText) {
+      pieces.push(open, text.bytes);
+      open = '';
+    } else {
+      open += text;
+    }
+  }
+  pieces.push(`${open}}`);
+  return pieces;
+}
