@@ -404,7 +404,7 @@ describe('schema versions', () => {
     try {
       assert.deepEqual(
         check.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => (r as { version: number }).version),
-        [1, 2, 3, 4, 5, 6, 7, 8],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9],
       );
     } finally {
       check.close();

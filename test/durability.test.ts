@@ -45,7 +45,13 @@ const WRITING_ROUTES = [
   'InstallConfirmWS', // once per server: afterwards it answers "already installed"
 ];
 /** Administrative writes, made by the owner beside the storm (AdminWriter below). */
-const ADMIN_WRITING_ROUTES = ['AdminAddRole', 'AdminEditRole', 'AdminDeleteRole', 'AdminAddUser', 'AdminSetUserPassword', 'AdminChangeUserSettings', 'AdminDeleteUser', 'ChangeServerSettings'];
+const ADMIN_WRITING_ROUTES = ['AdminAddRole', 'AdminEditRole', 'AdminDeleteRole', 'AdminAddUser', 'AdminSetUserPassword', 'AdminChangeUserSettings', 'AdminDeleteUser', 'ChangeServerSettings', 'AdminSetUserOAuthEmail'];
+/**
+ * Writing routes that need an identity provider's sign-in first (RegisterOAuth) or a linked provider account
+ * (UnlinkMyOAuth). Both write the same oauth_links row as AdminSetUserOAuthEmail, which the owner's writes cover
+ * here, through the same store call; test/oidc.test.ts drives them against a real provider.
+ */
+const PROVIDER_ROUTES = ['RegisterOAuth', 'UnlinkMyOAuth'];
 /** Candidates that keep nothing: InterruptAll and AdminInterruptUser stop in-memory work only. */
 const NOTHING_DURABLE = ['InterruptAll', 'AdminInterruptUser'];
 
@@ -341,6 +347,8 @@ interface AdminModel {
   title: string;
   /** User -> [password, maxpromptlines]. */
   users: Record<string, [string, number]>;
+  /** User -> the provider e-mail linked to it (AdminSetUserOAuthEmail); users without one are absent. */
+  emails: Record<string, string>;
 }
 
 /**
@@ -348,7 +356,7 @@ interface AdminModel {
  * accounts, each write acknowledged before the next; the one in flight at the kill may or may not have landed.
  */
 class AdminWriter {
-  model: AdminModel = { roles: {}, title: 'Local', users: {} };
+  model: AdminModel = { roles: {}, title: 'Local', users: {}, emails: {} };
   inflight: AdminModel | null = null;
   /** Acknowledged writes over all rounds. */
   writes = 0;
@@ -361,7 +369,7 @@ class AdminWriter {
     const roles = Object.keys(this.model.roles);
     const users = Object.keys(this.model.users);
     const role = (name: string, description: string): Record<string, unknown> => ({ name, description, max_outpath_depth: 5, max_t2i_simultaneous: 2, allow_unsafe_outpaths: false, model_whitelist: '', model_blacklist: '', permissions: 'fundamental_model_access' });
-    const kind = r.weighted({ addRole: 3, editRole: roles.length ? 3 : 0, deleteRole: roles.length ? 1 : 0, title: 2, addUser: 3, password: users.length ? 2 : 0, settings: users.length ? 2 : 0, deleteUser: users.length ? 1 : 0 });
+    const kind = r.weighted({ addRole: 3, editRole: roles.length ? 3 : 0, deleteRole: roles.length ? 1 : 0, title: 2, addUser: 3, password: users.length ? 2 : 0, settings: users.length ? 2 : 0, email: users.length ? 2 : 0, deleteUser: users.length ? 1 : 0 });
     switch (kind) {
       case 'addRole': {
         const name = `role_${tag}`;
@@ -395,9 +403,29 @@ class AdminWriter {
         const lines = 11 + r.int(50);
         return { route: 'AdminChangeUserSettings', body: { name, settings: { maxpromptlines: lines } }, apply: (m) => void (m.users[name] = [m.users[name]![0], lines]) };
       }
+      case 'email': {
+        const name = r.pick(users);
+        // Mostly a new address; sometimes an empty one, which removes the link.
+        const email = r.int(4) === 0 ? '' : `${name}.${tag}@example.com`;
+        return {
+          route: 'AdminSetUserOAuthEmail',
+          body: { name, email },
+          apply: (m) => {
+            if (email === '') delete m.emails[name];
+            else m.emails[name] = email;
+          },
+        };
+      }
       default: {
         const name = r.pick(users);
-        return { route: 'AdminDeleteUser', body: { name }, apply: (m) => void delete m.users[name] };
+        return {
+          route: 'AdminDeleteUser',
+          body: { name },
+          apply: (m) => {
+            delete m.users[name];
+            delete m.emails[name];
+          },
+        };
       }
     }
   }
@@ -433,9 +461,12 @@ class AdminWriter {
     const title = String(tree.userauthorization!.value.instancetitle!.value);
     const present = new Set((await server.call('AdminListUsers', owner)).body.users as string[]);
     const users: Record<string, [string, number]> = {};
+    const emails: Record<string, string> = {};
     for (const name of new Set(candidates.flatMap((m) => Object.keys(m.users)))) {
       if (!present.has(name)) continue;
-      const info = (await server.call('AdminGetUserInfo', owner, { name })).body.settings as Record<string, { value: unknown }>;
+      const answer = (await server.call('AdminGetUserInfo', owner, { name })).body;
+      const info = answer.settings as Record<string, { value: unknown }>;
+      if (answer.oauth_email) emails[name] = String(answer.oauth_email);
       const lines = candidates.some((m) => m.users[name]?.[1] === info.maxpromptlines?.value) ? Number(info.maxpromptlines?.value) : 0;
       // The password that logs in, among the candidates' (a login made here is not part of any model).
       let password = '';
@@ -444,7 +475,7 @@ class AdminWriter {
       }
       users[name] = [password, lines];
     }
-    return { roles, title, users };
+    return { roles, title, users, emails };
   }
 }
 
@@ -510,7 +541,7 @@ describe('durability', () => {
   test('the storm covers every route that writes', async () => {
     const routes = await loadRoutes();
     const candidates = routes.filter((r) => r.userUpdate || r.permission === null).map((r) => r.name);
-    assert.deepEqual([...WRITING_ROUTES, ...ADMIN_WRITING_ROUTES, ...NOTHING_DURABLE].sort(), candidates.sort());
+    assert.deepEqual([...WRITING_ROUTES, ...ADMIN_WRITING_ROUTES, ...PROVIDER_ROUTES, ...NOTHING_DURABLE].sort(), candidates.sort());
   });
 
   test('SQLite: every acknowledged write of a storm survives kill -9 and restart, five times over', async () => {
