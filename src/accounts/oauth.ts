@@ -75,7 +75,8 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const hashId = (raw: string): string => crypto.createHash('sha256').update(raw, 'utf8').digest('hex');
 const randomId = (): string => crypto.randomBytes(32).toString('base64url');
 
-function sameText(a: string, b: string): boolean {
+/** Compares two texts in time that does not depend on where they differ (through fixed-length digests). */
+export function sameText(a: string, b: string): boolean {
   const x = crypto.createHash('sha256').update(a).digest();
   const y = crypto.createHash('sha256').update(b).digest();
   return crypto.timingSafeEqual(x, y);

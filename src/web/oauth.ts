@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInfo } from '../api/route.js';
 import { TOKEN_COOKIE } from '../accounts/login-tokens.js';
-import { OAuthRefusal, OAUTH_PROVIDERS, type OAuthIntent, type OAuthProviderId, type OAuthRefusalReason } from '../accounts/oauth.js';
+import { OAuthRefusal, OAUTH_PROVIDERS, sameText, type OAuthIntent, type OAuthProviderId, type OAuthRefusalReason } from '../accounts/oauth.js';
 import { validLogin } from '../accounts/request-user.js';
 import { SESSIONLESS_MAX_BYTES } from '../http/limits.js';
 import { redirect } from '../http/respond.js';
@@ -156,7 +156,7 @@ async function googleVerify(host: WebHost, req: IncomingMessage, res: ServerResp
   if (credential === '') return refuse(host, req, res, info, 'google', 'bad_token', 'No Google credential was sent.');
   // Google's double-submit check against login CSRF: the form field must equal the cookie Google's script set.
   const formCsrf = form?.get(GOOGLE_CSRF) ?? '';
-  if (formCsrf === '' || formCsrf !== (info.cookies[GOOGLE_CSRF] ?? '')) return refuse(host, req, res, info, 'google', 'bad_state', 'The Google sign-in did not come from a page of this server.');
+  if (formCsrf === '' || !sameText(formCsrf, info.cookies[GOOGLE_CSRF] ?? '')) return refuse(host, req, res, info, 'google', 'bad_state', 'The Google sign-in did not come from a page of this server.');
   try {
     const email = await services.oauth.verifyIdToken('google', credential, null);
     return await afterVerified(host, req, res, info, 'google', email, { kind: 'login' });
