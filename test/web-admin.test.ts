@@ -321,6 +321,8 @@ describe('the Server section in Chromium', () => {
     assert.equal(await message.textContent(), 'carol now signs in with the provider e-mail carol.paints@example.org.');
     assert.equal(await field.inputValue(), 'carol.paints@example.org');
     assert.equal(await oauthEmailOf('carol'), 'carol.paints@example.org');
+    await field.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: screenshotPath('pages/server-user-oauth-375') });
 
     // Another account's address: refused in the server's words beside the field; neither link changes.
     await typeAndSubmit('viewer@example.org');
