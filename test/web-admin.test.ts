@@ -272,6 +272,79 @@ describe('the Server section in Chromium', () => {
     await page.context().close();
   });
 
+  test("an account's sign-in e-mail is set, refused when another account has it, and cleared in its dialog, by keyboard at 375 px", async (t) => {
+    if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
+    const oauthEmailOf = async (user: string): Promise<unknown> => (await api('AdminGetUserInfo', { name: user })).oauth_email;
+    assert.deepEqual(await api('AdminSetUserOAuthEmail', { name: 'viewer', email: 'viewer@example.org' }), { success: true });
+    assert.equal(await oauthEmailOf('carol'), '');
+    const page = await loginPage('boss', BOSS_PASSWORD, '198.51.100.65', 375);
+    const listed = page.waitForResponse((r) => r.url().endsWith('/API/AdminListUserSummaries'));
+    await page.goto(`${server.url}/Text2Image#server-users`);
+    await listed;
+    await page.locator('tr[data-user-id="carol"] button').focus();
+    const field = page.locator('#user-oauth-email');
+    const message = page.locator('#user-oauth-message');
+    /** Opens carol's dialog with Enter on her Manage button; returns the field's value once AdminGetUserInfo has filled it. */
+    const openCarol = async (): Promise<string> => {
+      const info = page.waitForResponse((r) => r.url().endsWith('/API/AdminGetUserInfo'));
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Account: carol' }).waitFor();
+      await info;
+      await page.waitForFunction(() => !document.getElementById('user-oauth-email').disabled, undefined, { timeout: 30_000 });
+      return field.inputValue();
+    };
+    /** Moves the keyboard focus with Tab to the sign-in e-mail field, then types `text` over its value and presses Enter. */
+    const typeAndSubmit = async (text: string): Promise<void> => {
+      for (let i = 0; i < 80 && (await page.evaluate(() => document.activeElement?.id)) !== 'user-oauth-email'; i++) await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'user-oauth-email');
+      await page.keyboard.press('Control+A');
+      if (text === '') await page.keyboard.press('Delete');
+      else await page.keyboard.type(text);
+      await page.keyboard.press('Enter');
+    };
+    assert.equal(await openCarol(), '');
+    assert.equal(await page.getByLabel('Sign-in e-mail (OpenID Connect / Google)').inputValue(), '');
+    // The dialog fits the phone: nothing in it scrolls sideways and the field lies inside the screen.
+    assert.deepEqual(
+      await page.evaluate(() => {
+        const dialog = document.getElementById('user-dialog');
+        const box = document.getElementById('user-oauth-email').getBoundingClientRect();
+        return [dialog.scrollWidth - dialog.clientWidth, box.left >= 0 && box.right <= window.innerWidth];
+      }),
+      [0, true],
+    );
+    assert.deepEqual(await unlabelledFields(page), []);
+
+    // Set: the server keeps it in lower case, and the field and the message show what it stored.
+    await typeAndSubmit('Carol.Paints@Example.ORG');
+    await message.locator('text=carol now signs in with the provider e-mail carol.paints@example.org.').waitFor();
+    assert.equal(await message.textContent(), 'carol now signs in with the provider e-mail carol.paints@example.org.');
+    assert.equal(await field.inputValue(), 'carol.paints@example.org');
+    assert.equal(await oauthEmailOf('carol'), 'carol.paints@example.org');
+    await field.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: screenshotPath('pages/server-user-oauth-375') });
+
+    // Another account's address: refused in the server's words beside the field; neither link changes.
+    await typeAndSubmit('viewer@example.org');
+    await message.locator('text=That OAuth email is already linked to another account.').waitFor();
+    assert.equal(await message.textContent(), 'That OAuth email is already linked to another account.');
+    assert.deepEqual([await oauthEmailOf('carol'), await oauthEmailOf('viewer')], ['carol.paints@example.org', 'viewer@example.org']);
+
+    // Reopened, the dialog shows the stored address again, not the refused one.
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog', { name: 'Account: carol' }).waitFor({ state: 'hidden' });
+    assert.equal(await openCarol(), 'carol.paints@example.org');
+    assert.equal(await message.textContent(), '');
+
+    // Cleared: the link is gone; the other account keeps its own.
+    await typeAndSubmit('');
+    await message.locator('text=carol no longer signs in with a provider e-mail.').waitFor();
+    assert.equal(await message.textContent(), 'carol no longer signs in with a provider e-mail.');
+    assert.equal(await field.inputValue(), '');
+    assert.deepEqual([await oauthEmailOf('carol'), await oauthEmailOf('viewer')], ['', 'viewer@example.org']);
+    await page.context().close();
+  });
+
   test('each Server part fits 375 and 1280 px with every field labelled, and an account is managed by keyboard alone', async (t) => {
     if (!needsService(t, chromiumAvailable, NO_CHROMIUM)) return;
     const page = await loginPage('boss', BOSS_PASSWORD, '198.51.100.64', 375);

@@ -1,7 +1,8 @@
 // Server section, Users: every account with its roles, creation time and last activity (AdminListUserSummaries);
 // adding one (AdminAddUser), and per account a dialog to set its roles (AdminChangeUserSettings), reset its password
-// (AdminSetUserPassword), stop its generations (AdminInterruptUser) and delete it (AdminDeleteUser). Each refusal is
-// shown in the server's words next to the control that caused it.
+// (AdminSetUserPassword), link the e-mail a sign-in provider vouches for (AdminGetUserInfo, AdminSetUserOAuthEmail),
+// stop its generations (AdminInterruptUser) and delete it (AdminDeleteUser). Each refusal is shown in the server's
+// words next to the control that caused it.
 import { call } from '../api.js';
 import { t } from '../i18n.js';
 import { $, attempt, clearMessage, el, formatTime, showMessage } from '../page.js';
@@ -36,13 +37,17 @@ export class UsersPanel {
       event.preventDefault();
       void this.resetPassword();
     });
+    $('#user-oauth-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.saveOAuthEmail();
+    });
     $('#user-interrupt').addEventListener('click', (e) => void this.interrupt(e.currentTarget));
     $('#user-delete').addEventListener('click', (e) => void this.remove(e.currentTarget));
     $('#user-dialog-close').addEventListener('click', () => this.dialog.close());
     this.dialog.addEventListener('close', () => {
       const id = this.editing;
       this.editing = null;
-      for (const id of ['#user-password-new', '#user-password-repeat']) $(id).value = '';
+      for (const id of ['#user-password-new', '#user-password-repeat', '#user-oauth-email']) $(id).value = '';
       // The list may have been redrawn meanwhile: then the same row's button takes the focus back.
       const again = id ? document.querySelector(`tr[data-user-id="${CSS.escape(id)}"] button`) : null;
       const target = this.opener && this.opener.isConnected ? this.opener : again;
@@ -121,9 +126,43 @@ export class UsersPanel {
   open(id, opener) {
     this.editing = id;
     this.opener = opener;
-    for (const box of ['#user-roles-message', '#user-password-message', '#user-interrupt-message', '#user-delete-message']) clearMessage($(box));
+    for (const box of ['#user-roles-message', '#user-password-message', '#user-oauth-message', '#user-interrupt-message', '#user-delete-message']) clearMessage($(box));
     this.fillDialog();
     this.dialog.showModal();
+    void this.loadOAuthEmail(id);
+  }
+
+  /** Shows the sign-in e-mail linked to the account `id`; the field stays disabled until the server has answered. */
+  async loadOAuthEmail(id) {
+    const input = $('#user-oauth-email');
+    const save = $('#user-oauth-save');
+    input.value = '';
+    input.disabled = true;
+    save.disabled = true;
+    try {
+      const info = await call('AdminGetUserInfo', { name: id });
+      // The dialog may have been closed or opened for another account meanwhile.
+      if (this.editing !== id) return;
+      input.value = info.oauth_email;
+      input.disabled = false;
+      save.disabled = false;
+    } catch (err) {
+      if (this.editing === id) showMessage($('#user-oauth-message'), err.message);
+    }
+  }
+
+  async saveOAuthEmail() {
+    const box = $('#user-oauth-message');
+    const name = this.editing;
+    const email = $('#user-oauth-email').value.trim();
+    await attempt($('#user-oauth-save'), box, async () => {
+      await call('AdminSetUserOAuthEmail', { name, email });
+      // The server keeps the address in lower case: show what it stored.
+      const stored = (await call('AdminGetUserInfo', { name })).oauth_email;
+      if (this.editing !== name) return;
+      $('#user-oauth-email').value = stored;
+      showMessage(box, stored === '' ? t('{0} no longer signs in with a provider e-mail.', name) : t('{0} now signs in with the provider e-mail {1}.', name, stored), 'ok');
+    });
   }
 
   fillDialog(keepTicks = false) {
