@@ -60,6 +60,7 @@ describe('who may call each administrative route', () => {
     { route: 'AdminEditRole', permission: 'configure_roles', body: { name: 'no_such_role', ...EDIT_DEFAULTS, permissions: '' }, allowed: (b) => assert.deepEqual(b, NO_ROLE) },
     { route: 'AdminDeleteRole', permission: 'configure_roles', body: { name: 'no_such_role' }, allowed: (b) => assert.deepEqual(b, NO_ROLE) },
     { route: 'AdminListPermissions', permission: 'configure_roles', body: {}, allowed: (b) => assert.equal((b.ordered as string[])[0], '*') },
+    { route: 'AdminSetUserOAuthEmail', permission: 'manage_users', body: { name: 'nobody_here', email: '' }, allowed: (b) => assert.deepEqual(b, NO_USER) },
     { route: 'AdminInterruptUser', permission: 'interrupt_others', body: { name: 'nobody_here' }, allowed: (b) => assert.deepEqual(b, NO_USER) },
     { route: 'ListConnectedUsers', permission: 'read_server_info_panels', body: {}, allowed: (b) => assert.ok(Array.isArray(b.users)) },
     { route: 'GetGlobalStatus', permission: 'read_server_info_panels', body: {}, allowed: (b) => assert.deepEqual(b.status, { waiting_gens: 0, loading_models: 0, waiting_backends: 0, live_gens: 0 }) },
