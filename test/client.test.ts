@@ -15,7 +15,7 @@ import { BUILT_IN_ROUTES } from '../src/routes/index.js';
 import { SwarmApiError, SwarmClient, prehashPassword } from '../src/client/index.js';
 import { ROOT, TestServer, prehash, runCli } from './helpers/server.js';
 import { JUST_SELF_INSTALL, JUST_SELF_INSTALL_MESSAGES } from './helpers/install.js';
-import { CookieJar, request, signInAtProvider, startProvider, type TestProvider } from './helpers/oidc-provider.js';
+import { CookieJar, acceptServer, registrationSettings, request, signInAtProvider, startProvider, type TestProvider } from './helpers/oidc-provider.js';
 
 const FIXTURE = path.join(ROOT, 'test/fixtures/test-extension.ts');
 const CLIENT_DIR = path.join(ROOT, 'src/client');
@@ -503,16 +503,9 @@ describe('OpenID Connect sign-in routes (a real provider on localhost)', () => {
   before(async () => {
     provider = await startProvider();
     server = await TestServer.start({
-      settings: {
-        'UserAuthorization.AuthorizationRequired': true,
-        'UserAuthorization.Registration.AllowRegistration': true,
-        'UserAuthorization.Registration.OAuthRegistration': true,
-        'UserAuthorization.OAuth.OIDCIssuer': provider.issuer,
-        'UserAuthorization.OAuth.OIDCClientId': 'swarm',
-        'UserAuthorization.OAuth.OIDCClientSecret': 'client-test-secret-0123456789',
-      },
+      settings: registrationSettings(provider, 'client-test-secret-0123456789'),
     });
-    provider.setClients([{ client_id: 'swarm', client_secret: 'client-test-secret-0123456789', redirect_uris: [`${server.url}/OAuth/Callback/oidc`] }]);
+    acceptServer(provider, server.url, 'client-test-secret-0123456789');
   });
   const client = (): SwarmClient => new SwarmClient({ baseUrl: server.url, WebSocket });
   after(async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumAvailable, launchBrowser, newContext, screenshotPath, type ConsoleLog } from './helpers/browser.js';
-import { startProvider, type TestProvider } from './helpers/oidc-provider.js';
+import { acceptServer, registrationSettings, startProvider, type TestProvider } from './helpers/oidc-provider.js';
 import { TestServer, needsService, prehash } from './helpers/server.js';
 
 const SECRET = 'web-oidc-client-secret-0123456789';
@@ -19,18 +19,9 @@ describe('OpenID Connect sign-in in the browser', () => {
     if (!chromiumAvailable) return;
     provider = await startProvider();
     server = await TestServer.start({
-      settings: {
-        'UserAuthorization.AuthorizationRequired': true,
-        'UserAuthorization.Registration.AllowRegistration': true,
-        'UserAuthorization.Registration.OAuthRegistration': true,
-        'UserAuthorization.OAuth.OIDCIssuer': provider.issuer,
-        'UserAuthorization.OAuth.OIDCClientId': 'swarm',
-        'UserAuthorization.OAuth.OIDCClientSecret': SECRET,
-        'UserAuthorization.OAuth.OIDCDisplayName': 'Test SSO',
-        IsInstalled: true,
-      },
+      settings: { ...registrationSettings(provider, SECRET), 'UserAuthorization.OAuth.OIDCDisplayName': 'Test SSO', IsInstalled: true },
     });
-    provider.setClients([{ client_id: 'swarm', client_secret: SECRET, redirect_uris: [`${server.url}/OAuth/Callback/oidc`] }]);
+    acceptServer(provider, server.url, SECRET);
     browser = await launchBrowser();
   });
   after(async () => {

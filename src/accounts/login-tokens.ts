@@ -7,6 +7,15 @@ import type { ServerSettings } from '../settings/server-settings.js';
 import type { LoginTokenRecord, Store } from '../store/types.js';
 
 export const TOKEN_COOKIE = 'swarm_token';
+/** How long the login cookie lives in the browser (the token itself ends by its own rules). */
+export const TOKEN_COOKIE_SECONDS = 365 * 86400;
+
+const AGENT_CHARS = /[^A-Za-z0-9 .:,;_\-*@#%[\]]/g;
+
+/** The User-Agent header as a login token records it: printable ASCII only, `unknown` when absent. */
+export function tokenAgent(header: string | string[] | undefined): string {
+  return typeof header === 'string' ? header.replace(AGENT_CHARS, '') : 'unknown';
+}
 /** Stored last-use times (of tokens and sessions) are refreshed at most this often: a write per call is waste. */
 export const LAST_USE_REFRESH_SECONDS = 300;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);

@@ -27,12 +27,14 @@ export interface RequestInfo {
 export interface CookieOptions {
   maxAgeSeconds: number;
   httpOnly?: boolean;
+  /** Default `/`. */
+  path?: string;
 }
 
 /** The response side a handler may touch besides its JSON output. */
 export interface ResponseControl {
   setCookie(name: string, value: string, options: CookieOptions): void;
-  clearCookie(name: string): void;
+  clearCookie(name: string, path?: string): void;
 }
 
 /** A WebSocket route's channel: messages go out as JSON text frames; `signal` aborts when the peer leaves. */

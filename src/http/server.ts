@@ -3,6 +3,7 @@
 // (docs/COMPATIBILITY.md) are exact and the benchmarks compare against bare node:http. Every limit is in
 // src/http/limits.ts; bodies are read by src/http/intake.ts.
 import crypto from 'node:crypto';
+import { cookieControl } from './cookies.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -11,7 +12,7 @@ import { Core, type CoreOptions } from '../core.js';
 import { dispatch } from '../api/envelope.js';
 import { ApiError, apiError } from '../api/errors.js';
 import { parseInput, parseInputAsync } from '../api/json-input.js';
-import type { CookieOptions, RequestInfo, ResponseControl, RouteOutput } from '../api/route.js';
+import type { RequestInfo, RouteOutput } from '../api/route.js';
 import { hostRefusalText, refusedHost } from './host-check.js';
 import { requestInfo } from './request-info.js';
 import { redirect, sendApiError, sendJson } from './respond.js';
@@ -93,23 +94,6 @@ export class ListenError extends Error {
     super(message);
     this.name = 'ListenError';
   }
-}
-
-function cookieControl(res: ServerResponse | null, info: RequestInfo): ResponseControl {
-  const add = (cookie: string): void => {
-    if (!res) return;
-    const prev = res.getHeader('Set-Cookie');
-    res.setHeader('Set-Cookie', [...(Array.isArray(prev) ? prev : prev ? [String(prev)] : []), cookie]);
-  };
-  return {
-    setCookie(name: string, value: string, o: CookieOptions) {
-      const expires = new Date(Date.now() + o.maxAgeSeconds * 1000).toUTCString();
-      add(`${name}=${value}; Expires=${expires}; Max-Age=${o.maxAgeSeconds}; Path=/; SameSite=Lax${o.httpOnly === false ? '' : '; HttpOnly'}${info.secure ? '; Secure' : ''}`);
-    },
-    clearCookie(name: string) {
-      add(`${name}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax; HttpOnly${info.secure ? '; Secure' : ''}`);
-    },
-  };
 }
 
 const JSON_TYPE = /^\s*(application\/json|[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+\+json)\s*(;.*)?$/i;

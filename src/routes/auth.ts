@@ -2,15 +2,13 @@
 // where swarmcore differs).
 import { apiError, softError } from '../api/errors.js';
 import { SUCCESS_OUTPUT, defineRoute, type RouteContext } from '../api/route.js';
-import { TOKEN_COOKIE, parseToken } from '../accounts/login-tokens.js';
+import { TOKEN_COOKIE, TOKEN_COOKIE_SECONDS, parseToken, tokenAgent } from '../accounts/login-tokens.js';
 import { RESERVED_USER_NAMES, cleanAccountName, cleanUserId } from '../accounts/names.js';
 import { dummyVerify, verifyPassword } from '../accounts/passwords.js';
 import { RATE_LIMITS } from '../accounts/rate-limits.js';
 import { requestToken, resolveRequestUser } from '../accounts/request-user.js';
 
 const GROUP = 'BasicAPIFeatures';
-const COOKIE_SECONDS = 365 * 86400;
-const AGENT_CHARS = /[^A-Za-z0-9 .:,;_\-*@#%[\]]/g;
 
 function accountsRequired(ctx: RouteContext): boolean {
   return ctx.settings.bool('UserAuthorization.AuthorizationRequired');
@@ -25,6 +23,19 @@ async function consumeLoginAttempt(ctx: RouteContext, name: string): Promise<voi
   const limits = ctx.rateLimits;
   if (!(await limits.tryUse(RATE_LIMITS.loginByAddress, ctx.request.clientAddress))) throw apiError('ratelimit');
   if (!(await limits.tryUse(RATE_LIMITS.loginByUser, name))) throw apiError('ratelimit');
+}
+
+/**
+ * The checks both self-registrations make on a new user name, in the reference's order: its form (with
+ * `badInput` for the route's other input), then the rate limits, then whether it may be taken. Returns the
+ * cleaned name.
+ */
+async function claimableName(ctx: RouteContext, username: string, badInput: boolean): Promise<string> {
+  const name = cleanAccountName(username);
+  if (name.length < 3 || name.length > 100 || badInput) throw apiError('invalid_input');
+  await consumeLoginAttempt(ctx, name);
+  if (!/^[a-z]/.test(name) || RESERVED_USER_NAMES.has(name) || (await ctx.users.get(name))) throw apiError('username_exists');
+  return name;
 }
 
 export const getNewSession = defineRoute({
@@ -110,13 +121,11 @@ export const login = defineRoute({
       throw apiError('invalid_login');
     }
     if (result.needsUpgrade) await users.upgradePasswordHash(user, password);
-    const agentHeader = ctx.request.headers['user-agent'];
-    const agent = typeof agentHeader === 'string' ? agentHeader.replace(AGENT_CHARS, '') : 'unknown';
-    const token = await ctx.loginTokens.create(user.id, ctx.request.ipString, agent);
+    const token = await ctx.loginTokens.create(user.id, ctx.request.ipString, tokenAgent(ctx.request.headers['user-agent']));
     // The user was deleted between the password check and now; the reference answers this with status 200.
     if (!token) throw apiError('internal_error', null, 200);
     await ctx.audit.record({ ...attempt, action: 'login.success' });
-    ctx.response.setCookie(TOKEN_COOKIE, token.raw, { maxAgeSeconds: COOKIE_SECONDS });
+    ctx.response.setCookie(TOKEN_COOKIE, token.raw, { maxAgeSeconds: TOKEN_COOKIE_SECONDS });
     return { success: 'true' };
   },
 });
@@ -166,10 +175,7 @@ export const registerBasic = defineRoute({
     if (!s.bool('UserAuthorization.Registration.AllowRegistration') || !s.bool('UserAuthorization.Registration.SimplePasswordRegistration')) {
       throw apiError('registration_disabled');
     }
-    const name = cleanAccountName(username);
-    if (name.length < 3 || name.length > 100 || password.length < 8 || password.length > 500) throw apiError('invalid_input');
-    await consumeLoginAttempt(ctx, name);
-    if (!/^[a-z]/.test(name) || RESERVED_USER_NAMES.has(name) || (await ctx.users.get(name))) throw apiError('username_exists');
+    const name = await claimableName(ctx, username, password.length < 8 || password.length > 500);
     const created = await ctx.users.register(name, password, [s.string('UserAuthorization.Registration.NewUserDefaultRole')], false);
     if (!created) throw apiError('username_exists');
     return { success: 'true' };
@@ -199,11 +205,8 @@ export const registerOAuth = defineRoute({
   async handler(ctx, { username, oauth_tracker_key, oauth_type }) {
     const s = ctx.settings;
     if (!ctx.oauth.registrationAllowed()) throw apiError('registration_disabled');
-    const name = cleanAccountName(username);
+    const name = await claimableName(ctx, username, false);
     const address = ctx.request.clientAddress;
-    if (name.length < 3 || name.length > 100) throw apiError('invalid_input');
-    await consumeLoginAttempt(ctx, name);
-    if (!/^[a-z]/.test(name) || RESERVED_USER_NAMES.has(name) || (await ctx.users.get(name))) throw apiError('username_exists');
     // Taken here, once: of two calls with the same key (on any instance), one gets it.
     const tracker = await ctx.oauth.takeTracker(oauth_tracker_key);
     if (!tracker || tracker.provider !== oauth_type.trim().toLowerCase()) {
@@ -222,11 +225,9 @@ export const registerOAuth = defineRoute({
       throw apiError('registration_failed');
     }
     await ctx.audit.record({ userId: name, address, action: 'oauth.register', target: name, detail: { provider: tracker.provider, email: tracker.email } });
-    const agentHeader = ctx.request.headers['user-agent'];
-    const agent = typeof agentHeader === 'string' ? agentHeader.replace(AGENT_CHARS, '') : 'unknown';
-    const token = await ctx.loginTokens.create(name, ctx.request.ipString, agent);
+    const token = await ctx.loginTokens.create(name, ctx.request.ipString, tokenAgent(ctx.request.headers['user-agent']));
     if (!token) throw apiError('internal_error', null, 200);
-    ctx.response.setCookie(TOKEN_COOKIE, token.raw, { maxAgeSeconds: COOKIE_SECONDS });
+    ctx.response.setCookie(TOKEN_COOKIE, token.raw, { maxAgeSeconds: TOKEN_COOKIE_SECONDS });
     return { success: 'true' };
   },
 });

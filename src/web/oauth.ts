@@ -5,9 +5,10 @@
 // sets it), the pick-a-user-name page, a linked account, or a page that says why not, with an audit entry.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInfo } from '../api/route.js';
-import { TOKEN_COOKIE } from '../accounts/login-tokens.js';
+import { TOKEN_COOKIE, TOKEN_COOKIE_SECONDS, tokenAgent } from '../accounts/login-tokens.js';
 import { OAuthRefusal, OAUTH_PROVIDERS, sameText, type OAuthIntent, type OAuthProviderId, type OAuthRefusalReason } from '../accounts/oauth.js';
 import { validLogin } from '../accounts/request-user.js';
+import { cookieControl } from '../http/cookies.js';
 import { SESSIONLESS_MAX_BYTES } from '../http/limits.js';
 import { redirect } from '../http/respond.js';
 import { sendPage, type WebHost } from './pages.js';
@@ -17,23 +18,11 @@ export const FLOW_COOKIE = 'swarm_oauth_flow';
 const FLOW_COOKIE_SECONDS = 600;
 /** Google Identity Services' double-submit cookie and form field. */
 const GOOGLE_CSRF = 'g_csrf_token';
-const LOGIN_COOKIE_SECONDS = 365 * 86400;
-const AGENT_CHARS = /[^A-Za-z0-9 .:,;_\-*@#%[\]]/g;
 /** Starts (and Google credential posts) per client address and minute: each start stores a row for ten minutes. */
 const START_RULE = { name: 'oauth-start', max: 60, periodMs: 60_000 } as const;
 
 /** Refusals that are not about a token: the outcome pages' own reasons. */
 type PageReason = OAuthRefusalReason | 'no_account' | 'email_taken' | 'login_failed' | 'busy';
-
-function cookie(info: RequestInfo, name: string, value: string, maxAge: number, path = '/'): string {
-  const expires = new Date(Date.now() + maxAge * 1000).toUTCString();
-  return `${name}=${value}; Expires=${maxAge === 0 ? 'Thu, 01 Jan 1970 00:00:00 GMT' : expires}; Max-Age=${maxAge}; Path=${path}; SameSite=Lax; HttpOnly${info.secure ? '; Secure' : ''}`;
-}
-
-function addCookie(res: ServerResponse, value: string): void {
-  const prev = res.getHeader('Set-Cookie');
-  res.setHeader('Set-Cookie', [...(Array.isArray(prev) ? prev : prev ? [String(prev)] : []), value]);
-}
 
 /** `<OAuthReturnURL, else Network.ExternalURL, else this request's origin>/OAuth/Callback/<provider>`. */
 function redirectUri(host: WebHost, info: RequestInfo, provider: OAuthProviderId): string {
@@ -62,12 +51,10 @@ async function refuse(host: WebHost, req: IncomingMessage, res: ServerResponse, 
 /** Sets the login cookie exactly as Login does and opens the user page. */
 async function signIn(host: WebHost, req: IncomingMessage, res: ServerResponse, info: RequestInfo, userId: string, provider: string, email: string): Promise<true> {
   const services = host.services;
-  const agentHeader = info.headers['user-agent'];
-  const agent = typeof agentHeader === 'string' ? agentHeader.replace(AGENT_CHARS, '') : 'unknown';
-  const token = await services.loginTokens.create(userId, info.ipString, agent);
+  const token = await services.loginTokens.create(userId, info.ipString, tokenAgent(info.headers['user-agent']));
   if (!token) return refuse(host, req, res, info, provider, 'login_failed', 'The login could not be stored. Try again.', email);
   await services.audit.record({ userId, attemptedName: email, address: info.clientAddress, action: 'login.success', target: userId, detail: { method: provider } });
-  addCookie(res, cookie(info, TOKEN_COOKIE, token.raw, LOGIN_COOKIE_SECONDS));
+  cookieControl(res, info).setCookie(TOKEN_COOKIE, token.raw, { maxAgeSeconds: TOKEN_COOKIE_SECONDS });
   redirect(res, '/Text2Image');
   return true;
 }
@@ -108,7 +95,7 @@ async function start(host: WebHost, req: IncomingMessage, res: ServerResponse, i
   }
   try {
     const flow = await services.oauth.start(provider, redirectUri(host, info, provider), intent);
-    addCookie(res, cookie(info, FLOW_COOKIE, flow.flowId, FLOW_COOKIE_SECONDS, '/OAuth/'));
+    cookieControl(res, info).setCookie(FLOW_COOKIE, flow.flowId, { maxAgeSeconds: FLOW_COOKIE_SECONDS, path: '/OAuth/' });
     redirect(res, flow.url);
     return true;
   } catch (err) {
@@ -119,7 +106,7 @@ async function start(host: WebHost, req: IncomingMessage, res: ServerResponse, i
 
 async function callback(host: WebHost, req: IncomingMessage, res: ServerResponse, info: RequestInfo, provider: OAuthProviderId, query: URLSearchParams): Promise<true> {
   // The flow cookie is spent whatever happens next.
-  addCookie(res, cookie(info, FLOW_COOKIE, '', 0, '/OAuth/'));
+  cookieControl(res, info).clearCookie(FLOW_COOKIE, '/OAuth/');
   try {
     const { email, intent } = await host.services.oauth.finish(provider, info.cookies[FLOW_COOKIE], query);
     return await afterVerified(host, req, res, info, provider, email, intent);

@@ -143,3 +143,20 @@ export async function signInAtProvider(authorizationUrl: string, login: string, 
   }
   throw new Error('the provider did not send the browser back within 20 steps');
 }
+
+/** Settings of a swarmcore server with accounts and provider registration on, signing in as client `swarm`. */
+export function registrationSettings(provider: TestProvider, secret: string): Record<string, string | boolean> {
+  return {
+    'UserAuthorization.AuthorizationRequired': true,
+    'UserAuthorization.Registration.AllowRegistration': true,
+    'UserAuthorization.Registration.OAuthRegistration': true,
+    'UserAuthorization.OAuth.OIDCIssuer': provider.issuer,
+    'UserAuthorization.OAuth.OIDCClientId': 'swarm',
+    'UserAuthorization.OAuth.OIDCClientSecret': secret,
+  };
+}
+
+/** Registers a server as the provider's client `swarm`, with its generic-provider callback. */
+export function acceptServer(provider: TestProvider, serverUrl: string, secret: string): void {
+  provider.setClients([{ client_id: 'swarm', client_secret: secret, redirect_uris: [`${serverUrl}/OAuth/Callback/oidc`] }]);
+}
