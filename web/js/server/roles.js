@@ -34,6 +34,8 @@ export class RolesPanel {
     $('#role-cancel').addEventListener('click', () => this.dialog.close());
     $('#role-delete').addEventListener('click', (e) => void this.remove(e.currentTarget));
     this.dialog.addEventListener('close', () => {
+      // A close event arriving after the dialog was opened again belongs to the earlier opening (see users.js).
+      if (this.dialog.open) return;
       const id = this.editing;
       this.editing = null;
       // The list may have been redrawn meanwhile: then the same row's button takes the focus back.

@@ -45,6 +45,9 @@ export class UsersPanel {
     $('#user-delete').addEventListener('click', (e) => void this.remove(e.currentTarget));
     $('#user-dialog-close').addEventListener('click', () => this.dialog.close());
     this.dialog.addEventListener('close', () => {
+      // The event arrives a task after the dialog closed: if it was opened again meanwhile (Escape, then Enter at
+      // once), this close belongs to the old opening and must not undo the new one.
+      if (this.dialog.open) return;
       const id = this.editing;
       this.editing = null;
       for (const id of ['#user-password-new', '#user-password-repeat', '#user-oauth-email']) $(id).value = '';
