@@ -54,6 +54,11 @@ export const MAX_LIVE_SESSIONS = 100_000;
 export class SessionService {
   /** Live sessions by session key. */
   private readonly live = new Map<string, Session>();
+  /**
+   * The same sessions by the id the client holds, so a call on a live session costs a map lookup rather than a
+   * SHA-256 of its id. Always changed together with `live` (`keep`, `leave`); holds no session `live` does not.
+   */
+  private readonly byId = new Map<string, Session>();
   private readonly inserts: BatchWriter<SessionRecord>;
   private readonly loading = new Map<string, Promise<Session | null>>();
   private readonly watchers: SessionWatcher[] = [];
@@ -102,11 +107,20 @@ export class SessionService {
 
   /** Finds a live session by the client's id; loads it from the store when another instance (or a previous run) created it. */
   async get(id: string): Promise<Session | null> {
+    return this.cached(id) ?? this.lookUp(id);
+  }
+
+  /** The live session of this id when this instance holds it and it is not idle: no store call, no hashing. */
+  cached(id: string): Session | undefined {
+    const session = this.byId.get(id);
+    return session !== undefined && session.lastUsed >= nowSeconds() - SESSION_IDLE_SECONDS ? session : undefined;
+  }
+
+  private lookUp(id: string): Promise<Session | null> {
     const key = sessionKey(id);
     const cached = this.live.get(key);
-    if (cached && cached.lastUsed >= nowSeconds() - SESSION_IDLE_SECONDS) return cached;
     // Not cached, or idle by this instance's view: the store may know of use elsewhere.
-    if (cached) this.live.delete(key);
+    if (cached) this.leave(cached);
     let pending = this.loading.get(key);
     if (!pending) {
       pending = this.load(key, id).finally(() => this.loading.delete(key));
@@ -220,7 +234,7 @@ export class SessionService {
 
   /** Keeps a session in memory, making room past MAX_LIVE_SESSIONS by letting the oldest (not busy) go. */
   private remember(session: Session): void {
-    this.live.set(session.key, session);
+    this.keep(session);
     if (this.live.size <= MAX_LIVE_SESSIONS) return;
     for (const s of this.live.values()) {
       if (this.live.size <= MAX_LIVE_SESSIONS) break;
@@ -235,7 +249,7 @@ export class SessionService {
 
   /** Lets a session leave memory (it stays in the store), recording its last use there first if newer. */
   private async evict(s: Session): Promise<void> {
-    this.live.delete(s.key);
+    this.leave(s);
     for (const w of this.watchers) w.forget(s.key, false);
     if (s.lastUsed > s.persistedLastActive) {
       await this.store.sessions.touch(s.key, s.lastUsed).catch((err: unknown) => this.log.warn({ err }, "recording an evicted session's last use failed"));
@@ -245,7 +259,17 @@ export class SessionService {
   private drop(key: string): void {
     const s = this.live.get(key);
     if (!s) return;
-    this.live.delete(key);
+    this.leave(s);
     for (const w of this.watchers) w.forget(key, true);
+  }
+
+  private keep(s: Session): void {
+    this.live.set(s.key, s);
+    this.byId.set(s.id, s);
+  }
+
+  private leave(s: Session): void {
+    this.live.delete(s.key);
+    this.byId.delete(s.id);
   }
 }

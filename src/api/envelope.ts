@@ -41,7 +41,7 @@ function sessionIdOf(input: Record<string, unknown>, request: RequestInfo): stri
 export async function resolveSession(s: Services, input: Record<string, unknown>, request: RequestInfo): Promise<Session> {
   const id = sessionIdOf(input, request);
   if (id === undefined) throw apiError('basic_api', 'missing session id');
-  const session = id === '' ? null : await s.sessions.get(id);
+  const session = id === '' ? null : (s.sessions.cached(id) ?? (await s.sessions.get(id)));
   if (!session) throw apiError('invalid_session_id');
   // With accounts required, a session stands only while its login token does (token revocation ends sessions
   // through events), or, for a session made by localhost bypass, while the request still qualifies for it.

@@ -6,7 +6,7 @@
 // an integer token of more than 15 digits (found by the shape scan, at no extra pass) is parsed by the byte-level
 // parser below instead, which records the digits as sent in the side table of src/util/token-text.ts. The values
 // handed on stay plain JSON values either way; other bodies keep JSON.parse, which is several times faster.
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { apiError, type ApiError } from './errors.js';
 import { exactNumberText, forgetExactNumber, recordExactNumber } from '../util/token-text.js';
 
@@ -103,6 +103,7 @@ export function parseInput(body: Buffer | string): Record<string, unknown> {
 function parseWhole(body: Buffer | string, exactNow: boolean): Record<string, unknown> | null {
   let text: string;
   if (typeof body === 'string') text = body;
+  else if (isAscii(body)) text = body.toString('latin1'); // the same text, without the UTF-8 decoder's checks
   else {
     try {
       text = utf8.decode(body);
@@ -157,6 +158,11 @@ export async function parseInputAsync(body: Buffer): Promise<Record<string, unkn
   if (body.length >= SLICED_PARSE_MIN_BYTES) return parseInputSliced(body);
   await Promise.resolve();
   return parseWhole(body, body.length < EXACT_AT_ONCE_MAX_BYTES) ?? parseInputSliced(body);
+}
+
+/** parseInput for a body small enough to parse exactly at once (what parseInputAsync would do), else null. */
+export function parseSmallInput(body: Buffer): Record<string, unknown> | null {
+  return body.length < EXACT_AT_ONCE_MAX_BYTES ? parseWhole(body, true) : null;
 }
 
 /** The same object as parseInput, yielding to the event loop after every `sliceBytes` of the body. */

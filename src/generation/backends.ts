@@ -1,6 +1,8 @@
 // The backend registry and the status GetCurrentStatus reports (docs/COMPATIBILITY.md#backend-status). swarmcore
-// runs no backend itself: applications register objects that describe theirs, and the status is read from them on
-// each call (it is a few comparisons, so there is no cache to go stale).
+// runs no backend itself: applications register objects that describe theirs, and their state is read from them
+// on each call. Only the JSON text made from that state is kept (`statusJson`), for as long as the state is the
+// same.
+import { JsonText } from '../util/json-text.js';
 
 /** A backend's own state, as the reference's enum, lower-cased. */
 export type BackendStatus = 'disabled' | 'errored' | 'waiting' | 'loading' | 'idle' | 'running';
@@ -68,18 +70,29 @@ export function overallStatus(backends: readonly Backend[]): BackendStatusReport
   return report('unknown', 'error', false);
 }
 
+/** `backend_status` and `supported_features` as JSON text. */
+export interface BackendStatusJson {
+  status: JsonText;
+  features: JsonText;
+}
+
 export class BackendRegistry {
   private readonly byId = new Map<string, Backend>();
   private readonly serverFeatures = new Set<string>();
+  /** Counts changes of the registry itself (backends and server features added or removed). */
+  private version = 0;
+  private json: { state: string; value: BackendStatusJson } | null = null;
 
   /** Registers a backend; returns a function that removes it again. */
   add(backend: Backend): () => void {
     if (this.byId.has(backend.id)) throw new Error(`Backend '${backend.id}' is registered twice`);
     this.byId.set(backend.id, backend);
+    this.version++;
     return () => this.remove(backend.id);
   }
 
   remove(id: string): boolean {
+    this.version++;
     return this.byId.delete(id);
   }
 
@@ -95,6 +108,7 @@ export class BackendRegistry {
   /** A feature the server supports whatever its backends do (listed in every `supported_features`). */
   addFeature(feature: string): void {
     this.serverFeatures.add(feature);
+    this.version++;
   }
 
   status(): BackendStatusReport {
@@ -105,6 +119,19 @@ export class BackendRegistry {
    * Server features plus those of every enabled, non-idle backend of any kind (errored and loading backends
    * count, as in the reference), sorted by code unit so the JSON text only changes when the set does.
    */
+  /**
+   * status() and supportedFeatures() as JSON text (what GetCurrentStatus sends), made again only when the registry
+   * or a backend's enabled flag, status or features read differently from last time.
+   */
+  statusJson(): BackendStatusJson {
+    let state = String(this.version);
+    for (const b of this.byId.values()) state += `\u0000${b.textToImage === false ? 0 : 1}${b.enabled ? 1 : 0}${b.status}\u0001${[...b.features].join('\u0001')}`;
+    if (this.json === null || this.json.state !== state) {
+      this.json = { state, value: { status: new JsonText(JSON.stringify(this.status())), features: new JsonText(JSON.stringify(this.supportedFeatures())) } };
+    }
+    return this.json.value;
+  }
+
   supportedFeatures(): string[] {
     const set = new Set(this.serverFeatures);
     for (const b of this.byId.values()) {

@@ -42,10 +42,11 @@ export class GenerationService {
 
   /** The object GetCurrentStatus answers with; generation sockets may push the same shape. */
   status(session: Session): Record<string, unknown> {
+    const backends = this.backends.statusJson();
     return {
       status: this.works.get(session.key)?.counts ?? zeroCounts(),
-      backend_status: this.backends.status(),
-      supported_features: this.backends.supportedFeatures(),
+      backend_status: backends.status,
+      supported_features: backends.features,
     };
   }
 

@@ -262,6 +262,17 @@ export class Intake {
    * `readLarge`. Bytes held are recorded in `holding`, to release after the call is answered.
    */
   async read(req: IncomingMessage, info: RequestInfo, length: number, holding: Holding): Promise<Buffer> {
+    if (length <= PRE_SESSION_MEMORY_BYTES) {
+      // The call comes here from the 'request' event, before node's parser has handed over the rest of the
+      // packet it is parsing; one microtask later it has. A small body that came with its headers (nearly every
+      // API call) is then already buffered: taken whole, with no pull, listeners or timer.
+      await undefined;
+      const whole = takeComplete(req, length);
+      if (whole !== null) {
+        holding.hold(this.preSession, length);
+        return whole;
+      }
+    }
     const pull = new BodyPull(req, this);
     try {
       if (length <= PRE_SESSION_MEMORY_BYTES) {
@@ -360,6 +371,17 @@ export class Intake {
     await this.copyRest(pull, body, at, length);
     return body;
   }
+}
+
+/**
+ * The whole body when node has already read all of it, else null. Node frames a body by its Content-Length, so
+ * `length` bytes buffered are all of it (the parser may mark the message complete only a moment later).
+ */
+function takeComplete(req: IncomingMessage, length: number): Buffer | null {
+  if (req.readableLength !== length || req.readableFlowing === true) return null;
+  const body = req.read() as Buffer | null;
+  if (body === null || body.length !== length) throw shortBody(); // cannot happen: node frames by Content-Length
+  return body;
 }
 
 /**

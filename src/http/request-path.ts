@@ -38,6 +38,20 @@ export function encodePath(canonical: string): string {
  * `%`, control characters or anything else no route name has is an unknown route, never a page or a file.
  */
 export function apiRouteKey(rawPath: string): string | null {
+  // Clients call a handful of paths over and over: the answer is kept per path string, in a bounded cache.
+  const known = routeKeys.get(rawPath);
+  if (known !== undefined) return known;
+  const key = computeRouteKey(rawPath);
+  if (routeKeys.size >= ROUTE_KEY_CACHE_MAX) routeKeys.clear();
+  if (rawPath.length <= 256) routeKeys.set(rawPath, key);
+  return key;
+}
+
+/** At most this many paths are kept; then the cache starts over (a client sending new paths only refills it). */
+const ROUTE_KEY_CACHE_MAX = 512;
+const routeKeys = new Map<string, string | null>();
+
+function computeRouteKey(rawPath: string): string | null {
   const path = rawPath.includes('%') ? decodeEscapes(rawPath) : rawPath;
   const lower = path.replace(/[A-Z]/g, (c) => c.toLowerCase());
   return lower.startsWith('/api/') ? lower.slice(5) : null;

@@ -6,11 +6,9 @@ import { answerPieces } from '../util/json-text.js';
 /** A JSON answer as the reference sends it: no charset, explicit length, never cached. */
 export function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>, closeConnection = false): void {
   const answer = answerPieces(body);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json');
-  res.setHeader('Content-Length', typeof answer === 'string' ? Buffer.byteLength(answer) : answer.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : p.length), 0));
-  res.setHeader('Cache-Control', 'no-store');
-  if (closeConnection) res.setHeader('Connection', 'close');
+  const length = typeof answer === 'string' ? Buffer.byteLength(answer) : answer.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : p.length), 0);
+  // Headers set earlier on this response (CORS, Set-Cookie, Connection) are merged in by writeHead.
+  res.writeHead(status, closeConnection ? ['Content-Type', 'application/json', 'Content-Length', String(length), 'Cache-Control', 'no-store', 'Connection', 'close'] : ['Content-Type', 'application/json', 'Content-Length', String(length), 'Cache-Control', 'no-store']);
   if (typeof answer === 'string') return void res.end(answer);
   // Kept bytes (a cached preset list) go out as they are, between the parts serialized for this call.
   res.cork();

@@ -4,14 +4,14 @@
 // src/http/limits.ts; bodies are read by src/http/intake.ts.
 import crypto from 'node:crypto';
 import { cookieControl } from './cookies.js';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Core, type CoreOptions } from '../core.js';
 import { dispatch } from '../api/envelope.js';
 import { ApiError, apiError } from '../api/errors.js';
-import { parseInput, parseInputAsync } from '../api/json-input.js';
+import { parseInput, parseInputAsync, parseSmallInput } from '../api/json-input.js';
 import type { RequestInfo, RouteOutput } from '../api/route.js';
 import { hostRefusalText, refusedHost } from './host-check.js';
 import { requestInfo } from './request-info.js';
@@ -140,7 +140,7 @@ async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, r
     }
     let input: Record<string, unknown>;
     try {
-      input = await parseInputAsync(body);
+      input = parseSmallInput(body) ?? (await parseInputAsync(body));
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       core.metrics.apiCall(route, 'http', err.body);
@@ -197,6 +197,14 @@ export function upgradeOriginAllowed(origin: string | undefined, host: string | 
 /** What the metrics call a request: a declared API route name or a fixed kind, never the path itself. */
 interface RequestLabel {
   route: string;
+}
+
+/** A response with what its 'close' listener records: the request's label, start time and connection. */
+class TrackedResponse extends ServerResponse implements RequestLabel {
+  route = 'unknown';
+  started = 0;
+  /** Not `connection`: ServerResponse already has that name (the socket). */
+  openConnection: ConnectionState | undefined = undefined;
 }
 
 async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, label: RequestLabel): Promise<void> {
@@ -313,27 +321,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // WebSocket routes take one small input message (the install choices): the sessionless cap, so nothing
   // large is held before the envelope has checked the session.
   const wss = new WebSocketServer({ noServer: true, maxPayload: SESSIONLESS_MAX_BYTES });
+  /** Every response's 'close' listener (one function for all, not a closure per request). */
+  function answered(this: TrackedResponse): void {
+    inFlight.delete(this);
+    const connection = this.openConnection;
+    if (connection) {
+      connection.busy--;
+      connection.idleSince = performance.now();
+    }
+    if (this.writableFinished && core.stopping) answeredWhileStopping++;
+    core.metrics.request(this.route, this.writableFinished ? this.statusCode : 0, (performance.now() - this.started) / 1000);
+  }
   const server = createServer(
-    { maxHeaderSize: 1024 * 1024, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
-    (req, res) => {
+    { ServerResponse: TrackedResponse as typeof ServerResponse, maxHeaderSize: 1024 * 1024, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+    (req, response) => {
       if (guard.refused.has(req.socket)) return;
-      const started = performance.now();
-      const label: RequestLabel = { route: 'unknown' };
+      const res = response as TrackedResponse;
+      res.started = performance.now();
       const connection = connections.get(req.socket);
       if (connection) connection.busy++;
+      res.openConnection = connection;
       inFlight.add(res);
       // Once stopping, every answer closes its connection, so a client's next request goes to a new one.
       if (core.stopping) res.setHeader('Connection', 'close');
-      res.once('close', () => {
-        inFlight.delete(res);
-        if (connection) {
-          connection.busy--;
-          connection.idleSince = performance.now();
-        }
-        if (res.writableFinished && core.stopping) answeredWhileStopping++;
-        core.metrics.request(label.route, res.writableFinished ? res.statusCode : 0, (performance.now() - started) / 1000);
-      });
-      handleRequest(core, intake, req, res, label).catch((err: unknown) => {
+      res.on('close', answered);
+      handleRequest(core, intake, req, res, res).catch((err: unknown) => {
         // A client that leaves mid-request is the client's doing: a debug line, no stack.
         if (err instanceof ClientGone) {
           core.log.debug({ url: req.url, why: err.message }, 'client left mid-request');

@@ -19,10 +19,23 @@ export class JsonText {
   }
 }
 
+/** `"key":` of the member names answers use (a fixed set in the handlers), each serialized once. */
+const memberNames = new Map<string, string>();
+function memberName(key: string): string {
+  let text = memberNames.get(key);
+  if (text === undefined) {
+    text = `${JSON.stringify(key)}:`;
+    if (memberNames.size < 4096) memberNames.set(key, text);
+  }
+  return text;
+}
+
+/** A JsonText shorter than this goes into an answer as text; a longer one as its cached bytes. */
+const INLINE_TEXT_MAX = 4096;
+
 /**
- * An answer object as JSON: one string when it holds no JsonText (JSON.stringify), else the pieces to send in
- * order, the JsonText values as their cached bytes, which together are exactly the JSON.stringify of the values
- * they stand for.
+ * An answer object as JSON: one string when it holds no large JsonText, else the pieces to send in order, the
+ * large JsonText values as their cached bytes; either way exactly the JSON.stringify of the values they stand for.
  */
 export function answerPieces(body: Record<string, unknown>): string | Array<string | Buffer> {
   let hasText = false;
@@ -41,15 +54,16 @@ export function answerPieces(body: Record<string, unknown>): string | Array<stri
     const text = value instanceof JsonText ? value : (JSON.stringify(value) as string | undefined);
     // As JSON.stringify does: members whose value has no JSON form (undefined, functions) are left out.
     if (text === undefined) continue;
-    open += `${first ? '' : ','}${JSON.stringify(key)}:`;
+    open += `${first ? '' : ','}${memberName(key)}`;
     first = false;
-    if (text instanceof JsonText) {
+    if (typeof text === 'string') open += text;
+    else if (text.text.length < INLINE_TEXT_MAX) open += text.text;
+    else {
       pieces.push(open, text.bytes);
       open = '';
-    } else {
-      open += text;
     }
   }
+  if (pieces.length === 0) return `${open}}`;
   pieces.push(`${open}}`);
   return pieces;
 }
