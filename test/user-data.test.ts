@@ -56,6 +56,40 @@ describe('GetMyUserData', () => {
     assert.equal((await server.call('GetMyUserData', u.sid, {}, u.headers)).text, expected([preset('One', 'edited', { steps: '30' }), preset('Two', 'second', {})]));
   });
 
+  test('a repeated answer is kept, and every change behind it shows at the next call: role, server default, own language, stars, links, presets', async () => {
+    assert.deepEqual((await server.call('AdminAddRole', sid, { name: 'keptanswer' })).body, { success: true });
+    assert.deepEqual((await server.call('AdminAddUser', sid, { name: 'keptuser', password: 'a-long-enough-prehash', role: 'keptanswer' })).body, { success: true });
+    const headers = { 'X-SWARM-USER_ID': 'keptuser' };
+    const usid = await server.session(headers);
+    const data = async (): Promise<Record<string, unknown>> => {
+      const first = await server.call('GetMyUserData', usid, {}, headers);
+      // The second call is answered from what the first kept, with exactly the same text.
+      assert.equal((await server.call('GetMyUserData', usid, {}, headers)).text, first.text);
+      return first.body;
+    };
+    const editRole = (permissions: string) =>
+      server.call('AdminEditRole', sid, { name: 'keptanswer', description: '', max_outpath_depth: 5, max_t2i_simultaneous: 32, allow_unsafe_outpaths: false, model_whitelist: '', model_blacklist: '', permissions });
+    assert.deepEqual((await editRole('fundamental_generate_tab_access,fundamental_model_access,edit_user_settings,manage_presets')).body, { success: true });
+    assert.deepEqual((await data()).permissions, ['fundamental_model_access', 'fundamental_generate_tab_access', 'edit_user_settings', 'manage_presets']);
+    await editRole('fundamental_generate_tab_access,fundamental_model_access,edit_user_settings,manage_presets,user_tab');
+    assert.deepEqual((await data()).permissions, ['fundamental_model_access', 'fundamental_generate_tab_access', 'edit_user_settings', 'manage_presets', 'user_tab']);
+    assert.equal((await data()).language, 'en');
+    assert.deepEqual((await server.call('ChangeServerSettings', sid, { settings: { 'DefaultUser.Language': 'de' } })).body, { success: true });
+    try {
+      assert.equal((await data()).language, 'de');
+      assert.deepEqual((await server.call('ChangeUserSettings', usid, { settings: { language: 'fr' } }, headers)).body, { success: true });
+      assert.equal((await data()).language, 'fr');
+    } finally {
+      await server.call('ChangeServerSettings', sid, { settings: { 'DefaultUser.Language': 'en' } });
+    }
+    assert.deepEqual((await server.call('SetStarredModels', usid, { LoRA: ['kept.safetensors'] }, headers)).body, { success: true });
+    assert.deepEqual((await data()).starred_models, { LoRA: ['kept.safetensors'] });
+    assert.deepEqual((await server.call('SetPresetLinks', usid, { 'Stable-Diffusion': { 'm.safetensors': ['Kept'] } }, headers)).body, { success: true });
+    assert.deepEqual((await data()).model_preset_links, { 'Stable-Diffusion': { 'm.safetensors': ['Kept'] } });
+    assert.deepEqual((await server.call('AddNewPreset', usid, { title: 'Kept', description: 'one', param_map: { steps: '20' } }, headers)).body, { success: true });
+    assert.deepEqual(((await data()).presets as Array<{ title: string }>).map((p) => p.title), ['Kept']);
+  });
+
   test('SetStarredModels replaces the whole map, without the session id the client adds', async () => {
     const u = await freshUser();
     assert.deepEqual((await server.call('SetStarredModels', u.sid, { LoRA: ['a.safetensors'], 'Stable-Diffusion': ['x/y.safetensors'] })).body, { success: true });

@@ -11,6 +11,7 @@ import { hashPassword } from './passwords.js';
 import { checkManagers, type RoleService } from './roles.js';
 import type { Session } from './session.js';
 import type { SessionService } from './sessions.js';
+import { JsonText } from '../util/json-text.js';
 
 /** The user everyone is when accounts are off, and direct local connections under the localhost bypass. */
 export const LOCAL_USER_ID = 'local';
@@ -19,6 +20,8 @@ export interface UserAccess {
   readonly userId: string;
   /** Effective permission ids, canonically ordered (`*` first). */
   readonly permissions: readonly string[];
+  /** `permissions` as JSON text, made once: GetNewSession and GetMyUserData send it on every call. */
+  readonly permissionsJson: JsonText;
   has(permission: string): boolean;
 }
 
@@ -116,7 +119,7 @@ export class UserService {
     if (!user) return null;
     const permissions = await this.roles.permissionsOf(user.roles);
     const set = new Set(permissions);
-    return { userId, permissions, has: (p) => set.has(p) || set.has('*') };
+    return { userId, permissions, permissionsJson: new JsonText(JSON.stringify(permissions)), has: (p) => set.has(p) || set.has('*') };
   }
 
   /**

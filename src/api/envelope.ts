@@ -6,7 +6,7 @@ import type { Services } from '../services.js';
 import { DatabaseTimeoutError } from '../store/errors.js';
 import { ApiError, apiError } from './errors.js';
 import { memberText } from '../util/token-text.js';
-import type { RequestInfo, ResponseControl, RouteCall, RouteOutput, RouteRegistry, SessionContext, SocketChannel } from './route.js';
+import type { RequestInfo, ResponseControl, RouteCall, RouteDef, RouteOutput, RouteRegistry, SessionContext, SocketChannel } from './route.js';
 import type { SessionWork } from '../generation/session-work.js';
 
 /** What dispatch needs from the server: its routes and its services (the Core has both). */
@@ -23,6 +23,8 @@ export interface DispatchResult {
 
 export interface DispatchInput {
   key: string;
+  /** The route of `key` when the caller has already looked it up (else dispatch does). */
+  route?: RouteDef;
   input: Record<string, unknown>;
   request: RequestInfo;
   response: ResponseControl;
@@ -101,16 +103,23 @@ function routeContext(s: Services, session: Session | null, d: DispatchInput): R
   return new Call(session, d) as unknown as RouteCall | (RouteCall & SessionContext);
 }
 
+/** The call's session, checked before the route as the reference does. */
+async function callSession(s: Services, route: RouteDef | undefined, d: DispatchInput): Promise<Session> {
+  try {
+    return await resolveSession(s, d.input, d.request);
+  } catch (err) {
+    // Without a session id an unknown route keeps the reference's basic_api answer, but its text says what is
+    // wrong (docs/COMPATIBILITY.md#envelope).
+    if (!route && err instanceof ApiError && err.body.error_id === 'basic_api') throw apiError('basic_api', `Unknown API route '${d.key.slice(0, 80)}', and the request has no session id.`);
+    throw err;
+  }
+}
+
 export async function dispatch(host: ApiHost, d: DispatchInput): Promise<DispatchResult> {
   const s = host.services;
   try {
-    const route = host.routes.get(d.key);
-    const session = route?.sessionless ? null : await resolveSession(s, d.input, d.request).catch((err: unknown) => {
-      // The session is checked before the route, as the reference does; without a session id an unknown route
-      // keeps the reference's basic_api answer, but its text says what is wrong (docs/COMPATIBILITY.md#envelope).
-      if (!route && err instanceof ApiError && err.body.error_id === 'basic_api') throw apiError('basic_api', `Unknown API route '${d.key.slice(0, 80)}', and the request has no session id.`);
-      throw err;
-    });
+    const route = d.route !== undefined ? d.route : host.routes.get(d.key);
+    const session = route?.sessionless ? null : await callSession(s, route, d);
     if (!route) throw apiError('bad_route');
     if (route.websocket && !d.socket) throw apiError('bad_request_method', 'This API route needs a WebSocket, but the request is plain HTTP.');
     if (!route.websocket && d.socket) throw apiError('bad_request_method', 'This API route needs plain HTTP, but the request is a WebSocket.');

@@ -51,18 +51,9 @@ function scanJson(text: string): Scan {
   const inObject: boolean[] = [];
   let values = 0;
   let longIntegers = false;
-  let inString = false;
   let prev = 0; // the last character outside strings that is not white space (0: none yet)
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) {
-        inString = false;
-        prev = 34;
-      }
-      continue;
-    }
     if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
     if (c === 123 || c === 91) {
       if (inObject.length >= MAX_JSON_DEPTH) return { problem: tooDeep, longIntegers };
@@ -70,9 +61,9 @@ function scanJson(text: string): Scan {
       values++;
     } else if (c === 125 || c === 93) inObject.pop();
     else if (c === 34) {
-      inString = true;
       const isKey = prev === 123 || (prev === 44 && inObject[inObject.length - 1] === true);
       if (!isKey) values++;
+      i = stringEnd(text, i); // nothing inside a string counts
     } else if (c !== 44 && c !== 58 && (prev === 0 || prev === 91 || prev === 44 || prev === 58)) {
       values++; // a number or literal starts
       if (!longIntegers && (c === 45 || (c >= 48 && c <= 57))) longIntegers = isLongInteger(text, c === 45 ? i + 1 : i);
@@ -81,6 +72,17 @@ function scanJson(text: string): Scan {
     prev = c;
   }
   return { problem: null, longIntegers };
+}
+
+/** The index of the quote that closes the string opened at `open` (text.length when none does). */
+function stringEnd(text: string, open: number): number {
+  for (let q = text.indexOf('"', open + 1); q !== -1; q = text.indexOf('"', q + 1)) {
+    // Escaped when an odd number of backslashes stands right before it (the opening quote stops the count).
+    let backslashes = 0;
+    while (text.charCodeAt(q - 1 - backslashes) === 92) backslashes++;
+    if (backslashes % 2 === 0) return q;
+  }
+  return text.length;
 }
 
 /** Whether the number token whose digits start at `i` is an integer of more than SAFE_INTEGER_DIGITS digits. */

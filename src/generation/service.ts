@@ -5,7 +5,10 @@ import type { SessionService } from '../accounts/sessions.js';
 import type { EventBus } from '../cluster/events.js';
 import { BackendRegistry } from './backends.js';
 import { SessionWork, addCounts, zeroCounts, type WorkCounts } from './session-work.js';
+import { JsonText } from '../util/json-text.js';
 
+/** The counters of a session with no work on this instance, as JSON text. */
+const NO_WORK = new JsonText(JSON.stringify(zeroCounts()));
 
 export class GenerationService {
   /** Generation backends registered by extensions; GetCurrentStatus reports on them. */
@@ -44,7 +47,7 @@ export class GenerationService {
   status(session: Session): Record<string, unknown> {
     const backends = this.backends.statusJson();
     return {
-      status: this.works.get(session.key)?.counts ?? zeroCounts(),
+      status: this.works.get(session.key)?.counts ?? NO_WORK,
       backend_status: backends.status,
       supported_features: backends.features,
     };

@@ -261,18 +261,20 @@ export class Intake {
    * PRE_SESSION_MEMORY_BYTES are read whole; the envelope checks their session. Larger ones go through
    * `readLarge`. Bytes held are recorded in `holding`, to release after the call is answered.
    */
+  /**
+   * A body of at most PRE_SESSION_MEMORY_BYTES that node has already read in full, taken at once with no pull,
+   * listeners or timer; else null (then `read`). The 'request' event comes before node's parser has handed over
+   * the rest of the packet it is parsing, so call this at least one microtask after it: a small body that came
+   * with its headers (nearly every API call) is then already buffered.
+   */
+  takeWhole(req: IncomingMessage, length: number, holding: Holding): Buffer | null {
+    if (length > PRE_SESSION_MEMORY_BYTES) return null;
+    const whole = takeComplete(req, length);
+    if (whole !== null) holding.hold(this.preSession, length);
+    return whole;
+  }
+
   async read(req: IncomingMessage, info: RequestInfo, length: number, holding: Holding): Promise<Buffer> {
-    if (length <= PRE_SESSION_MEMORY_BYTES) {
-      // The call comes here from the 'request' event, before node's parser has handed over the rest of the
-      // packet it is parsing; one microtask later it has. A small body that came with its headers (nearly every
-      // API call) is then already buffered: taken whole, with no pull, listeners or timer.
-      await undefined;
-      const whole = takeComplete(req, length);
-      if (whole !== null) {
-        holding.hold(this.preSession, length);
-        return whole;
-      }
-    }
     const pull = new BodyPull(req, this);
     try {
       if (length <= PRE_SESSION_MEMORY_BYTES) {

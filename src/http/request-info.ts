@@ -6,6 +6,7 @@ import type { ServerSettings } from '../settings/server-settings.js';
 import type { RequestInfo } from '../api/route.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
+const NONE: readonly string[] = [];
 const FORWARDED_CHARS = /[^A-Za-z0-9 .:,;_\-*@#%[\]]/g;
 
 export function plainAddress(address: string | undefined): string {
@@ -32,7 +33,7 @@ export function parseCookies(header: string | undefined): Record<string, string>
   return out;
 }
 
-function headerValues(req: IncomingMessage, name: string): string[] {
+function headerValues(req: IncomingMessage, name: string): readonly string[] {
   const raw: string[] = [];
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     if (req.rawHeaders[i]!.toLowerCase() === name) raw.push(req.rawHeaders[i + 1]!);
@@ -42,7 +43,8 @@ function headerValues(req: IncomingMessage, name: string): string[] {
 
 export function requestInfo(req: IncomingMessage, settings: ServerSettings): RequestInfo {
   const socketAddress = plainAddress(req.socket.remoteAddress);
-  const forwarded = headerValues(req, 'x-forwarded-for');
+  // node joins repeated X-Forwarded-For lines into one header; each line counts on its own here.
+  const forwarded = req.headers['x-forwarded-for'] === undefined ? NONE : headerValues(req, 'x-forwarded-for');
   const trusted = settings.list('Network.TrustedProxies');
   const viaProxy = trusted.includes(socketAddress);
   let clientAddress = socketAddress;

@@ -85,7 +85,7 @@ export const getNewSession = defineRoute({
       output_append_user: ctx.settings.bool('Paths.AppendUserNameToOutputPath'),
       version: ctx.server.version,
       server_id: ctx.server.serverId,
-      permissions: [...access.permissions],
+      permissions: access.permissionsJson,
     };
   },
 });

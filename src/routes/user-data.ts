@@ -5,7 +5,10 @@ import { SUCCESS_OUTPUT, defineRoute } from '../api/route.js';
 import { presetField } from './presets.js';
 import { USER_SETTINGS_BY_ID, effectiveUserSetting, type UserSettingLeaf } from '../accounts/user-settings.js';
 import { autocompletionsFor } from '../autocomplete/autocompletions.js';
-import { presetListNetData } from '../presets/presets.js';
+import { currentModelEditId, presetListNetData } from '../presets/presets.js';
+import type { UserService } from '../accounts/users.js';
+import { keepAsJson } from '../util/json-text.js';
+import type { PresetService } from '../presets/service.js';
 
 const GROUP = 'BasicAPIFeatures';
 /** Longest debug message logged; the rest is cut off. */
@@ -19,6 +22,30 @@ export function escapeLogText(text: string): string {
     if (c === '\t') return '\\t';
     return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });
+}
+
+/** What a GetMyUserData answer is made of; an answer made from the same parts is the same. */
+interface AnswerParts {
+  profile: ReturnType<UserService['profile']>;
+  access: ReturnType<UserService['getAccess']>;
+  presets: ReturnType<PresetService['listWithoutImages']>;
+  links: ReturnType<PresetService['links']>;
+  settingsVersion: number;
+  modelEditId: number;
+}
+
+function samePart(a: AnswerParts, b: AnswerParts): boolean {
+  return a.profile === b.profile && a.access === b.access && a.presets === b.presets && a.links === b.links && a.settingsVersion === b.settingsVersion && a.modelEditId === b.modelEditId;
+}
+
+/** Users whose last answer is kept, per server (by its user service); then the map starts over. */
+const KEPT_ANSWERS = 1000;
+const keptAnswers = new WeakMap<object, Map<string, { parts: AnswerParts; answer: Record<string, unknown> }>>();
+
+function answersOf(server: object): Map<string, { parts: AnswerParts; answer: Record<string, unknown> }> {
+  let answers = keptAnswers.get(server);
+  if (!answers) keptAnswers.set(server, (answers = new Map()));
+  return answers;
 }
 
 export const getMyUserData = defineRoute({
@@ -45,29 +72,43 @@ export const getMyUserData = defineRoute({
   example: '"user_name": "local",\n"presets": [{"author": "local", "title": "...", "description": "...", "preview_image": "/ViewSpecial/Preset/...?editid=1", "is_starred": false, "param_map": {}}],\n"language": "en",\n"permissions": ["*"],\n"starred_models": {},\n"model_preset_links": {},\n"autocompletions": null',
   async handler(ctx) {
     const userId = ctx.session.userId;
-    // All from memory while nothing changed (the services drop their entries on every instance on a change).
-    const [profile, access, presets, links] = await Promise.all([
-      ctx.users.profile(userId),
-      ctx.users.getAccess(userId),
-      ctx.presets.listWithoutImages(userId),
-      ctx.presets.links(userId),
-    ]);
+    // All from memory while nothing changed: the services keep each part as one promise per user and replace it
+    // on every instance when it changes, so the same four promises mean the same answer.
+    const parts: AnswerParts = {
+      profile: ctx.users.profile(userId),
+      access: ctx.users.getAccess(userId),
+      presets: ctx.presets.listWithoutImages(userId),
+      links: ctx.presets.links(userId),
+      settingsVersion: ctx.settings.version,
+      modelEditId: currentModelEditId(),
+    };
+    const answers = answersOf(ctx.users);
+    const known = answers.get(userId);
+    if (known && samePart(known.parts, parts)) return known.answer;
+    const [profile, access, presets, links] = await Promise.all([parts.profile, parts.access, parts.presets, parts.links]);
     const own = profile?.settings ?? {};
     const setting = (id: string) => effectiveUserSetting(USER_SETTINGS_BY_ID.get(id) as UserSettingLeaf, own, ctx.settings);
-    const autocompletions = await autocompletionsFor(ctx.server.dataDir, String(setting('autocomplete.source')), {
+    const source = String(setting('autocomplete.source'));
+    const autocompletions = await autocompletionsFor(ctx.server.dataDir, source, {
       escapeParens: setting('autocomplete.escapeparens') === true,
       suffix: String(setting('autocomplete.suffix')),
       spacingMode: String(setting('autocomplete.spacingmode')),
     });
-    return {
+    const answer = {
       user_name: userId,
       presets: presetListNetData(presets),
       language: setting('language'),
-      permissions: [...(access?.permissions ?? [])],
+      permissions: access?.permissionsJson ?? [],
       starred_models: profile?.starred ?? {},
       model_preset_links: links,
       autocompletions,
     };
+    // An autocompletion file can change on disk without any event: only answers without one are kept.
+    if (source.trim() === '') {
+      if (answers.size >= KEPT_ANSWERS) answers.clear();
+      answers.set(userId, { parts, answer: keepAsJson(answer) });
+    }
+    return answer;
   },
 });
 

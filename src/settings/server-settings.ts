@@ -153,6 +153,7 @@ export class ServerSettings {
   private readAgain: Promise<void> | null = null;
   /** Effective values by the key as asked, computed once per change: settings are read on every request. */
   private readonly effective = new Map<string, SettingValue>();
+  private changes = 0;
 
   constructor(
     private readonly store: KeyValueStore,
@@ -170,7 +171,7 @@ export class ServerSettings {
     if (this.defs.has(def.key)) throw new Error(`Setting '${def.key}' is defined twice`);
     this.defs.set(def.key, def);
     this.byLower.set(def.key.toLowerCase(), def);
-    this.effective.clear();
+    this.forgetEffective();
   }
 
   /** Finds a definition by its key, case-insensitively. */
@@ -203,7 +204,7 @@ export class ServerSettings {
 
   private async readStored(): Promise<void> {
     this.stored = await this.store.all();
-    this.effective.clear();
+    this.forgetEffective();
   }
 
   /** Adds a check of the values a setting may take beyond its type and fixed list (see SettingCheck). */
@@ -224,7 +225,17 @@ export class ServerSettings {
   async override(key: string, value: unknown): Promise<void> {
     const def = this.require(key);
     this.overrides[def.key] = await this.validate(def.key, value);
+    this.forgetEffective();
+  }
+
+  /** Counts the changes of any effective value: a value derived from settings is current while this is the same. */
+  get version(): number {
+    return this.changes;
+  }
+
+  private forgetEffective(): void {
     this.effective.clear();
+    this.changes++;
   }
 
   /** The effective value (override, stored, default). Lists are shared: do not modify them. */

@@ -19,6 +19,20 @@ export class JsonText {
   }
 }
 
+const WHOLE = Symbol('the answer as UTF-8 JSON');
+
+/**
+ * Gives an answer object that will be sent many times unchanged its JSON bytes, made now: answerPieces then
+ * hands out those bytes instead of serializing it again. The object itself stays as it was for every other
+ * reader (it must not be changed afterwards).
+ */
+export function keepAsJson<T extends Record<string, unknown>>(answer: T): T {
+  const pieces = answerPieces(answer);
+  const bytes = typeof pieces === 'string' ? Buffer.from(pieces, 'utf8') : Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+  Object.defineProperty(answer, WHOLE, { value: bytes, enumerable: false });
+  return answer;
+}
+
 /** `"key":` of the member names answers use (a fixed set in the handlers), each serialized once. */
 const memberNames = new Map<string, string>();
 function memberName(key: string): string {
@@ -38,6 +52,8 @@ const INLINE_TEXT_MAX = 4096;
  * large JsonText values as their cached bytes; either way exactly the JSON.stringify of the values they stand for.
  */
 export function answerPieces(body: Record<string, unknown>): string | Array<string | Buffer> {
+  const whole = (body as { [WHOLE]?: Buffer })[WHOLE];
+  if (whole !== undefined) return [whole];
   let hasText = false;
   for (const key in body) {
     if (body[key] instanceof JsonText) {
