@@ -13,6 +13,8 @@ export class ServerSection {
     this.panels = { users: new UsersPanel(), roles: new RolesPanel(), settings: new ServerSettingsPanel(), audit: new AuditPanel() };
     /** The part shown, or null. */
     this.shown = null;
+    /** @type {{ id: string } | null} the part whose load is under way */
+    this.loading = null;
   }
 
   /** Whether the user may open any part (the section's pill is shown only then). */
@@ -39,7 +41,17 @@ export class ServerSection {
     if (!id) return;
     this.shown = id;
     if (focus) $(`#server-${id} h2`).focus();
-    this.panels[id].load().catch((err) => this.failed(id, err));
+    // A part shown again while its load is still under way (the page's start and its address both show it)
+    // waits for that load instead of starting a second one that would replace what the first drew.
+    if (this.loading?.id === id) return;
+    const loading = { id };
+    this.loading = loading;
+    this.panels[id]
+      .load()
+      .catch((err) => this.failed(id, err))
+      .finally(() => {
+        if (this.loading === loading) this.loading = null;
+      });
   }
 
   failed(id, err) {

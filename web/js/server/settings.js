@@ -22,6 +22,8 @@ function shownValue(meta, value) {
 export class ServerSettingsPanel {
   constructor() {
     this.tree = null;
+    /** @type {string | null} the JSON of the tree last drawn */
+    this.treeText = null;
     /** dotted id → { meta, input, wrapper, original, rule } */
     this.fields = new Map();
     this.form = $('#server-settings-form');
@@ -46,7 +48,12 @@ export class ServerSettingsPanel {
   }
 
   async load() {
-    this.tree = (await call('ListServerSettings')).settings;
+    const tree = (await call('ListServerSettings')).settings;
+    // Opening the part again while nothing changed keeps the form as it is (and any edits not yet saved).
+    const text = JSON.stringify(tree);
+    if (text === this.treeText) return;
+    this.treeText = text;
+    this.tree = tree;
     this.render();
   }
 
