@@ -285,6 +285,30 @@ class SqlUsers implements UserStore {
 
 const INSERT_SESSION = 'INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)';
 
+/** Statement texts PostgreSQL keeps prepared on each connection (parsed and planned once), by name. */
+const preparedNames = new Map<string, string>();
+/** Marks a statement text to be kept prepared on PostgreSQL; for the hottest statements, whose text never varies. */
+function prepared(sql: string): string {
+  if (!preparedNames.has(sql)) preparedNames.set(sql, `swarmcore_${preparedNames.size + 1}`);
+  return sql;
+}
+/** The name a statement text is prepared under on PostgreSQL, if it is one `prepared` marked. */
+export function preparedName(sql: string): string | undefined {
+  return preparedNames.get(sql);
+}
+
+/**
+ * PostgreSQL: any number of new sessions as one prepared statement (one array per column), committed without
+ * waiting for the WAL flush (`synchronous_commit` off for this statement's own transaction only). An answered
+ * GetNewSession then survives kill -9 of swarmcore, as every write does, but not a crash of the PostgreSQL
+ * server itself within about half a second: the client is told its session is unknown and makes a new one.
+ * Ending sessions, tokens and passwords keep the synchronous commit (docs/DEPLOY.md). Never run inside an open
+ * transaction: it would make that transaction's commit asynchronous too.
+ */
+const INSERT_SESSIONS_PG = prepared(
+  "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)) INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) SELECT u.* FROM quick, unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[]) AS u",
+);
+
 class SqlSessions implements SessionStore {
   constructor(private readonly db: SqlDb) {}
 
@@ -303,9 +327,12 @@ class SqlSessions implements SessionStore {
       });
       return;
     }
-    // PostgreSQL: one statement, one round trip (node-postgres does not keep statements prepared).
-    const rows = list.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
-    await this.db.run(`INSERT INTO sessions (id, user_id, origin_address, origin_token, impersonated_by, created_at, last_active) VALUES ${rows}`, list.flatMap(values));
+    if (this.db.engine === 'sqlite') {
+      await this.db.run(INSERT_SESSION, values(list[0]!));
+      return;
+    }
+    // PostgreSQL: one prepared statement, one round trip, whatever the number of rows.
+    await this.db.run(INSERT_SESSIONS_PG, [list.map((s) => s.id), list.map((s) => s.userId), list.map((s) => s.originAddress), list.map((s) => s.originToken), list.map((s) => s.impersonatedBy), list.map((s) => s.createdAt), list.map((s) => s.lastActive)]);
   }
 
   async get(id: string): Promise<SessionRecord | null> {

@@ -10,7 +10,7 @@ import { DatabaseTimeoutError } from '../errors.js';
 import { MIGRATIONS, checkSchemaVersion, migrationSql } from '../migrations.js';
 import { json, nowSeconds, parseJson, type Row } from '../rows.js';
 import { loadSecretBox, type SecretBox } from '../secret-box.js';
-import { SqlStore, prepareSecrets, type SqlDb } from '../sql.js';
+import { SqlStore, prepareSecrets, preparedName, type SqlDb } from '../sql.js';
 import type { Store } from '../types.js';
 
 // BIGINT columns arrive as strings by default; every value here fits a double.
@@ -173,6 +173,8 @@ class PgStatements implements SqlDb {
 
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
     try {
+      const name = preparedName(sql);
+      if (name !== undefined) return (await this.target.query({ name, text: toPg(sql), values: params as unknown[] })).rowCount ?? 0;
       return (await this.target.query(toPg(sql), params as unknown[])).rowCount ?? 0;
     } catch (err) {
       throw asTimeout(err, this.timeoutMs);
