@@ -128,3 +128,30 @@ test('two servers in one process keep their own metrics', async () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 });
+
+describe('per-request metric cells', () => {
+  test('a cell counter and histogram print exactly what prom-client prints for the same counts and observations', async () => {
+    const { Counter, Histogram, Registry } = await import('prom-client');
+    const { CellCounter, CellHistogram } = await import('../src/ops/metric-cells.js');
+    const bounds = [0.001, 0.0025, 0.005, 0.01];
+    const ours = new Registry();
+    const theirs = new Registry();
+    const cellCounter = new CellCounter('t_requests_total', 'Requests.', ['route', 'status'], ours);
+    const cellHistogram = new CellHistogram('t_duration_seconds', 'Durations.', ['route'], bounds, ours);
+    const counter = new Counter({ name: 't_requests_total', help: 'Requests.', labelNames: ['route', 'status'], registers: [theirs] });
+    const histogram = new Histogram({ name: 't_duration_seconds', help: 'Durations.', labelNames: ['route'], buckets: bounds, registers: [theirs] });
+    // Values on a bound, between bounds and above the last, for two label sets in interleaved order.
+    const calls: Array<[string, string, number]> = [['A', '200', 0.001], ['B', '401', 0.0011], ['A', '200', 0.003], ['A', '404', 0.5], ['B', '401', 0.0025], ['A', '200', 0]];
+    for (const [route, status, seconds] of calls) {
+      cellCounter.inc(route, status);
+      counter.inc({ route, status });
+      cellHistogram.observe(seconds, route);
+      histogram.observe({ route }, seconds);
+    }
+    const text = await ours.metrics();
+    assert.equal(text, await theirs.metrics());
+    assert.ok(text.includes('t_duration_seconds_bucket{le="0.001",route="A"} 2\n'), text);
+    assert.ok(text.includes('t_duration_seconds_bucket{le="+Inf",route="A"} 4\n'), text);
+    assert.ok(text.includes('t_requests_total{route="B",status="401"} 2\n'), text);
+  });
+});
