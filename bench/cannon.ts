@@ -43,6 +43,8 @@ export interface CannonResult {
   latency: { p50: number; p90: number; p99: number; max: number; mean: number };
   badBodies: number;
   firstBad: string | null;
+  /** CPU µs (user + system) the load generator's process spent on the run. */
+  cpuMicros?: number;
 }
 
 interface Built {
@@ -90,6 +92,9 @@ async function main(): Promise<void> {
     },
   });
   let clientNo = 0;
+  // The load generator's own CPU: on these 2-core machines it shares the cores with the server, so an answer
+  // that costs it more to read (a large one) lowers the ceiling of both sides.
+  const cpuBefore = process.cpuUsage();
   const result = await autocannon({
     url: spec.url,
     connections: spec.connections,
@@ -101,7 +106,8 @@ async function main(): Promise<void> {
       client.setRequests([...spec.requests.slice(n), ...spec.requests.slice(0, n)].map(build));
     },
   });
-  process.stdout.write(JSON.stringify({ ...result, badBodies, firstBad }));
+  const cpu = process.cpuUsage(cpuBefore);
+  process.stdout.write(JSON.stringify({ ...result, badBodies, firstBad, cpuMicros: cpu.user + cpu.system }));
 }
 
 main().catch((err: unknown) => {

@@ -346,10 +346,14 @@ interface Run {
   statusCounts: Record<string, number>;
   /** Requests answered with another status than expected, with an error in a 200 body, or failed. */
   unexpected: number;
+  /** The start of the first 200 answer that held an error, to say which error it was. */
+  firstBad: string | null;
   /** CPU µs (user + system) of the server process per request. */
   cpuUsPerRequest?: number;
   /** PostgreSQL runs: CPU µs of the database's backend processes per request. */
   dbCpuUsPerRequest?: number;
+  /** CPU µs of the load generator per request (it shares the machine's cores with the server). */
+  clientCpuUsPerRequest?: number;
 }
 
 function toRun(r: CannonResult, round: number, connections: number, expectStatus: number): Run {
@@ -368,6 +372,8 @@ function toRun(r: CannonResult, round: number, connections: number, expectStatus
     timeouts: r.timeouts,
     statusCounts,
     unexpected: r.requests.total - expected + r.errors + r.badBodies,
+    firstBad: r.firstBad,
+    ...(r.cpuMicros !== undefined && r.requests.total > 0 ? { clientCpuUsPerRequest: Math.round(r.cpuMicros / r.requests.total) } : {}),
   };
 }
 
@@ -586,8 +592,8 @@ interface ScenarioResult {
   engine: Engine;
   title: string;
   request: string;
-  baseline: { rps: number; p99Ms: number; meanMs: number; cpuUsPerRequest: number; runs: Run[] };
-  swarmcore: { rps: number; p99Ms: number; meanMs: number; cpuUsPerRequest: number; dbCpuUsPerRequest?: number; runs: Run[] };
+  baseline: { rps: number; p99Ms: number; meanMs: number; cpuUsPerRequest: number; clientCpuUsPerRequest: number; runs: Run[] };
+  swarmcore: { rps: number; p99Ms: number; meanMs: number; cpuUsPerRequest: number; clientCpuUsPerRequest: number; dbCpuUsPerRequest?: number; runs: Run[] };
   /** Median over rounds of swarmcore rps / baseline rps of the same round. */
   ratio: number;
   ratioMin: number;
@@ -605,10 +611,11 @@ function summarize(s: Scenario, e: EngineServer, base: Run[], sc: Run[], sqlite:
     engine: e.engine,
     title: s.title,
     request: `${first.method} ${first.path}${first.body !== undefined ? ` ${first.body.replace(/[0-9a-f]{40}/, '<40 hex>')}` : ''}`.slice(0, 300),
-    baseline: { ...side(base), cpuUsPerRequest: median(base.map((r) => r.cpuUsPerRequest ?? 0)) },
+    baseline: { ...side(base), cpuUsPerRequest: median(base.map((r) => r.cpuUsPerRequest ?? 0)), clientCpuUsPerRequest: median(base.map((r) => r.clientCpuUsPerRequest ?? 0)) },
     swarmcore: {
       ...side(sc),
       cpuUsPerRequest: median(sc.map((r) => r.cpuUsPerRequest ?? 0)),
+      clientCpuUsPerRequest: median(sc.map((r) => r.clientCpuUsPerRequest ?? 0)),
       ...(e.engine === 'postgres' ? { dbCpuUsPerRequest: median(sc.map((r) => r.dbCpuUsPerRequest ?? 0)) } : {}),
     },
     ratio: round3(median(ratios)),
@@ -665,10 +672,10 @@ async function runThroughput(o: Options, baseline: ServerProcess, engines: Engin
       for (const side of order) {
         const run = await measure(side, spec(side, s, o.duration), round, side.expect(s));
         if (side.server.proc.exitCode !== null || side.server.proc.signalCode !== null) throw new Error(`${side.name} died during ${s.id}:\n${side.server.tail()}`);
-        if (run.unexpected > 0) warnings.push(`round ${round} ${s.id} ${side.name}: ${run.unexpected} of ${run.requests} requests failed or had an unexpected status or an error answer ${JSON.stringify(run.statusCounts)}`);
+        if (run.unexpected > 0) warnings.push(`round ${round} ${s.id} ${side.name}: ${run.unexpected} of ${run.requests} requests failed or had an unexpected status or an error answer ${JSON.stringify(run.statusCounts)}${run.firstBad ? `; the first error answer: ${run.firstBad}` : ''}`);
         const key = `${s.id} ${side.name}`;
         runs.set(key, [...(runs.get(key) ?? []), run]);
-        const cpu = run.cpuUsPerRequest !== undefined ? `  CPU ${run.cpuUsPerRequest} µs/req${run.dbCpuUsPerRequest !== undefined ? ` + db ${run.dbCpuUsPerRequest}` : ''}` : '';
+        const cpu = run.cpuUsPerRequest !== undefined ? `  CPU ${run.cpuUsPerRequest} µs/req${run.dbCpuUsPerRequest !== undefined ? ` + db ${run.dbCpuUsPerRequest}` : ''}${run.clientCpuUsPerRequest !== undefined ? `, load generator ${run.clientCpuUsPerRequest}` : ''}` : '';
         console.error(`  round ${round} ${s.id.padEnd(15)} ${side.name.padEnd(18)} ${String(run.rps).padStart(6)} req/s  p99 ${run.p99Ms} ms${cpu}`);
       }
     }
@@ -678,7 +685,7 @@ async function runThroughput(o: Options, baseline: ServerProcess, engines: Engin
 }
 
 function throughputTable(results: ScenarioResult[]): string {
-  const head = ['scenario', 'engine', 'baseline req/s', 'swarmcore req/s', 'ratio', 'round ratios', 'p99 ms base/sc', 'mean ms base/sc', 'pg/sqlite', 'CPU µs/req base / sc + db'];
+  const head = ['scenario', 'engine', 'baseline req/s', 'swarmcore req/s', 'ratio', 'round ratios', 'p99 ms base/sc', 'mean ms base/sc', 'pg/sqlite', 'CPU µs/req base / sc + db', 'load gen µs/req base / sc'];
   const rows = results.map((r) => [
     r.id,
     r.engine,
@@ -690,6 +697,7 @@ function throughputTable(results: ScenarioResult[]): string {
     `${r.baseline.meanMs.toFixed(3)} / ${r.swarmcore.meanMs.toFixed(3)}`,
     r.vsSqlite !== undefined ? r.vsSqlite.toFixed(3) : '',
     `${r.baseline.cpuUsPerRequest} / ${r.swarmcore.cpuUsPerRequest}${r.swarmcore.dbCpuUsPerRequest !== undefined ? ` + ${r.swarmcore.dbCpuUsPerRequest}` : ''}`,
+    `${r.baseline.clientCpuUsPerRequest} / ${r.swarmcore.clientCpuUsPerRequest}`,
   ]);
   return textTable(head, rows);
 }
@@ -793,7 +801,7 @@ async function runLogin(o: Options, engine: Engine, profileDir: string | null, w
       const cpu = cpuSecondsOf(pid) - cpu0;
       const logins = r.requests - r.unexpected;
       runs.push({ round, logins, rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuMsPerLogin: logins > 0 ? round3((cpu * 1000) / logins) : 0, unexpected: r.unexpected });
-      if (r.unexpected > 0) warnings.push(`login ${engine} round ${round}: ${r.unexpected} of ${r.requests} logins failed ${JSON.stringify(r.statusCounts)}`);
+      if (r.unexpected > 0) warnings.push(`login ${engine} round ${round}: ${r.unexpected} of ${r.requests} logins failed ${JSON.stringify(r.statusCounts)}${r.firstBad ? `; the first error answer: ${r.firstBad}` : ''}`);
       console.error(`  round ${round} login ${engine.padEnd(8)} ${r.rps} logins/s  p99 ${r.p99Ms} ms  ${runs.at(-1)!.cpuMsPerLogin} ms CPU/login`);
 
       // GetCurrentStatus alone once (round 1), then with logins every round.
@@ -802,7 +810,7 @@ async function runLogin(o: Options, engine: Engine, profileDir: string | null, w
       const s = toRun(status, round, o.connections, 200);
       const l = toRun(login, round, 1, 200);
       const unexpected = (round === 1 ? control.unexpected : 0) + s.unexpected + l.unexpected;
-      if (unexpected > 0) warnings.push(`login+status ${engine} round ${round}: ${unexpected} requests failed (status ${JSON.stringify(s.statusCounts)}, login ${JSON.stringify(l.statusCounts)})`);
+      if (unexpected > 0) warnings.push(`login+status ${engine} round ${round}: ${unexpected} requests failed (status ${JSON.stringify(s.statusCounts)}, login ${JSON.stringify(l.statusCounts)})${l.firstBad ?? s.firstBad ? `; the first error answer: ${l.firstBad ?? s.firstBad}` : ''}`);
       mixed.push({ round, controlRps: control.rps, controlP99Ms: control.p99Ms, statusRps: s.rps, statusP99Ms: s.p99Ms, loginRps: round1(l.requests / login.duration), loginP99Ms: l.p99Ms, unexpected });
       console.error(`  round ${round} GetCurrentStatus ${engine.padEnd(8)} p99 ${round === 1 ? `${control.p99Ms} ms alone, ` : ''}${s.p99Ms} ms with ${mixed.at(-1)!.loginRps} logins/s`);
     }
