@@ -47,28 +47,42 @@ interface CounterCell extends Cell {
   value: number;
 }
 
-/** A counter with labels; `inc` takes the label values in the order of `labelNames`. */
-export class CellCounter {
-  readonly type = 'counter';
+/** What the registry reads of a metric (prom-client's shape); the cells of one metric, by label values. */
+abstract class CellMetric<C extends Cell, V> {
   readonly aggregator = 'sum';
-  private readonly tree: CellTree<CounterCell>;
+  protected readonly tree: CellTree<C>;
 
   constructor(
     readonly name: string,
     readonly help: string,
+    readonly type: 'counter' | 'histogram',
     labelNames: readonly string[],
+    newCell: (labels: Record<string, string>) => C,
     registry: Registry,
   ) {
-    this.tree = new CellTree(labelNames, (labels) => ({ labels, value: 0 }));
+    this.tree = new CellTree(labelNames, newCell);
     registry.registerMetric(this as never);
+  }
+
+  protected abstract values(): V[];
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: V[] } {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values() };
+  }
+}
+
+/** A counter with labels; `inc` takes the label values in the order of `labelNames`. */
+export class CellCounter extends CellMetric<CounterCell, { labels: Record<string, string>; value: number }> {
+  constructor(name: string, help: string, labelNames: readonly string[], registry: Registry) {
+    super(name, help, 'counter', labelNames, (labels) => ({ labels, value: 0 }), registry);
   }
 
   inc(...values: string[]): void {
     this.tree.get(values).value++;
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string>; value: number }> } {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.tree.cells.map((c) => ({ labels: c.labels, value: c.value })) };
+  protected values(): Array<{ labels: Record<string, string>; value: number }> {
+    return this.tree.cells.map((c) => ({ labels: c.labels, value: c.value }));
   }
 }
 
@@ -87,20 +101,15 @@ interface HistogramValue {
 }
 
 /** A histogram with labels and fixed upper bounds; `observe` takes the value, then the label values in order. */
-export class CellHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  private readonly tree: CellTree<HistogramCell>;
-
+export class CellHistogram extends CellMetric<HistogramCell, HistogramValue> {
   constructor(
-    readonly name: string,
-    readonly help: string,
+    name: string,
+    help: string,
     labelNames: readonly string[],
     private readonly bounds: readonly number[],
     registry: Registry,
   ) {
-    this.tree = new CellTree(labelNames, (labels) => ({ labels, counts: new Float64Array(bounds.length + 1), sum: 0, count: 0 }));
-    registry.registerMetric(this as never);
+    super(name, help, 'histogram', labelNames, (labels) => ({ labels, counts: new Float64Array(bounds.length + 1), sum: 0, count: 0 }), registry);
   }
 
   observe(value: number, ...values: string[]): void {
@@ -113,7 +122,7 @@ export class CellHistogram {
   }
 
   /** As prom-client's Histogram exports: cumulative `_bucket` lines with `le`, then `+Inf`, `_sum` and `_count`. */
-  get(): { name: string; help: string; type: string; aggregator: string; values: HistogramValue[] } {
+  protected values(): HistogramValue[] {
     const values: HistogramValue[] = [];
     const bucket = `${this.name}_bucket`;
     for (const cell of this.tree.cells) {
@@ -126,6 +135,6 @@ export class CellHistogram {
       values.push({ labels: {}, sharedLabels: cell.labels, value: cell.sum, metricName: `${this.name}_sum` });
       values.push({ labels: {}, sharedLabels: cell.labels, value: cell.count, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    return values;
   }
 }
