@@ -257,11 +257,6 @@ export class Intake {
   }
 
   /**
-   * Reads a body of `length` bytes (the declared Content-Length, already within the route's cap). Bodies up to
-   * PRE_SESSION_MEMORY_BYTES are read whole; the envelope checks their session. Larger ones go through
-   * `readLarge`. Bytes held are recorded in `holding`, to release after the call is answered.
-   */
-  /**
    * A body of at most PRE_SESSION_MEMORY_BYTES that node has already read in full, taken at once with no pull,
    * listeners or timer; else null (then `read`). The 'request' event comes before node's parser has handed over
    * the rest of the packet it is parsing, so call this at least one microtask after it: a small body that came
@@ -274,6 +269,11 @@ export class Intake {
     return whole;
   }
 
+  /**
+   * Reads a body of `length` bytes (the declared Content-Length, already within the route's cap). Bodies up to
+   * PRE_SESSION_MEMORY_BYTES are read whole; the envelope checks their session. Larger ones go through
+   * `readLarge`. Bytes held are recorded in `holding`, to release after the call is answered.
+   */
   async read(req: IncomingMessage, info: RequestInfo, length: number, holding: Holding): Promise<Buffer> {
     const pull = new BodyPull(req, this);
     try {
