@@ -157,12 +157,16 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * exactly, docs/COMPATIBILITY.md#exact-numbers) in slices (parseInputSliced).
  */
 export async function parseInputAsync(body: Buffer): Promise<Record<string, unknown>> {
+  const small = parseSmallInput(body);
+  if (small !== null) return small;
   if (body.length >= SLICED_PARSE_MIN_BYTES) return parseInputSliced(body);
-  await Promise.resolve();
-  return parseWhole(body, body.length < EXACT_AT_ONCE_MAX_BYTES) ?? parseInputSliced(body);
+  return parseWhole(body, false) ?? parseInputSliced(body);
 }
 
-/** parseInput for a body small enough to parse exactly at once (what parseInputAsync would do), else null. */
+/**
+ * The first step of parseInputAsync, which a caller can take without a promise: a body under
+ * EXACT_AT_ONCE_MAX_BYTES parsed at once (exactly, long integers included); null for a larger body.
+ */
 export function parseSmallInput(body: Buffer): Record<string, unknown> | null {
   return body.length < EXACT_AT_ONCE_MAX_BYTES ? parseWhole(body, true) : null;
 }

@@ -7,8 +7,11 @@ import { answerPieces } from '../util/json-text.js';
 export function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>, closeConnection = false): void {
   const answer = answerPieces(body);
   const length = typeof answer === 'string' ? Buffer.byteLength(answer) : answer.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : p.length), 0);
-  // Headers set earlier on this response (CORS, Set-Cookie, Connection) are merged in by writeHead.
-  res.writeHead(status, closeConnection ? ['Content-Type', 'application/json', 'Content-Length', String(length), 'Cache-Control', 'no-store', 'Connection', 'close'] : ['Content-Type', 'application/json', 'Content-Length', String(length), 'Cache-Control', 'no-store']);
+  // One writeHead with a flat list: cheaper than a setHeader per header. Headers set earlier on this response
+  // (CORS, Set-Cookie, Connection) are merged in by writeHead.
+  const headers = ['Content-Type', 'application/json', 'Content-Length', String(length), 'Cache-Control', 'no-store'];
+  if (closeConnection) headers.push('Connection', 'close');
+  res.writeHead(status, headers);
   if (typeof answer === 'string') return void res.end(answer);
   // Kept bytes (a cached preset list) go out as they are, between the parts serialized for this call.
   res.cork();
