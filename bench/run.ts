@@ -615,7 +615,7 @@ function summarize(s: Scenario, e: EngineServer, base: Run[], sc: Run[], sqlite:
     id: s.id,
     engine: e.engine,
     title: s.title,
-    request: `${first.method} ${first.path}${first.body !== undefined ? ` ${first.body.replace(/[0-9a-f]{40}/, '<40 hex>')}` : ''}`.slice(0, 300),
+    request: `${first.method} ${first.path}${first.body !== undefined ? ` ${first.body.replace(/[0-9a-f]{40,52}/, '<session id>')}` : ''}`.slice(0, 300),
     baseline: { ...side(base), cpuUsPerRequest: median(base.map((r) => r.cpuUsPerRequest ?? 0)), clientCpuUsPerRequest: median(base.map((r) => r.clientCpuUsPerRequest ?? 0)) },
     swarmcore: {
       ...side(sc),
@@ -852,7 +852,10 @@ interface ScaleResult {
 
 const mb = (bytes: number): number => round1(bytes / 1048576);
 
-/** The raw (client-held) id of stored session i: 40 hex, the same formula in JavaScript and in SQL. */
+/**
+ * The raw (client-held) id of stored session i: 40 hex, the same formula in JavaScript and in SQL. Ids without the
+ * creation time in front (docs/COMPATIBILITY.md#d53) are keyed by their plain SHA-256, as the server still accepts them.
+ */
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 const rawSessionId = (i: number): string => md5(String(i)) + md5(`x${i}`).slice(0, 8);
 const RAW_ID_SQL = `md5(i::text) || substr(md5('x' || i::text), 1, 8)`;

@@ -130,7 +130,7 @@ describe('sessions bound to login tokens', () => {
     const res = await server.api('GetNewSession', {}, { Cookie: `swarm_token=${token}`, ...client() });
     assert.equal(res.body.user_id, 'carol');
     assert.deepEqual(res.body.permissions, ['fundamental_model_access', 'use_tokenizer', 'fundamental_generate_tab_access', 'read_user_settings', 'fundamental']);
-    assert.match(res.body.session_id as string, /^[0-9a-f]{40}$/);
+    assert.match(res.body.session_id as string, /^[0-9a-f]{52}$/);
     assert.equal(res.body.output_append_user, true);
   });
 
@@ -267,6 +267,6 @@ describe('across restarts', () => {
     await server.stop();
     server = await TestServer.start({ dataDir, settings: ACCOUNTS_ON });
     assert.equal((await server.call('ListMyAuthTokens', sid)).status, 200);
-    assert.equal((await sessionFor(token!)).length, 40);
+    assert.equal((await sessionFor(token!)).length, 52);
   });
 });

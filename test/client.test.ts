@@ -202,7 +202,7 @@ describe('with accounts off (the local user), and the test extension', () => {
       backend_status: { status: 'empty', class: 'error', message: 'No backends present. You must configure backends in the Backends section of the Server tab before you can continue.', any_loading: false },
       supported_features: ['fixture_server_feature'],
     });
-    assert.match(c.sessionId ?? '', /^[0-9a-f]{40}$/);
+    assert.match(c.sessionId ?? '', /^[0-9a-f]{52}$/);
     const other = await server.session();
     c.sessionId = other;
     assert.deepEqual(await c.interruptAll({ other_sessions: false }), { success: true });
@@ -320,7 +320,7 @@ describe('with accounts off (the local user), and the test extension', () => {
     // ...and a's next call renews it and succeeds.
     assert.deepEqual(await a.interruptAll(), { success: true });
     assert.notEqual(a.sessionId, before);
-    assert.match(a.sessionId!, /^[0-9a-f]{40}$/);
+    assert.match(a.sessionId!, /^[0-9a-f]{52}$/);
     assert.equal((await server.call('InterruptAll', a.sessionId!)).status, 200);
   });
 

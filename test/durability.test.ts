@@ -142,7 +142,7 @@ class Client {
     assert.notEqual(this.mainToken, '', `Login ${this.userId}: ${li.text}`);
     this.model.tokens[this.mainToken] = true;
     this.mainSid = (await server.api('GetNewSession', {}, { Cookie: `swarm_token=${this.mainToken}`, ...via() })).body.session_id as string;
-    assert.match(this.mainSid, /^[0-9a-f]{40}$/);
+    assert.match(this.mainSid, /^[0-9a-f]{52}$/);
     this.model.sessions[this.mainSid] = true;
     this.model.sessionTokens[this.mainSid] = this.mainToken;
     const settings = (await server.call('GetUserSettings', this.mainSid)).body.settings as Record<string, { value: number }>;
@@ -227,7 +227,7 @@ class Client {
         // The session to log out of is made first; it is a write of its own, acknowledged before the Logout.
         const made = await server.api('GetNewSession', {}, { 'X-Swarm-Token': token, ...via() });
         const logoutSid = made.body.session_id as string;
-        assert.match(logoutSid, /^[0-9a-f]{40}$/, made.text);
+        assert.match(logoutSid, /^[0-9a-f]{52}$/, made.text);
         this.model.sessions[logoutSid] = true;
         this.model.sessionTokens[logoutSid] = token;
         return { route: 'Logout', body: { session_id: logoutSid }, apply: (m) => endToken(m, token) };

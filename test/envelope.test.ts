@@ -36,7 +36,7 @@ describe('request intake', () => {
     for (const type of ['application/json; charset=utf-8', 'APPLICATION/JSON', 'application/ld+json']) {
       const res = await raw('/API/GetNewSession', { method: 'POST', headers: { 'Content-Type': type }, body: '{}' });
       assert.equal(res.status, 200, type);
-      assert.match((res.body as { session_id: string }).session_id, /^[0-9a-f]{40}$/);
+      assert.match((res.body as { session_id: string }).session_id, /^[0-9a-f]{52}$/);
     }
   });
 
@@ -111,7 +111,7 @@ describe('session resolution and routing', () => {
     for (const path of ['/API/Get%4EewSession', '/API/get%6eewsession', '/%41PI/GetNewSession', '/%61%70%69/%47%65%74%4E%65%77%53%65%73%73%69%6F%6E']) {
       const res = await post(path, {});
       assert.equal(res.status, 200, path);
-      assert.match(String((res.body as Record<string, unknown>).session_id), /^[0-9a-f]{40}$/, path);
+      assert.match(String((res.body as Record<string, unknown>).session_id), /^[0-9a-f]{52}$/, path);
     }
     const sid = await server.session();
     assert.deepEqual((await post('/API/List%4DyAuthTokens', { session_id: sid })).status, 200);

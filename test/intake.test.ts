@@ -423,7 +423,7 @@ describe('connections, paths and origins', () => {
       assert.deepEqual(JSON.parse(over.body), { error: 'Too many connections are open; try again shortly.', error_id: 'server_busy' });
       const other = await getFrom(server.url, '127.0.0.3');
       assert.equal(other.status, 200);
-      assert.match(JSON.parse(other.body).session_id, /^[0-9a-f]{40}$/);
+      assert.match(JSON.parse(other.body).session_id, /^[0-9a-f]{52}$/);
     } finally {
       for (const socket of slow) socket.destroy();
     }

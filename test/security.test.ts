@@ -73,17 +73,20 @@ describe('secrets at rest', () => {
 });
 
 describe('identifiers', () => {
-  test('session ids handed out over HTTP are distinct 40-character lowercase hex strings whose 160 bits each come up set about half the time', async () => {
+  test('session ids handed out over HTTP are distinct 52-character lowercase hex strings: 12 of creation time, then 160 bits that each come up set about half the time', async () => {
     const local = await TestServer.start();
     try {
       const ids: string[] = [];
       // In batches, so the machine's load cannot make a single request wait too long.
       for (let batch = 0; batch < 10; batch++) ids.push(...(await Promise.all(Array.from({ length: 100 }, () => local.session()))));
-      ids.forEach((id) => assert.match(id, /^[0-9a-f]{40}$/));
+      ids.forEach((id) => assert.match(id, /^[0-9a-f]{52}$/));
       assert.equal(new Set(ids).size, ids.length);
+      // The time part (docs/COMPATIBILITY.md#d53) is not secret; the 160 bits after it are what cannot be guessed.
+      const secrets = ids.map((id) => id.slice(12));
+      assert.equal(new Set(secrets).size, ids.length);
       // A counter, a timestamp, a fixed prefix or a short random part leaves some bits (almost) always 0 or 1.
       // For random bits the count over 1,000 ids is 500 ± 16 (one standard deviation); ±100 is not missed by chance.
-      const setCounts = Array.from({ length: 160 }, (_, bit) => ids.filter((id) => (parseInt(id[bit >> 2]!, 16) >> (3 - (bit & 3))) & 1).length);
+      const setCounts = Array.from({ length: 160 }, (_, bit) => secrets.filter((id) => (parseInt(id[bit >> 2]!, 16) >> (3 - (bit & 3))) & 1).length);
       const skewed = setCounts.map((count, bit) => ({ bit, count })).filter(({ count }) => Math.abs(count - 500) > 100);
       assert.deepEqual(skewed, []);
     } finally {

@@ -1,12 +1,15 @@
 // Session memory stays bounded: idle sessions leave memory but not the store (docs/COMPATIBILITY.md#expiry,
 // docs/COMPATIBILITY.md#d9).
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { EVICTION_ROOM, MAX_LIVE_SESSIONS } from '../src/accounts/sessions.js';
 import { Core } from '../src/core.js';
+import { SQLITE_FILE_NAME } from '../src/store/sqlite/index.js';
 
 test('an idle session without work leaves memory and keeps working; one holding work stays', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-evict-'));
@@ -29,6 +32,46 @@ test('an idle session without work leaves memory and keeps working; one holding 
     assert.equal(again?.id, idle.id);
     assert.notEqual(again, idle, 'reloaded from the store, not the forgotten object');
     claim.release();
+  } finally {
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('session ids start with their creation time, are stored under keys in creation order, and 40-digit ids from before still work', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'swarmcore-ids-'));
+  const core = await Core.open({ dataDir: dir });
+  try {
+    await core.services.users.ensure('local', ['owner']);
+    const made: { id: string; before: number; after: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = Date.now();
+      const session = await core.services.sessions.create('local', 'test', null);
+      made.push({ id: session.id, before, after: Date.now() });
+      // The next one in a later millisecond, so creation order is the only order the keys can have.
+      while (Date.now() <= made[i]!.after) await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const { id, before, after } of made) {
+      assert.match(id, /^[0-9a-f]{52}$/);
+      const ms = parseInt(id.slice(0, 12), 16);
+      assert.ok(ms >= before && ms <= after, `${ms} within [${before}, ${after}]`);
+    }
+    const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+    // An id of the old form (40 random digits), stored by an earlier release under its plain SHA-256.
+    const oldId = 'c0ffee'.repeat(6) + 'beef';
+    const now = Math.floor(Date.now() / 1000);
+    const db = new Database(path.join(dir, SQLITE_FILE_NAME));
+    try {
+      db.prepare("INSERT INTO sessions (id, user_id, origin_address, created_at, last_active) VALUES (?, 'local', 'old', ?, ?)").run(sha256(oldId), now, now);
+      const stored = (db.prepare("SELECT id FROM sessions WHERE origin_address = 'test' ORDER BY id").all() as { id: string }[]).map((r) => r.id);
+      assert.deepEqual(
+        stored,
+        made.map(({ id }) => id.slice(0, 12) + sha256(id)),
+      );
+    } finally {
+      db.close();
+    }
+    assert.equal((await core.services.sessions.get(oldId))?.originAddress, 'old');
   } finally {
     await core.close();
     rmSync(dir, { recursive: true, force: true });

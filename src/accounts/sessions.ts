@@ -1,12 +1,12 @@
-// Sessions (docs/COMPATIBILITY.md#sessions with docs/COMPATIBILITY.md#d1, #d3, #d9): 160-bit ids, persisted, bound
-// to the login token that created them, expired after 31 idle days. Live sessions are cached here; the cache is
-// only a copy of the store, dropped by `sessions.ended` events from any instance. Store rows, the cache and events
-// use the session key (sessionKey of the id); the raw id exists only in the client and in the Session a request
-// resolved.
+// Sessions (docs/COMPATIBILITY.md#sessions with docs/COMPATIBILITY.md#d1, #d3, #d9, #d53): ids of 160 random bits
+// after their creation time, persisted, bound to the login token that created them, expired after 31 idle days. Live
+// sessions are cached here; the cache is only a copy of the store, dropped by `sessions.ended` events from any
+// instance. Store rows, the cache and events use the session key (sessionKey of the id); the raw id exists only in
+// the client and in the Session a request resolved.
 import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../cluster/events.js';
-import { sessionKey } from '../store/session-key.js';
+import { SESSION_ID_RANDOM_BYTES, sessionIdTime, sessionKey } from '../store/session-key.js';
 import type { SessionRecord, Store } from '../store/types.js';
 import { BatchWriter } from '../util/batch-writer.js';
 import { LAST_USE_REFRESH_SECONDS, type LoginTokenService } from './login-tokens.js';
@@ -15,19 +15,18 @@ import { Session } from './session.js';
 export const SESSION_IDLE_SECONDS = 31 * 86400;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-const SESSION_ID_BYTES = 20;
 /** Random bytes drawn ahead for session ids: one call into the generator per 204 sessions instead of per session. */
-const ID_POOL_BYTES = SESSION_ID_BYTES * 204;
+const ID_POOL_BYTES = SESSION_ID_RANDOM_BYTES * 204;
 let idPool = Buffer.alloc(0);
 let idPoolOffset = 0;
 
 export function newSessionId(): string {
-  if (idPoolOffset + SESSION_ID_BYTES > idPool.length) {
+  if (idPoolOffset + SESSION_ID_RANDOM_BYTES > idPool.length) {
     idPool = randomBytes(ID_POOL_BYTES);
     idPoolOffset = 0;
   }
-  const end = idPoolOffset + SESSION_ID_BYTES;
-  const id = idPool.toString('hex', idPoolOffset, end);
+  const end = idPoolOffset + SESSION_ID_RANDOM_BYTES;
+  const id = sessionIdTime(Date.now()) + idPool.toString('hex', idPoolOffset, end);
   // Each byte serves one id only; what was handed out is wiped from the pool.
   idPool.fill(0, idPoolOffset, end);
   idPoolOffset = end;

@@ -10,7 +10,7 @@ export type GetNewSessionParams = {
 
 /** The answer of GetNewSession. */
 export type GetNewSessionResult = {
-  /** The new session (40 hex characters); send it with every other call. */
+  /** The new session (52 hex characters); send it with every other call. */
   session_id: string;
   /** The session's user. */
   user_id: string;

@@ -50,7 +50,7 @@ export const getNewSession = defineRoute({
   },
   output: [
     {
-      session_id: { type: 'string', description: 'The new session (40 hex characters); send it with every other call.' },
+      session_id: { type: 'string', description: 'The new session (52 hex characters); send it with every other call.' },
       user_id: { type: 'string', description: "The session's user." },
       output_append_user: { type: 'bool', description: 'The server setting Paths.AppendUserNameToOutputPath.' },
       version: { type: 'string', description: 'The server version.' },
@@ -59,7 +59,7 @@ export const getNewSession = defineRoute({
     },
     { error_id: { type: 'string', description: 'impersonateUser was refused.', values: ['bad_impersonate'] }, error: { type: 'string', description: 'The reason in words.' } },
   ],
-  example: '"session_id": "40 hex characters",\n"user_id": "username",\n"output_append_user": true,\n"version": "1.2.3",\n"server_id": "uuid",\n"permissions": ["permission1", "permission2"]',
+  example: '"session_id": "52 hex characters",\n"user_id": "username",\n"output_append_user": true,\n"version": "1.2.3",\n"server_id": "uuid",\n"permissions": ["permission1", "permission2"]',
   async handler(ctx, { impersonateUser }) {
     const { users, sessions } = ctx;
     const who = await resolveRequestUser(ctx, ctx.request);

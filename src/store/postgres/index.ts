@@ -17,8 +17,8 @@ import type { Store } from '../types.js';
 pg.types.setTypeParser(20, (v) => Number(v));
 
 const EVENT_CHANNEL = 'swarmcore_events';
-/** Session keys per notification (67 bytes each in JSON, well under the 8000-byte payload limit). */
-const NOTIFY_IDS = 100;
+/** Session keys per notification (79 bytes each in JSON: 6,320 bytes, well under the 8000-byte payload limit). */
+const NOTIFY_IDS = 80;
 const chunk = <T>(list: T[], size: number): T[][] => Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
 /** Arbitrary constants for pg_advisory_lock: migrations, and store transactions, each run one at a time. */
 const MIGRATION_LOCK = 7801_2026;
