@@ -4,7 +4,7 @@
 // ratios swarmcore/baseline per scenario and engine, then Login (argon2-bound: logins/s, CPU per login and
 // other routes' p99 while 20 logins/s hash) and, opt-in, the scale scenarios. See bench/README.md.
 //
-//   npm run bench [-- --rounds 3 --duration 5 --warmup 2 --connections 10 --engines sqlite,postgres
+//   npm run bench [-- --rounds 3 --duration 5 --warmup 2 --connections 50 --engines sqlite,postgres
 //                     --only a,b --scale --profile --no-build]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -78,7 +78,7 @@ function parseOptions(): Options {
       rounds: { type: 'string', default: '3' },
       duration: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
-      connections: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '50' },
       'login-connections': { type: 'string', default: '4' },
       engines: { type: 'string', default: 'sqlite,postgres' },
       only: { type: 'string' },
