@@ -8,6 +8,7 @@
 #     server: swarmcore (dist/cli.js, built with `npx tsc -p tsconfig.build.json`) or baseline
 #     route:  status (GetCurrentStatus), userdata (GetMyUserData with 20 presets), newsession, static
 #   NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" profiles the swarmcore process.
+#   DATABASE_URL=postgres://... runs swarmcore on that (empty) PostgreSQL database instead of SQLite.
 #
 # Prints per run: requests per second and the server's CPU (user + system) per request in µs.
 set -euo pipefail
@@ -26,7 +27,7 @@ if [ "$SERVER" = baseline ]; then
 else
   PORT=$((20000 + RANDOM % 20000))
   # shellcheck disable=SC2086
-  taskset -c 0 node --heap-growing-percent=50 ${NODE_FLAGS:-} dist/cli.js serve --data-dir "$WORK/data" --host 127.0.0.1 --port "$PORT" > "$WORK/server.log" 2>&1 &
+  taskset -c 0 node --heap-growing-percent=50 ${NODE_FLAGS:-} dist/cli.js serve --data-dir "$WORK/data" ${DATABASE_URL:+--database-url "$DATABASE_URL"} --host 127.0.0.1 --port "$PORT" > "$WORK/server.log" 2>&1 &
   PID=$!
 fi
 URL=http://127.0.0.1:$PORT
