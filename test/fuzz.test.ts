@@ -56,7 +56,7 @@ test('10 MB bodies to sessionless routes are refused as too large and the server
     assert.equal(res.status, 400);
     assert.deepEqual(JSON.parse(res.text), { error: `bad content length: the body is too large, ${route} accepts at most 65535 bytes`, error_id: 'basic_api' });
   }
-  assert.match((await server.api('GetNewSession')).body.session_id as string, /^[0-9a-f]{40}$/);
+  assert.match((await server.api('GetNewSession')).body.session_id as string, /^[0-9a-f]{52}$/);
 });
 
 test('concurrent calls on one session and one user all get answers', async () => {
