@@ -120,9 +120,11 @@ describe('preview thumbnails', () => {
     const extra = add(a.sid, 'one more', dataUrl(photo(64, 64)));
     const normal = add(b.sid, 'normal', dataUrl(photo(600, 400)));
     assert.deepEqual((await extra).body, { preset_fail: `You already have ${DEFAULT_POOL_OPTIONS.perUserJobs} preview images being made; try again once they are done.` });
-    // B takes the next turn: it is answered before A's second preview, not after A's whole queue.
-    const order = await settleOrder({ a0: flood[0]!, a1: flood[1]!, b: normal, last: flood.at(-1)! });
-    assert.ok(order.indexOf('b') < order.indexOf('a1'), `order was ${order.join(', ')}`);
+    // B takes the next turn: it is answered after at most one of A's previews (the one that may be running when
+    // B's arrives), not after A's whole queue. Which of A's concurrent calls reached the pool first is the
+    // network's choice, so the check is on B's place, not on which of A's it follows.
+    const order = await settleOrder({ ...Object.fromEntries(flood.map((p, i) => [`a${i}`, p])), b: normal });
+    assert.ok(order.indexOf('b') <= 1, `order was ${order.join(', ')}`);
     for (const res of [...(await Promise.all(flood)), await normal]) assert.deepEqual(res.body, { success: true });
   });
 
