@@ -1,5 +1,5 @@
 // Session memory stays bounded: idle sessions leave memory but not the store (docs/COMPATIBILITY.md#expiry,
-// docs/COMPATIBILITY.md#d9).
+// docs/COMPATIBILITY.md#d9). Session ids and the keys they are stored under (docs/COMPATIBILITY.md#d53).
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
