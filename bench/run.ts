@@ -365,6 +365,9 @@ interface Run {
   clientCpuUsPerRequest?: number;
 }
 
+/** What a warning adds about the first error answer of a run, if it kept one. */
+const firstErrorNote = (firstBad: string | null): string => (firstBad ? `; the first error answer: ${firstBad}` : '');
+
 function toRun(r: CannonResult, round: number, connections: number, expectStatus: number): Run {
   const statusCounts: Record<string, number> = {};
   for (const [code, v] of Object.entries(r.statusCodeStats ?? {})) statusCounts[code] = v.count;
@@ -681,7 +684,7 @@ async function runThroughput(o: Options, baseline: ServerProcess, engines: Engin
       for (const side of order) {
         const run = await measure(side, spec(side, s, o.duration), round, side.expect(s));
         if (side.server.proc.exitCode !== null || side.server.proc.signalCode !== null) throw new Error(`${side.name} died during ${s.id}:\n${side.server.tail()}`);
-        if (run.unexpected > 0) warnings.push(`round ${round} ${s.id} ${side.name}: ${run.unexpected} of ${run.requests} requests failed or had an unexpected status or an error answer ${JSON.stringify(run.statusCounts)}${run.firstBad ? `; the first error answer: ${run.firstBad}` : ''}`);
+        if (run.unexpected > 0) warnings.push(`round ${round} ${s.id} ${side.name}: ${run.unexpected} of ${run.requests} requests failed or had an unexpected status or an error answer ${JSON.stringify(run.statusCounts)}${firstErrorNote(run.firstBad)}`);
         const key = `${s.id} ${side.name}`;
         runs.set(key, [...(runs.get(key) ?? []), run]);
         const cpu = run.cpuUsPerRequest !== undefined ? `  CPU ${run.cpuUsPerRequest} µs/req${run.dbCpuUsPerRequest !== undefined ? ` + db ${run.dbCpuUsPerRequest}` : ''}${run.clientCpuUsPerRequest !== undefined ? `, load generator ${run.clientCpuUsPerRequest}` : ''}` : '';
@@ -812,7 +815,7 @@ async function runLogin(o: Options, engine: Engine, profileDir: string | null, w
       const cpu = cpuSecondsOf(pid) - cpu0;
       const logins = r.requests - r.unexpected;
       runs.push({ round, logins, rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuMsPerLogin: logins > 0 ? round3((cpu * 1000) / logins) : 0, unexpected: r.unexpected });
-      if (r.unexpected > 0) warnings.push(`login ${engine} round ${round}: ${r.unexpected} of ${r.requests} logins failed ${JSON.stringify(r.statusCounts)}${r.firstBad ? `; the first error answer: ${r.firstBad}` : ''}`);
+      if (r.unexpected > 0) warnings.push(`login ${engine} round ${round}: ${r.unexpected} of ${r.requests} logins failed ${JSON.stringify(r.statusCounts)}${firstErrorNote(r.firstBad)}`);
       console.error(`  round ${round} login ${engine.padEnd(8)} ${r.rps} logins/s  p99 ${r.p99Ms} ms  ${runs.at(-1)!.cpuMsPerLogin} ms CPU/login`);
 
       // GetCurrentStatus alone once (round 1), then with logins every round.
@@ -821,7 +824,7 @@ async function runLogin(o: Options, engine: Engine, profileDir: string | null, w
       const s = toRun(status, round, o.statusConnections, 200);
       const l = toRun(login, round, 1, 200);
       const unexpected = (round === 1 ? control.unexpected : 0) + s.unexpected + l.unexpected;
-      if (unexpected > 0) warnings.push(`login+status ${engine} round ${round}: ${unexpected} requests failed (status ${JSON.stringify(s.statusCounts)}, login ${JSON.stringify(l.statusCounts)})${l.firstBad ?? s.firstBad ? `; the first error answer: ${l.firstBad ?? s.firstBad}` : ''}`);
+      if (unexpected > 0) warnings.push(`login+status ${engine} round ${round}: ${unexpected} requests failed (status ${JSON.stringify(s.statusCounts)}, login ${JSON.stringify(l.statusCounts)})${firstErrorNote(l.firstBad ?? s.firstBad)}`);
       mixed.push({ round, controlRps: control.rps, controlP99Ms: control.p99Ms, statusRps: s.rps, statusP99Ms: s.p99Ms, loginRps: round1(l.requests / login.duration), loginP99Ms: l.p99Ms, unexpected });
       console.error(`  round ${round} GetCurrentStatus ${engine.padEnd(8)} p99 ${round === 1 ? `${control.p99Ms} ms alone, ` : ''}${s.p99Ms} ms with ${mixed.at(-1)!.loginRps} logins/s`);
     }

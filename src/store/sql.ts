@@ -319,16 +319,16 @@ class SqlSessions implements SessionStore {
   async insertMany(list: readonly SessionRecord[]): Promise<void> {
     if (list.length === 0) return;
     const values = (s: SessionRecord): unknown[] => [s.id, s.userId, s.originAddress, s.originToken, s.impersonatedBy, s.createdAt, s.lastActive];
-    if (this.db.engine === 'sqlite' && list.length > 1) {
+    if (this.db.engine === 'sqlite') {
       // SQLite keeps every statement text compiled, and a statement of n rows costs memory in proportion (about
       // 2.5 KiB a row): one cached single-row statement run n times inside one transaction (one commit) instead.
+      if (list.length === 1) {
+        await this.db.run(INSERT_SESSION, values(list[0]!));
+        return;
+      }
       await this.db.transaction(async (tx) => {
         for (const s of list) await tx.run(INSERT_SESSION, values(s));
       });
-      return;
-    }
-    if (this.db.engine === 'sqlite') {
-      await this.db.run(INSERT_SESSION, values(list[0]!));
       return;
     }
     // PostgreSQL: one prepared statement, one round trip, whatever the number of rows.
