@@ -88,6 +88,15 @@ describe('an extension route on the envelope', () => {
     assert.deepEqual(res.body, { error: 'An internal error occurred.', error_id: 'internal_error' });
   });
 
+  test("a handler's thenable that is not a Promise is waited for, and its rejection answers internal_error", async () => {
+    const resolved = await server.call('FixtureThenable', user);
+    assert.equal(resolved.status, 200);
+    assert.equal(resolved.text, '{"later":true}');
+    const rejected = await server.call('FixtureThenable', user, { fail: true });
+    assert.equal(rejected.status, 400);
+    assert.deepEqual(rejected.body, { error: 'An internal error occurred.', error_id: 'internal_error' });
+  });
+
   test('route names match case-insensitively', async () => {
     assert.equal((await server.call('fixtureecho', owner, { count: 4 })).status, 200);
     assert.equal((await server.call('FIXTUREECHO', owner, { count: 4 })).status, 200);

@@ -130,6 +130,19 @@ describe('sliced JSON parsing', () => {
     assert.deepStrictEqual(await parseInputSliced(members, 4096), parseInput(members));
   });
 
+  test('small bodies skip the shape scan only when it could find nothing: nesting, long integers and brackets or digits in strings', () => {
+    // MAX_JSON_DEPTH opening brackets pass without the scan; one more is scanned and refused.
+    const nested = (n: number): string => `${'['.repeat(n - 1)}`;
+    assert.deepStrictEqual(parseInput(`{"a":${nested(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH - 1)}}`).a, JSON.parse(`${nested(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH - 1)}`));
+    assert.throws(() => parseInput(`{"a":${nested(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH)}}`), { message: 'The request body is not a valid JSON object: it is nested deeper than 64 levels.' });
+    // Brackets and digits inside strings send a body to the scan, which passes it.
+    assert.deepStrictEqual(parseInput(`{"a":"${'{['.repeat(100)}"}`), { a: '{['.repeat(100) });
+    assert.deepStrictEqual(parseInput('{"id":"12345678901234567890"}'), { id: '12345678901234567890' });
+    // Sixteen digits in a number are a long integer, kept exactly; fifteen are read as JSON.parse reads them.
+    assert.equal(memberText(parseInput('{"n":1234567890123456789}'), 'n'), '1234567890123456789');
+    assert.equal(memberText(parseInput('{"n":123456789012345}'), 'n'), '123456789012345');
+  });
+
   test('a long string with multi-byte characters decodes the same across slice and piece boundaries', async () => {
     const value = 'aé日😀'.repeat(600_000); // over one decode piece, with characters of every UTF-8 length
     const buf = Buffer.from(JSON.stringify({ image: value, session_id: 'x' }));

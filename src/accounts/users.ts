@@ -42,8 +42,14 @@ export interface UserProfile {
 /** Users whose profile is kept in memory per instance. */
 const CACHED_PROFILES = 10_000;
 
+/** A user's access as cached: the load, and once it has found the user, what it found. */
+interface AccessEntry {
+  readonly loading: Promise<UserAccess | null>;
+  found?: UserAccess;
+}
+
 export class UserService {
-  private readonly access = new Map<string, Promise<UserAccess | null>>();
+  private readonly access = new Map<string, AccessEntry>();
   private readonly profiles = new KeyedCache<UserProfile | null>(CACHED_PROFILES);
 
   constructor(
@@ -88,13 +94,23 @@ export class UserService {
   getAccess(userId: string): Promise<UserAccess | null> {
     let entry = this.access.get(userId);
     if (!entry) {
-      entry = this.loadAccess(userId);
-      this.access.set(userId, entry);
-      // Only existing users are remembered: a failed load or a missing user must be looked up again.
-      const forget = (): void => void this.access.delete(userId);
-      entry.then((found) => (found ? undefined : forget()), forget);
+      const created: AccessEntry = { loading: this.loadAccess(userId) };
+      this.access.set(userId, created);
+      // Only existing users are remembered: a failed load or a missing user must be looked up again (unless
+      // the entry has already been dropped and replaced by a newer load).
+      const forget = (): void => void (this.access.get(userId) === created && this.access.delete(userId));
+      created.loading.then((found) => (found ? void (created.found = found) : forget()), forget);
+      entry = created;
     }
-    return entry;
+    return entry.loading;
+  }
+
+  /**
+   * The user's access when it is loaded and cached, without waiting (undefined: call getAccess). The envelope
+   * uses it so that a call whose session and access are both in memory runs without a promise.
+   */
+  accessNow(userId: string): UserAccess | undefined {
+    return this.access.get(userId)?.found;
   }
 
   /** Whether the user may impersonate others: what sessions and tokens opened by impersonation depend on. */

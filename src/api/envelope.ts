@@ -41,15 +41,34 @@ function sessionIdOf(input: Record<string, unknown>, request: RequestInfo): stri
 
 /** The envelope's session rule; the HTTP intake also uses it to check a session before reading a large body. */
 export async function resolveSession(s: Services, input: Record<string, unknown>, request: RequestInfo): Promise<Session> {
+  return sessionOf(s, input, request);
+}
+
+/**
+ * resolveSession without a promise when the session is live in memory (the common call); may throw instead of
+ * rejecting.
+ */
+function sessionOf(s: Services, input: Record<string, unknown>, request: RequestInfo): Session | Promise<Session> {
   const id = sessionIdOf(input, request);
   if (id === undefined) throw apiError('basic_api', 'missing session id');
-  const session = id === '' ? null : (s.sessions.cached(id) ?? (await s.sessions.get(id)));
-  if (!session) throw apiError('invalid_session_id');
-  // With accounts required, a session stands only while its login token does (token revocation ends sessions
-  // through events), or, for a session made by localhost bypass, while the request still qualifies for it.
+  if (id === '') throw apiError('invalid_session_id');
+  const cached = s.sessions.cached(id);
+  if (cached !== undefined) return admitted(s, cached, request);
+  return s.sessions.get(id).then((session) => {
+    if (!session) throw apiError('invalid_session_id');
+    return admitted(s, session, request);
+  });
+}
+
+/**
+ * With accounts required, a session stands only while its login token does (token revocation ends sessions
+ * through events), or, for a session made by localhost bypass, while the request still qualifies for it.
+ */
+function admitted(s: Services, session: Session, request: RequestInfo): Session | Promise<Session> {
   if (s.settings.bool('UserAuthorization.AuthorizationRequired') && session.originToken === null && !request.localhostBypass) {
-    await s.sessions.end([session.id]);
-    throw apiError('invalid_session_id');
+    return s.sessions.end([session.id]).then(() => {
+      throw apiError('invalid_session_id');
+    });
   }
   return session;
 }
@@ -104,48 +123,84 @@ function routeContext(s: Services, session: Session | null, d: DispatchInput): R
 }
 
 /** The call's session, checked before the route as the reference does. */
-async function callSession(s: Services, route: RouteDef | undefined, d: DispatchInput): Promise<Session> {
+function callSession(s: Services, route: RouteDef | undefined, d: DispatchInput): Session | Promise<Session> {
   try {
-    return await resolveSession(s, d.input, d.request);
+    const session = sessionOf(s, d.input, d.request);
+    return session instanceof Promise ? session.catch((err: unknown) => Promise.reject(sessionFailure(route, d, err))) : session;
   } catch (err) {
-    // Without a session id an unknown route keeps the reference's basic_api answer, but its text says what is
-    // wrong (docs/COMPATIBILITY.md#envelope).
-    if (!route && err instanceof ApiError && err.body.error_id === 'basic_api') throw apiError('basic_api', `Unknown API route '${d.key.slice(0, 80)}', and the request has no session id.`);
-    throw err;
+    throw sessionFailure(route, d, err);
   }
 }
 
-export async function dispatch(host: ApiHost, d: DispatchInput): Promise<DispatchResult> {
+/**
+ * Without a session id an unknown route keeps the reference's basic_api answer, but its text says what is wrong
+ * (docs/COMPATIBILITY.md#envelope); every other failure stays as it is.
+ */
+function sessionFailure(route: RouteDef | undefined, d: DispatchInput, err: unknown): unknown {
+  if (!route && err instanceof ApiError && err.body.error_id === 'basic_api') return apiError('basic_api', `Unknown API route '${d.key.slice(0, 80)}', and the request has no session id.`);
+  return err;
+}
+
+/**
+ * Runs a call through the envelope. A call whose session and access are in memory and whose handler answers at
+ * once is answered without a promise (most calls, GetCurrentStatus among them); the others with one.
+ */
+export function dispatch(host: ApiHost, d: DispatchInput): DispatchResult | Promise<DispatchResult> {
   const s = host.services;
   try {
     const route = d.route !== undefined ? d.route : host.routes.get(d.key);
-    const session = route?.sessionless ? null : await callSession(s, route, d);
-    if (!route) throw apiError('bad_route');
-    if (route.websocket && !d.socket) throw apiError('bad_request_method', 'This API route needs a WebSocket, but the request is plain HTTP.');
-    if (!route.websocket && d.socket) throw apiError('bad_request_method', 'This API route needs plain HTTP, but the request is a WebSocket.');
-    if (session) {
-      s.sessions.touch(session);
-      const access = await s.users.getAccess(session.userId);
-      // A session opened by impersonation stands only while its impersonator may impersonate: checked here on
-      // every call (cached), so a missed event cannot keep it alive.
-      if (!access || (session.impersonatedBy !== null && !(await s.users.mayImpersonate(session.impersonatedBy)))) {
-        await s.sessions.end([session.id]);
-        throw apiError('invalid_session_id');
-      }
-      if (route.permission !== null && !access.has(route.permission)) throw apiError('bad_permissions');
-    }
-    const body = await route.run(routeContext(s, session, d), d.input);
-    if (body && 'error' in body) d.log.debug({ route: route.name, error: body.error, error_id: body.error_id }, 'route answered with an error');
-    return { status: 200, body: body ?? null };
+    const session = route?.sessionless ? null : callSession(s, route, d);
+    const body = session instanceof Promise ? session.then((found) => runRoute(s, route, found, d)) : runRoute(s, route, session, d);
+    // A handler may answer with any thenable (an extension's promise library), not only a Promise.
+    if (isThenable(body)) return Promise.resolve(body).then((b) => outcome(route!, b, d), (err: unknown) => failure(err, d));
+    return outcome(route!, body, d);
   } catch (err) {
-    if (err instanceof ApiError) return { status: err.status, body: err.body };
-    if (err instanceof DatabaseTimeoutError) {
-      d.log.warn({ route: d.key, seconds: err.seconds }, 'the database did not answer in time');
-      const e = apiError('internal_error', err.message);
-      return { status: e.status, body: e.body };
-    }
-    d.log.error({ err, route: d.key }, 'API call failed');
-    const e = apiError('internal_error');
+    return failure(err, d);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/** The route's checks, then its handler. */
+function runRoute(s: Services, route: RouteDef | undefined, session: Session | null, d: DispatchInput): RouteOutput | null | Promise<RouteOutput | null> {
+  if (!route) throw apiError('bad_route');
+  if (route.websocket && !d.socket) throw apiError('bad_request_method', 'This API route needs a WebSocket, but the request is plain HTTP.');
+  if (!route.websocket && d.socket) throw apiError('bad_request_method', 'This API route needs plain HTTP, but the request is a WebSocket.');
+  if (!session) return route.run(routeContext(s, null, d), d.input);
+  s.sessions.touch(session);
+  const access = s.users.accessNow(session.userId);
+  // A session opened by impersonation stands only while its impersonator may impersonate: checked here on
+  // every call (cached), so a missed event cannot keep it alive.
+  if (access === undefined || session.impersonatedBy !== null) return checkedAccess(s, route, session).then(() => route.run(routeContext(s, session, d), d.input));
+  if (route.permission !== null && !access.has(route.permission)) throw apiError('bad_permissions');
+  return route.run(routeContext(s, session, d), d.input);
+}
+
+/** The access checks of runRoute when they need the store (access not cached yet, or an impersonated session). */
+async function checkedAccess(s: Services, route: RouteDef, session: Session): Promise<void> {
+  const access = await s.users.getAccess(session.userId);
+  if (!access || (session.impersonatedBy !== null && !(await s.users.mayImpersonate(session.impersonatedBy)))) {
+    await s.sessions.end([session.id]);
+    throw apiError('invalid_session_id');
+  }
+  if (route.permission !== null && !access.has(route.permission)) throw apiError('bad_permissions');
+}
+
+function outcome(route: RouteDef, body: RouteOutput | null, d: DispatchInput): DispatchResult {
+  if (body && 'error' in body) d.log.debug({ route: route.name, error: body.error, error_id: body.error_id }, 'route answered with an error');
+  return { status: 200, body: body ?? null };
+}
+
+function failure(err: unknown, d: DispatchInput): DispatchResult {
+  if (err instanceof ApiError) return { status: err.status, body: err.body };
+  if (err instanceof DatabaseTimeoutError) {
+    d.log.warn({ route: d.key, seconds: err.seconds }, 'the database did not answer in time');
+    const e = apiError('internal_error', err.message);
     return { status: e.status, body: e.body };
   }
+  d.log.error({ err, route: d.key }, 'API call failed');
+  const e = apiError('internal_error');
+  return { status: e.status, body: e.body };
 }

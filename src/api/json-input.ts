@@ -74,6 +74,25 @@ function scanJson(text: string): Scan {
   return { problem: null, longIntegers };
 }
 
+const PLAIN: Scan = { problem: null, longIntegers: false };
+/** Sixteen digits in a row: an integer token longer than SAFE_INTEGER_DIGITS has them (a string may too). */
+const SIXTEEN_DIGITS = /[0-9]{16}/;
+
+/**
+ * Whether scanJson would surely find nothing, told with native searches instead of its character loop (most
+ * bodies are a session id and a few short parameters): nesting deeper than MAX_JSON_DEPTH takes more opening
+ * brackets than that, more than MAX_JSON_VALUES values take more characters than that, and a long integer
+ * takes sixteen digits in a row. Brackets and digits inside strings are counted too, so a body that only
+ * might have a problem is scanned in full.
+ */
+function surelyPlain(text: string): boolean {
+  if (text.length > MAX_JSON_VALUES || SIXTEEN_DIGITS.test(text)) return false;
+  let brackets = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++brackets > MAX_JSON_DEPTH) return false;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++brackets > MAX_JSON_DEPTH) return false;
+  return true;
+}
+
 /** The index of the quote that closes the string opened at `open` (text.length when none does). */
 function stringEnd(text: string, open: number): number {
   for (let q = text.indexOf('"', open + 1); q !== -1; q = text.indexOf('"', q + 1)) {
@@ -113,7 +132,7 @@ function parseWhole(body: Buffer | string, exactNow: boolean): Record<string, un
       throw badBody('it is not valid UTF-8');
     }
   }
-  const scan = scanJson(text);
+  const scan = surelyPlain(text) ? PLAIN : scanJson(text);
   if (scan.problem) throw badBody(scan.problem);
   if (scan.longIntegers) {
     if (!exactNow) return null;

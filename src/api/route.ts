@@ -81,7 +81,7 @@ export type RouteOutputShape = Fields | readonly Fields[];
 /** `{"success": true}`: the answer of most routes that change something. */
 export const SUCCESS_OUTPUT: Fields = { success: { type: 'bool', description: 'The change was made.', values: [true] } };
 
-type HandlerResult = Promise<RouteOutput | null> | RouteOutput | null;
+export type HandlerResult = Promise<RouteOutput | null> | RouteOutput | null;
 
 interface RouteDeclBase<P extends Params> {
   /** The API name, e.g. `GetNewSession`; matched case-insensitively. */
@@ -134,8 +134,11 @@ export interface RouteDef<P extends Params = Params> {
   readonly params: P;
   readonly output: RouteOutputShape;
   readonly example: string | undefined;
-  /** Binds the call's parameters and runs the handler. */
-  run(call: RouteCall, input: Record<string, unknown>): Promise<RouteOutput | null>;
+  /**
+   * Binds the call's parameters and runs the handler: its answer as the handler gives it, at once or as a
+   * promise. A bad parameter or a handler's error may be thrown instead of rejected.
+   */
+  run(call: RouteCall, input: Record<string, unknown>): HandlerResult;
 }
 
 function describe<P extends Params>(decl: RouteDeclBase<P>, permission: string | null, websocket: boolean): Omit<RouteDef<P>, 'run'> {
@@ -177,11 +180,11 @@ export function defineRoute<P extends Params>(decl: SessionlessRouteDecl<P>): Ro
 export function defineRoute<P extends Params>(decl: SessionRouteDecl<P> | SessionlessRouteDecl<P>): RouteDef<P> {
   if (decl.sessionless) {
     const handler = decl.handler;
-    return { ...describe(decl, null, false), run: async (call, input) => handler(call, bindParams(decl.params, input)) };
+    return { ...describe(decl, null, false), run: (call, input) => handler(call, bindParams(decl.params, input)) };
   }
   if (!decl.permission) throw new Error(`API route '${decl.name}' needs a permission`);
   const handler = decl.handler;
-  return { ...describe(decl, decl.permission, false), run: async (call, input) => handler(sessionCall(call, decl.name), bindParams(decl.params, input)) };
+  return { ...describe(decl, decl.permission, false), run: (call, input) => handler(sessionCall(call, decl.name), bindParams(decl.params, input)) };
 }
 
 /** Declares a route opened as a WebSocket at /API/<name>: its handler always has `ctx.socket`. */
@@ -190,7 +193,7 @@ export function defineSocketRoute<P extends Params>(decl: SocketRouteDecl<P>): R
   const handler = decl.handler;
   return {
     ...describe(decl, decl.permission, true),
-    run: async (call, input) => {
+    run: (call, input) => {
       const ctx = sessionCall(call, decl.name);
       if (!hasSocket(ctx)) throw new Error(`API route '${decl.name}' was called without its WebSocket`);
       return handler(ctx, bindParams(decl.params, input));

@@ -3,9 +3,9 @@
 import type { Session } from '../accounts/session.js';
 import type { SessionService } from '../accounts/sessions.js';
 import type { EventBus } from '../cluster/events.js';
-import { BackendRegistry } from './backends.js';
+import { BackendRegistry, type BackendStatusJson } from './backends.js';
 import { SessionWork, addCounts, zeroCounts, type WorkCounts } from './session-work.js';
-import { JsonText } from '../util/json-text.js';
+import { JsonText, keepAsJson } from '../util/json-text.js';
 
 /** The counters of a session with no work on this instance, as JSON text. */
 const NO_WORK = new JsonText(JSON.stringify(zeroCounts()));
@@ -15,6 +15,8 @@ export class GenerationService {
   readonly backends = new BackendRegistry();
   /** Work by session key. */
   private readonly works = new Map<string, SessionWork>();
+  /** The status answer of a session with no work, for the backends' status it was made from. */
+  private idleAnswer: { backends: BackendStatusJson; answer: Record<string, unknown> } | null = null;
 
   constructor(
     private readonly events: EventBus,
@@ -46,11 +48,13 @@ export class GenerationService {
   /** The object GetCurrentStatus answers with; generation sockets may push the same shape. */
   status(session: Session): Record<string, unknown> {
     const backends = this.backends.statusJson();
-    return {
-      status: this.works.get(session.key)?.counts ?? NO_WORK,
-      backend_status: backends.status,
-      supported_features: backends.features,
-    };
+    const counts = this.works.get(session.key)?.counts;
+    if (counts !== undefined) return { status: counts, backend_status: backends.status, supported_features: backends.features };
+    // Most sessions have no work: they all get one answer, serialized once while the backends read the same.
+    if (this.idleAnswer?.backends !== backends) {
+      this.idleAnswer = { backends, answer: keepAsJson({ status: NO_WORK, backend_status: backends.status, supported_features: backends.features }) };
+    }
+    return this.idleAnswer.answer;
   }
 
   /**

@@ -60,13 +60,24 @@ const tooSlow = (): ApiError => apiError('basic_api', 'The request body arrived 
 
 /** Bytes a request holds against the budgets; released once its call is answered. */
 export class Holding {
-  private readonly held: [ByteBudget, number][] = [];
+  /** Most requests hold once (their small body): that hold needs no list. */
+  private first: ByteBudget | null = null;
+  private firstBytes = 0;
+  private more: [ByteBudget, number][] | null = null;
   hold(budget: ByteBudget, n: number): void {
     if (!budget.take(n)) throw busy();
-    this.held.push([budget, n]);
+    if (this.first === null) {
+      this.first = budget;
+      this.firstBytes = n;
+    } else (this.more ??= []).push([budget, n]);
   }
   release(): void {
-    for (const [budget, n] of this.held.splice(0)) budget.give(n);
+    const first = this.first;
+    const more = this.more;
+    this.first = null;
+    this.more = null;
+    first?.give(this.firstBytes);
+    if (more) for (const [budget, n] of more) budget.give(n);
   }
 }
 

@@ -117,16 +117,12 @@ function badLength(core: Core, route: RouteDef | undefined, length: number): Api
 
 async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, info: RequestInfo, key: string, routeDef: RouteDef | undefined): Promise<void> {
   const route = routeDef?.name ?? 'unknown';
-  const refuseUnread = (req: IncomingMessage, res: ServerResponse, err: ApiError): void => {
-    core.metrics.apiCall(route, 'http', err.body);
-    answerRefusedBody(req, res, () => sendApiError(res, err));
-  };
   const lengthHeader = req.headers['content-length'];
   const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : NaN;
   if (req.method !== 'POST') return answerRefusedBody(req, res, () => redirect(res, '/Error/NoGetAPI'));
-  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return refuseUnread(req, res, apiError('basic_api', 'Wrong content type'));
+  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return refuseBody(core, route, req, res, apiError('basic_api', 'Wrong content type'));
   const lengthError = badLength(core, routeDef, length);
-  if (lengthError) return refuseUnread(req, res, lengthError);
+  if (lengthError) return refuseBody(core, route, req, res, lengthError);
   const holding = new Holding();
   try {
     let body: Buffer;
@@ -138,7 +134,7 @@ async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, r
       if (!(err instanceof ApiError)) throw err;
       // A client's mistake or a budget at work: a debug line without stack, and the envelope's answer.
       core.log.debug({ route: key, error_id: err.body.error_id, why: err.message }, 'request body refused');
-      return refuseUnread(req, res, err);
+      return refuseBody(core, route, req, res, err);
     }
     let input: Record<string, unknown>;
     try {
@@ -148,14 +144,21 @@ async function handleApiHttp(core: Core, intake: Intake, req: IncomingMessage, r
       core.metrics.apiCall(route, 'http', err.body);
       return sendApiError(res, err);
     }
-    const result = await dispatch(core, { key, route: routeDef, input, request: info, response: cookieControl(res, info), socket: null, log: core.log });
+    const dispatched = dispatch(core, { key, route: routeDef, input, request: info, response: cookieControl(res, info), socket: null, log: core.log });
+    const result = dispatched instanceof Promise ? await dispatched : dispatched;
     // No ApiError for an ordinary answer: it is an Error object, and every call would build one.
-    const answer = result.body === null ? apiError('no_result') : { status: result.status, body: result.body };
+    const answer = result.body === null ? apiError('no_result') : (result as { status: number; body: RouteOutput });
     core.metrics.apiCall(route, 'http', answer.body);
     sendJson(res, answer.status, answer.body);
   } finally {
     holding.release();
   }
+}
+
+/** Answers an API call refused before its body was read (the body is drained or the connection closed). */
+function refuseBody(core: Core, route: string, req: IncomingMessage, res: ServerResponse, err: ApiError): void {
+  core.metrics.apiCall(route, 'http', err.body);
+  answerRefusedBody(req, res, () => sendApiError(res, err));
 }
 
 /** Network.RequiredAuthorization (docs/COMPATIBILITY.md): a shared secret in the Authorization header. */
@@ -209,7 +212,11 @@ class TrackedResponse extends ServerResponse implements RequestLabel {
   openConnection: ConnectionState | undefined = undefined;
 }
 
-async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, label: RequestLabel): Promise<void> {
+/**
+ * Answers a request: at once, or with a promise of the answer. Not itself async: an API call's promise is
+ * handleApiHttp's own, not one more wrapped around it.
+ */
+function handleRequest(core: Core, intake: Intake, req: IncomingMessage, res: ServerResponse, label: RequestLabel): Promise<void> | void {
   const info = requestInfo(req, core.settings);
   const [rawPath, query] = splitUrl(req.url);
   // Health and metrics first: a load balancer or Prometheus sends neither CORS nor the shared Authorization
@@ -239,6 +246,11 @@ async function handleRequest(core: Core, intake: Intake, req: IncomingMessage, r
     label.route = route?.name ?? 'unknown';
     return handleApiHttp(core, intake, req, res, info, key, route);
   }
+  return handleOther(core, req, res, info, rawPath, query, label);
+}
+
+/** Pages, static files and everything else that is not an API call. */
+async function handleOther(core: Core, req: IncomingMessage, res: ServerResponse, info: RequestInfo, rawPath: string, query: string | null, label: RequestLabel): Promise<void> {
   // Everything else sees one canonical path, so no spelling of a path slips past a check (page templates).
   const canonical = canonicalPath(rawPath);
   if (canonical === null) return redirect(res, '/Error/404');
@@ -327,13 +339,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   /** Every response's 'close' listener (one function for all, not a closure per request). */
   function answered(this: TrackedResponse): void {
     inFlight.delete(this);
+    const now = performance.now();
     const connection = this.openConnection;
     if (connection) {
       connection.busy--;
-      connection.idleSince = performance.now();
+      connection.idleSince = now;
     }
     if (this.writableFinished && core.stopping) answeredWhileStopping++;
-    core.metrics.request(this.route, this.writableFinished ? this.statusCode : 0, (performance.now() - this.started) / 1000);
+    core.metrics.request(this.route, this.writableFinished ? this.statusCode : 0, (now - this.started) / 1000);
   }
   const server = createServer(
     { ServerResponse: TrackedResponse as typeof ServerResponse, maxHeaderSize: 1024 * 1024, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
@@ -348,19 +361,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Once stopping, every answer closes its connection, so a client's next request goes to a new one.
       if (core.stopping) res.setHeader('Connection', 'close');
       res.on('close', answered);
-      handleRequest(core, intake, req, res, res).catch((err: unknown) => {
-        // A client that leaves mid-request is the client's doing: a debug line, no stack.
-        if (err instanceof ClientGone) {
-          core.log.debug({ url: req.url, why: err.message }, 'client left mid-request');
-          res.destroy();
-          return;
-        }
-        core.log.error({ err, url: req.url }, 'request failed');
-        if (!res.headersSent) sendApiError(res, apiError('internal_error'), true);
-        else res.destroy();
-      });
+      let pending: Promise<void> | void;
+      try {
+        pending = handleRequest(core, intake, req, res, res);
+      } catch (err) {
+        return requestFailed(req, res, err);
+      }
+      pending?.catch((err: unknown) => requestFailed(req, res, err));
     },
   );
+  function requestFailed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    // A client that leaves mid-request is the client's doing: a debug line, no stack.
+    if (err instanceof ClientGone) {
+      core.log.debug({ url: req.url, why: err.message }, 'client left mid-request');
+      res.destroy();
+      return;
+    }
+    core.log.error({ err, url: req.url }, 'request failed');
+    if (!res.headersSent) sendApiError(res, apiError('internal_error'), true);
+    else res.destroy();
+  }
   /** Answers under way, and every open connection (HTTP or WebSocket), for the graceful shutdown. */
   const inFlight = new Set<ServerResponse>();
   let answeredWhileStopping = 0;

@@ -21,16 +21,29 @@ export class JsonText {
 
 const WHOLE = Symbol('the answer as UTF-8 JSON');
 
+/** An answer's JSON, kept: its bytes, and for a short answer also its text (sent as text, see sendJson). */
+export interface KeptJson {
+  readonly bytes: Buffer;
+  /** Null when the answer is INLINE_TEXT_MAX characters or longer. */
+  readonly text: string | null;
+}
+
 /**
- * Gives an answer object that will be sent many times unchanged its JSON bytes, made now: answerPieces then
- * hands out those bytes instead of serializing it again. The object itself stays as it was for every other
- * reader (it must not be changed afterwards).
+ * Gives an answer object that will be sent many times unchanged its JSON, made now: keptJson then hands it out
+ * instead of serializing the object again. The object itself stays as it was for every other reader (it must
+ * not be changed afterwards).
  */
 export function keepAsJson<T extends Record<string, unknown>>(answer: T): T {
   const pieces = answerPieces(answer);
   const bytes = typeof pieces === 'string' ? Buffer.from(pieces, 'utf8') : Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
-  Object.defineProperty(answer, WHOLE, { value: bytes, enumerable: false });
+  const kept: KeptJson = { bytes, text: typeof pieces === 'string' && pieces.length < INLINE_TEXT_MAX ? pieces : null };
+  Object.defineProperty(answer, WHOLE, { value: kept, enumerable: false });
   return answer;
+}
+
+/** The JSON keepAsJson made for this answer object, if it did. */
+export function keptJson(answer: Record<string, unknown>): KeptJson | undefined {
+  return (answer as { [WHOLE]?: KeptJson })[WHOLE];
 }
 
 /** `"key":` of the member names answers use (a fixed set in the handlers), each serialized once. */
@@ -52,8 +65,8 @@ const INLINE_TEXT_MAX = 4096;
  * large JsonText values as their cached bytes; either way exactly the JSON.stringify of the values they stand for.
  */
 export function answerPieces(body: Record<string, unknown>): string | Array<string | Buffer> {
-  const whole = (body as { [WHOLE]?: Buffer })[WHOLE];
-  if (whole !== undefined) return [whole];
+  const kept = keptJson(body);
+  if (kept !== undefined) return kept.text ?? [kept.bytes];
   let hasText = false;
   for (const key in body) {
     if (body[key] instanceof JsonText) {
