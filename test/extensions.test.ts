@@ -88,13 +88,23 @@ describe('an extension route on the envelope', () => {
     assert.deepEqual(res.body, { error: 'An internal error occurred.', error_id: 'internal_error' });
   });
 
-  test("a handler's thenable that is not a Promise is waited for, and its rejection answers internal_error", async () => {
+  test("a handler's thenable that is not a Promise is waited for; a rejection or a non-object answer is the envelope's internal_error", async () => {
+    const internal = `swarmcore_api_calls_total{route="FixtureThenable",transport="http",outcome="internal_error"}`;
+    const counted = async (): Promise<number> => {
+      const line = (await (await fetch(`${server.url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${internal} `));
+      return line === undefined ? 0 : Number(line.slice(internal.length + 1));
+    };
+    const before = await counted();
     const resolved = await server.call('FixtureThenable', user);
     assert.equal(resolved.status, 200);
     assert.equal(resolved.text, '{"later":true}');
-    const rejected = await server.call('FixtureThenable', user, { fail: true });
-    assert.equal(rejected.status, 400);
-    assert.deepEqual(rejected.body, { error: 'An internal error occurred.', error_id: 'internal_error' });
+    for (const input of [{ fail: true }, { text: true }]) {
+      const refused = await server.call('FixtureThenable', user, input);
+      assert.equal(refused.status, 400, JSON.stringify(input));
+      assert.deepEqual(refused.body, { error: 'An internal error occurred.', error_id: 'internal_error' }, JSON.stringify(input));
+    }
+    // Both were answered by the envelope (counted per route), not by the front door's last-resort handler.
+    assert.equal((await counted()) - before, 2);
   });
 
   test('route names match case-insensitively', async () => {

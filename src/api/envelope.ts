@@ -152,7 +152,7 @@ export function dispatch(host: ApiHost, d: DispatchInput): DispatchResult | Prom
     const session = route?.sessionless ? null : callSession(s, route, d);
     const body = session instanceof Promise ? session.then((found) => runRoute(s, route, found, d)) : runRoute(s, route, session, d);
     // A handler may answer with any thenable (an extension's promise library), not only a Promise.
-    if (isThenable(body)) return Promise.resolve(body).then((b) => outcome(route!, b, d), (err: unknown) => failure(err, d));
+    if (isThenable(body)) return Promise.resolve(body).then((b) => outcome(route!, b, d)).catch((err: unknown) => failure(err, d));
     return outcome(route!, body, d);
   } catch (err) {
     return failure(err, d);

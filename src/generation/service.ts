@@ -45,14 +45,17 @@ export class GenerationService {
     return work;
   }
 
-  /** The object GetCurrentStatus answers with; generation sockets may push the same shape. */
+  /**
+   * The object GetCurrentStatus answers with; generation sockets may push the same shape. Sessions with no work
+   * share one frozen answer: callers must not modify it (copy it to add to it).
+   */
   status(session: Session): Record<string, unknown> {
     const backends = this.backends.statusJson();
     const counts = this.works.get(session.key)?.counts;
     if (counts !== undefined) return { status: counts, backend_status: backends.status, supported_features: backends.features };
     // Most sessions have no work: they all get one answer, serialized once while the backends read the same.
     if (this.idleAnswer?.backends !== backends) {
-      this.idleAnswer = { backends, answer: keepAsJson({ status: NO_WORK, backend_status: backends.status, supported_features: backends.features }) };
+      this.idleAnswer = { backends, answer: Object.freeze(keepAsJson({ status: NO_WORK, backend_status: backends.status, supported_features: backends.features })) };
     }
     return this.idleAnswer.answer;
   }
