@@ -2,6 +2,7 @@
 // parameter binding and the reference's outcome table. HTTP and WebSocket calls share `dispatch`.
 import type { Logger } from 'pino';
 import type { Session } from '../accounts/session.js';
+import type { UserAccess } from '../accounts/users.js';
 import type { Services } from '../services.js';
 import { DatabaseTimeoutError } from '../store/errors.js';
 import { ApiError, apiError } from './errors.js';
@@ -173,19 +174,24 @@ function runRoute(s: Services, route: RouteDef | undefined, session: Session | n
   const access = s.users.accessNow(session.userId);
   // A session opened by impersonation stands only while its impersonator may impersonate: checked here on
   // every call (cached), so a missed event cannot keep it alive.
-  if (access === undefined || session.impersonatedBy !== null) return checkedAccess(s, route, session).then(() => route.run(routeContext(s, session, d), d.input));
+  if (access === undefined || session.impersonatedBy !== null) return checkedAccess(s, session).then((checked) => permitted(s, route, session, checked, d));
+  return permitted(s, route, session, access, d);
+}
+
+/** The route's permission, then its handler. */
+function permitted(s: Services, route: RouteDef, session: Session, access: UserAccess, d: DispatchInput): RouteOutput | null | Promise<RouteOutput | null> {
   if (route.permission !== null && !access.has(route.permission)) throw apiError('bad_permissions');
   return route.run(routeContext(s, session, d), d.input);
 }
 
-/** The access checks of runRoute when they need the store (access not cached yet, or an impersonated session). */
-async function checkedAccess(s: Services, route: RouteDef, session: Session): Promise<void> {
+/** The session's access when it needs the store (not cached yet, or an impersonated session to check). */
+async function checkedAccess(s: Services, session: Session): Promise<UserAccess> {
   const access = await s.users.getAccess(session.userId);
   if (!access || (session.impersonatedBy !== null && !(await s.users.mayImpersonate(session.impersonatedBy)))) {
     await s.sessions.end([session.id]);
     throw apiError('invalid_session_id');
   }
-  if (route.permission !== null && !access.has(route.permission)) throw apiError('bad_permissions');
+  return access;
 }
 
 function outcome(route: RouteDef, body: RouteOutput | null, d: DispatchInput): DispatchResult {

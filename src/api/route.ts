@@ -81,7 +81,7 @@ export type RouteOutputShape = Fields | readonly Fields[];
 /** `{"success": true}`: the answer of most routes that change something. */
 export const SUCCESS_OUTPUT: Fields = { success: { type: 'bool', description: 'The change was made.', values: [true] } };
 
-export type HandlerResult = Promise<RouteOutput | null> | RouteOutput | null;
+type HandlerResult = Promise<RouteOutput | null> | RouteOutput | null;
 
 interface RouteDeclBase<P extends Params> {
   /** The API name, e.g. `GetNewSession`; matched case-insensitively. */

@@ -5,10 +5,9 @@ import { answerPieces, keptJson } from '../util/json-text.js';
 
 /** A JSON answer as the reference sends it: no charset, explicit length, never cached. */
 export function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>, closeConnection = false): void {
-  const kept = keptJson(body);
-  // A short kept answer goes out as its text: node joins a text body to the head in one write, not a Buffer.
-  const answer = kept === undefined ? answerPieces(body) : (kept.text ?? [kept.bytes]);
-  const length = kept !== undefined ? kept.bytes.length : typeof answer === 'string' ? Buffer.byteLength(answer) : answer.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : p.length), 0);
+  const answer = answerPieces(body);
+  // A kept answer (keepAsJson) knows its length; a short one comes as text, which node joins to the head.
+  const length = keptJson(body)?.bytes.length ?? (typeof answer === 'string' ? Buffer.byteLength(answer) : answer.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : p.length), 0));
   // One writeHead with a flat list: cheaper than a setHeader per header. Headers set earlier on this response
   // (CORS, Set-Cookie, Connection) are merged in by writeHead.
   const headers = ['Content-Type', 'application/json', 'Content-Length', String(length), 'Cache-Control', 'no-store'];
